@@ -1,0 +1,1 @@
+"""One module per protocol; each exposes ``PROBE`` and is registered under ``nasscan.probes``."""

@@ -1,0 +1,31 @@
+"""Shared fixtures. Lab fixtures (real daemons in a loopback-only namespace) live in tests/lab_fixtures.py."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from scanner.dialer import Dialer
+from scanner.probe import ListingBounds, ProbeContext
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+@pytest.fixture
+async def dialer() -> AsyncIterator[Dialer]:
+    """A dialer whose scope is loopback only."""
+    d = Dialer(LOOPBACK, concurrency=64, per_host=8, connect_timeout=2.0, read_timeout=3.0)
+    yield d
+    d.shutdown()
+
+
+@pytest.fixture
+def make_ctx(dialer: Dialer) -> Callable[..., ProbeContext]:
+    def make(**kw: object) -> ProbeContext:
+        bounds = kw.pop("bounds", ListingBounds())
+        assert isinstance(bounds, ListingBounds)
+        return ProbeContext(dialer=dialer, bounds=bounds, **kw)  # type: ignore[arg-type]
+
+    return make
