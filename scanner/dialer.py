@@ -258,9 +258,21 @@ class Dialer:
     ) -> AsyncIterator[asyncio_dgram.DatagramClient]:
         """A connected UDP socket (asyncio-dgram) to an in-scope address."""
         async with self.slot(host, port):
-            stream = await asyncio_dgram.connect(
-                (host, port), local_addr=_local_addr(host, source_port)
-            )
+            if source_port is None:
+                stream = await asyncio_dgram.connect((host, port))
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                try:
+                    sock.setblocking(False)
+                    sock.bind(_local_addr(host, source_port) or ("", 0))
+                    sock.connect((host, port))
+                except BaseException:
+                    sock.close()
+                    raise
+                client = await asyncio_dgram.from_socket(sock)
+                assert isinstance(client, asyncio_dgram.aio.DatagramClient)
+                stream = client
             try:
                 yield stream
             finally:

@@ -1,4 +1,4 @@
-"""Shared fixtures. Lab fixtures (real daemons in a loopback-only namespace) live in tests/lab_fixtures.py."""
+"""Shared fixtures. Lab fixtures (real daemons in a lo-only namespace): tests/lab_fixtures.py."""
 
 from __future__ import annotations
 
