@@ -1,0 +1,1 @@
+"""Scan history, deltas between scans, baselines and schedules."""
