@@ -1,0 +1,1 @@
+"""Wire formats and small clients for the storage protocols nasscan probes."""
