@@ -84,6 +84,9 @@ class Daemon:
     """Added to a minimal environment (PATH, LANG=C)."""
     cwd: Path | None = None
     ready_timeout: float = 15.0
+    new_session: bool = True
+    """Start it in a new session (own process group). False for daemons that call setsid()
+    themselves in the foreground (smbd), which fails for a session leader."""
     stop_signal: int = signal.SIGTERM
     stop_timeout: float = 6.0
     extra_pidfiles: list[Path] = field(default_factory=list)
