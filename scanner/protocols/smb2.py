@@ -362,8 +362,22 @@ def parse_negotiate_response(message: bytes) -> NegotiateInfo:
     if hdr.status != STATUS_SUCCESS:
         raise SmbStatusError("NEGOTIATE", hdr.status)
     body = _body(message, _NEG_RESP.size)
-    (size, sec, dialect, ctx_count, guid, caps, max_tr, max_rd, _max_wr, _t, _st, blob_off,
-     blob_len, ctx_off) = _NEG_RESP.unpack_from(body)
+    (
+        size,
+        sec,
+        dialect,
+        ctx_count,
+        guid,
+        caps,
+        max_tr,
+        max_rd,
+        _max_wr,
+        _t,
+        _st,
+        blob_off,
+        blob_len,
+        ctx_off,
+    ) = _NEG_RESP.unpack_from(body)
     if size != 65:
         raise SmbProtocolError(f"bad NEGOTIATE response size {size}")
     if dialect == 0x02FF:
@@ -390,7 +404,9 @@ def parse_negotiate_response(message: bytes) -> NegotiateInfo:
             info.context_types.append(ctype)
             if ctype == CTX_ENCRYPTION and len(data) >= 2:
                 count = struct.unpack_from("<H", data)[0]
-                info.cipher = struct.unpack_from("<H", data, 2)[0] if count >= 1 and len(data) >= 4 else 0
+                info.cipher = 0
+                if count >= 1 and len(data) >= 4:
+                    info.cipher = struct.unpack_from("<H", data, 2)[0]
             elif ctype == CTX_SIGNING and len(data) >= 4:
                 info.signing_algorithm = struct.unpack_from("<H", data, 2)[0]
             pos += 8 + dlen
@@ -687,7 +703,12 @@ def parse_tree_connect_response(message: bytes) -> TreeConnectResponse:
 
 
 def build_create_directory(
-    message_id: int, session_id: int, tree_id: int, path: str, *, maximal_access: bool = True,
+    message_id: int,
+    session_id: int,
+    tree_id: int,
+    path: str,
+    *,
+    maximal_access: bool = True,
     **kw: int,
 ) -> bytes:
     """CREATE (open existing) of a directory for listing, optionally asking for ``MxAc``."""
@@ -723,7 +744,8 @@ def build_create_directory(
         buf += b"\x00" * (ctx_off - name_off - len(name)) + contexts
     if not buf:
         buf = b"\x00"
-    return build_header(CREATE, message_id, session_id=session_id, tree_id=tree_id, **kw) + body + buf
+    hdr = build_header(CREATE, message_id, session_id=session_id, tree_id=tree_id, **kw)
+    return hdr + body + buf
 
 
 @dataclass(frozen=True)
@@ -743,7 +765,8 @@ def parse_create_response(message: bytes) -> CreateResponse:
         return CreateResponse(hdr.status, b"", 0, None)
     body = _body(message, 88)
     fields = struct.unpack_from("<HBBIQQQQQQII16sII", body)
-    size, attrs, file_id, ctx_off, ctx_len = fields[0], fields[10], fields[12], fields[13], fields[14]
+    size, attrs, file_id = fields[0], fields[10], fields[12]
+    ctx_off, ctx_len = fields[13], fields[14]
     if size != 89:
         raise SmbProtocolError(f"bad CREATE response size {size}")
     maximal: int | None = None
@@ -766,8 +789,15 @@ def parse_create_response(message: bytes) -> CreateResponse:
 
 
 def build_query_directory(
-    message_id: int, session_id: int, tree_id: int, file_id: bytes, *, restart: bool,
-    output_length: int = 65536, pattern: str = "*", **kw: int,
+    message_id: int,
+    session_id: int,
+    tree_id: int,
+    file_id: bytes,
+    *,
+    restart: bool,
+    output_length: int = 65536,
+    pattern: str = "*",
+    **kw: int,
 ) -> bytes:
     name = pattern.encode("utf-16-le")
     body = struct.pack(
@@ -897,9 +927,8 @@ class Smb2Session:
         self.session_flags = 0
         self.requests = 0
 
-    def _kw(self) -> dict[str, int]:
-        charge = 1 if self.neg.dialect >= 0x0210 else 0
-        return {"credit_charge": charge, "credit_request": 64}
+    def _charge(self) -> int:
+        return 1 if self.neg.dialect >= 0x0210 else 0
 
     async def _call(self, request: bytes, command: int) -> bytes:
         self.mid += 1
@@ -921,7 +950,10 @@ class Smb2Session:
         Returns the final response; its ``status`` says whether the login was accepted.
         """
         tok1 = spnego_init(build_ntlm_negotiate())
-        msg = await self._call(build_session_setup(self.mid, 0, tok1, **self._kw()), SESSION_SETUP)
+        msg = await self._call(
+            build_session_setup(self.mid, 0, tok1, credit_charge=self._charge(), credit_request=64),
+            SESSION_SETUP,
+        )
         r1 = parse_session_setup_response(msg)
         if r1.status != STATUS_MORE_PROCESSING_REQUIRED:
             return r1
@@ -929,7 +961,10 @@ class Smb2Session:
         chal = parse_ntlm_challenge(r1.security_blob)
         tok2 = spnego_response(build_ntlm_authenticate(chal, user=user))
         msg = await self._call(
-            build_session_setup(self.mid, self.session_id, tok2, **self._kw()), SESSION_SETUP
+            build_session_setup(
+                self.mid, self.session_id, tok2, credit_charge=self._charge(), credit_request=64
+            ),
+            SESSION_SETUP,
         )
         r2 = parse_session_setup_response(msg)
         if r2.status == STATUS_SUCCESS:
@@ -939,18 +974,34 @@ class Smb2Session:
     async def tree_connect(self, host: str, share: str) -> TreeConnectResponse:
         unc = f"\\\\{host}\\{share}"
         msg = await self._call(
-            build_tree_connect(self.mid, self.session_id, unc, **self._kw()), TREE_CONNECT
+            build_tree_connect(
+                self.mid, self.session_id, unc, credit_charge=self._charge(), credit_request=64
+            ),
+            TREE_CONNECT,
         )
         return parse_tree_connect_response(msg)
 
     async def open_directory(self, tree_id: int, path: str) -> CreateResponse:
         msg = await self._call(
-            build_create_directory(self.mid, self.session_id, tree_id, path, **self._kw()), CREATE
+            build_create_directory(
+                self.mid,
+                self.session_id,
+                tree_id,
+                path,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            CREATE,
         )
         return parse_create_response(msg)
 
     async def list_directory(
-        self, tree_id: int, file_id: bytes, *, max_entries: int, max_requests: int,
+        self,
+        tree_id: int,
+        file_id: bytes,
+        *,
+        max_entries: int,
+        max_requests: int,
         output_length: int = 65536,
     ) -> tuple[list[DirEntry], bool, int]:
         """Entries of an open directory: (entries, truncated, final status)."""
@@ -960,8 +1011,14 @@ class Smb2Session:
         for _ in range(max_requests):
             msg = await self._call(
                 build_query_directory(
-                    self.mid, self.session_id, tree_id, file_id, restart=restart,
-                    output_length=output_length, **self._kw(),
+                    self.mid,
+                    self.session_id,
+                    tree_id,
+                    file_id,
+                    restart=restart,
+                    output_length=output_length,
+                    credit_charge=self._charge(),
+                    credit_request=64,
                 ),
                 QUERY_DIRECTORY,
             )
@@ -977,6 +1034,14 @@ class Smb2Session:
 
     async def close(self, tree_id: int, file_id: bytes) -> None:
         msg = await self._call(
-            build_close(self.mid, self.session_id, tree_id, file_id, **self._kw()), CLOSE
+            build_close(
+                self.mid,
+                self.session_id,
+                tree_id,
+                file_id,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            CLOSE,
         )
         parse_header(msg)
