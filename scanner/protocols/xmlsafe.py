@@ -1,0 +1,53 @@
+"""Safe XML for untrusted server replies (WebDAV multistatus, S3, nginx autoindex XML).
+
+Stdlib only: a first expat pass refuses any DOCTYPE, entity declaration or external reference
+(billion laughs, XXE), then ElementTree builds the tree. Tags come back with their namespace
+stripped (``{DAV:}href`` -> ``href``) because every caller matches on local names.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+from xml.parsers import expat
+
+MAX_XML_BYTES = 8 * 1024 * 1024
+
+
+class UnsafeXMLError(ValueError):
+    """The document declares a DTD or entities, or is too large: never expanded."""
+
+
+def _refuse(*_: Any) -> None:
+    raise UnsafeXMLError("XML with DTD/entity declarations refused")
+
+
+def _check(data: bytes) -> None:
+    if len(data) > MAX_XML_BYTES:
+        raise UnsafeXMLError("XML document too large")
+    p = expat.ParserCreate()
+    p.StartDoctypeDeclHandler = _refuse
+    p.EntityDeclHandler = _refuse
+    p.UnparsedEntityDeclHandler = _refuse
+    p.ExternalEntityRefHandler = _refuse  # type: ignore[assignment]
+    try:
+        p.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise ValueError(f"malformed XML: {exc}") from None
+
+
+def local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
+
+
+def parse_xml(data: bytes) -> ET.Element:
+    """Parse untrusted XML safely; raises ``UnsafeXMLError`` or ``ValueError``."""
+    _check(data)
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise ValueError(f"malformed XML: {exc}") from None
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            el.tag = local(el.tag)
+    return root

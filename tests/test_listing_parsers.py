@@ -1,0 +1,163 @@
+"""Directory-listing parsers: a corpus per server family (captured + written from docs) and
+non-listing look-alikes, each with its expected parse; plus byte-level and property tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.protocols.listing import find_date, parse_listing, parse_size
+from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
+
+CORPUS = Path(__file__).parent / "listing_corpus"
+CASES = sorted(CORPUS.glob("*.expected.json"))
+
+FAMILIES = {
+    "nginx", "nginx-json", "nginx-xml", "apache-ul", "apache-fancy-table", "apache-fancy-pre",
+    "lighttpd", "iis", "tomcat", "caddy", "caddy-json", "python", "generic",
+}  # fmt: skip
+
+
+def _case(exp_path: Path) -> tuple[bytes, dict[str, object]]:
+    page = exp_path.with_name(exp_path.name.removesuffix(".expected.json"))
+    return page.read_bytes(), json.loads(exp_path.read_text())
+
+
+@pytest.mark.parametrize("exp_path", CASES, ids=lambda p: p.name.split(".")[0])
+def test_corpus_page_parses_as_expected(exp_path: Path) -> None:
+    body, exp = _case(exp_path)
+    got = parse_listing(
+        body, path=str(exp["path"]), content_type=str(exp["content_type"]),
+        server=str(exp["server"]),
+    )  # fmt: skip
+    if exp["family"] is None:
+        assert got is None
+        return
+    assert got is not None
+    assert got.family == exp["family"]
+    assert [e.as_dict() for e in got.entries] == exp["entries"]
+
+
+def test_corpus_covers_every_family_and_lookalikes() -> None:
+    families = {json.loads(p.read_text())["family"] for p in CASES}
+    assert families - {None} == FAMILIES
+    assert sum(1 for p in CASES if json.loads(p.read_text())["family"] is None) >= 5
+
+
+def test_nginx_captured_recording_row() -> None:
+    body, _ = _case(CORPUS / "nginx_autoindex_sub.html.expected.json")
+    got = parse_listing(body, path="/2019/03/")
+    assert got is not None and got.family == "nginx"
+    (e,) = got.entries
+    assert e.name == "19790312-2391_0701234567_20190314T101500.wav"
+    assert (e.size, e.mtime, e.is_dir) == (1234, "2019-03-14T10:15:00", False)
+
+
+def test_entries_resolve_against_the_page_path_only() -> None:
+    page = (
+        b"<html><head><title>Index of /a/</title></head><body><h1>Index of /a/</h1><hr><pre>"
+        b'<a href="../">../</a>\n<a href="x.txt">x.txt</a>   14-Mar-2019 10:15   7\n'
+        b'<a href="/elsewhere/y.txt">y.txt</a>   14-Mar-2019 10:15   7\n</pre><hr></body></html>'
+    )
+    # /elsewhere/y.txt is no child of /a/: the page is then not link-dominated by children
+    assert parse_listing(page, path="/a/") is None
+    page2 = page.replace(b"/elsewhere/y.txt", b"/a/y.txt")
+    got = parse_listing(page2, path="/a/")
+    assert got is not None and [e.name for e in got.entries] == ["x.txt", "y.txt"]
+
+
+def test_index_of_title_alone_is_no_listing() -> None:
+    page = b"<html><head><title>Index of /</title></head><body><h1>Index of /</h1><p>hi</p></body>"
+    assert parse_listing(page, path="/") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("20000", 20000), ("20K", 20480), ("19.5K", 19968), ("1.2 kb", 1228), ("1.5M", 1572864),
+     ("  - ", None), ("3 B", 3), ("2 GiB", 2 * 1024**3)],
+)  # fmt: skip
+def test_parse_size(text: str, size: int | None) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [("23-Nov-2026 12:52", "2026-11-23T12:52:00"), ("2019-03-14 10:15", "2019-03-14T10:15:00"),
+     ("2019-Mar-14 10:15:00", "2019-03-14T10:15:00"),
+     ("Thu, 14 Mar 2019 10:15:00 GMT", "2019-03-14T10:15:00"),
+     ("3/14/2019 10:15 PM", "2019-03-14T22:15:00"),
+     ("Thursday, March 14, 2019 12:05 AM", "2019-03-14T00:05:00"),
+     ("2019-03-14T10:15:00Z", "2019-03-14T10:15:00"), ("no date", None),
+     ("2019-13-14 10:15", None)],
+)  # fmt: skip
+def test_find_date(text: str, iso: str | None) -> None:
+    assert find_date(text)[0] == iso
+
+
+def test_xml_with_entities_is_refused() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><list><file>&b;</file></list>'
+    )
+    with pytest.raises(UnsafeXMLError):
+        parse_xml(bomb)
+    assert parse_listing(bomb, content_type="text/xml") is None
+    xxe = b'<?xml version="1.0"?><!DOCTYPE l SYSTEM "file:///etc/passwd"><list/>'
+    with pytest.raises(UnsafeXMLError):
+        parse_xml(xxe)
+
+
+_name = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+    min_size=1, max_size=30,
+).filter(lambda s: s.strip() not in ("", ".", "..") and s == s.strip())  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_name, st.integers(0, 10**12), st.booleans()), max_size=25,
+                unique_by=lambda t: t[0]))  # fmt: skip
+def test_nginx_json_roundtrip(items: list[tuple[str, int, bool]]) -> None:
+    data = [
+        {"name": n, "type": "directory" if d else "file", "mtime": "Thu, 14 Mar 2019 10:15:00 GMT"}
+        | ({} if d else {"size": s})
+        for n, s, d in items
+    ]
+    got = parse_listing(json.dumps(data).encode(), content_type="application/json")
+    assert got is not None and got.family == "nginx-json"
+    assert [(e.name, e.size, e.is_dir) for e in got.entries] == [
+        (n, None if d else s, d) for n, s, d in items
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_name, st.integers(0, 10**9), st.booleans()), min_size=1, max_size=20,
+                unique_by=lambda t: t[0]))  # fmt: skip
+def test_nginx_html_roundtrip(items: list[tuple[str, int, bool]]) -> None:
+    from html import escape
+    from urllib.parse import quote
+
+    rows = "".join(
+        f'<a href="{quote(n)}{"/" if d else ""}">{escape(n)}{"/" if d else ""}</a>'
+        f"   14-Mar-2019 10:15   {'-' if d else s}\n"
+        for n, s, d in items
+    )
+    page = (
+        "<html><head><title>Index of /x/</title></head><body><h1>Index of /x/</h1><hr><pre>"
+        f'<a href="../">../</a>\n{rows}</pre><hr></body></html>'
+    ).encode()
+    got = parse_listing(page, path="/x/")
+    assert got is not None and got.family == "nginx"
+    assert [(e.name, e.size, e.is_dir, e.mtime) for e in got.entries] == [
+        (n, None if d else s, d, "2019-03-14T10:15:00") for n, s, d in items
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(body: bytes) -> None:
+    got = parse_listing(body, path="/")
+    assert got is None or isinstance(got.entries, list)
