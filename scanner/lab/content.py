@@ -23,7 +23,7 @@ import struct
 import wave
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SEED = 1177
@@ -32,7 +32,7 @@ PER_MONTH = 6
 
 
 def luhn_digit(digits: str) -> int:
-    """The Luhn check digit for ``digits`` (weights 2,1,2,1... from the left, as in personnummer)."""
+    """The Luhn check digit of ``digits`` (weights 2,1,2,1... from the left, as personnummer)."""
     total = 0
     for i, ch in enumerate(digits):
         n = int(ch) * (2 if i % 2 == 0 else 1)
@@ -117,19 +117,19 @@ RECORDING_EXAMPLE = "2019/03/19790312-2393_0701234567_20190314T101500.wav"
 def files() -> list[File]:
     """The whole tree, deterministic (same bytes and mtimes every time)."""
     rng = random.Random(SEED)
-    base = datetime(2021, 12, 1, tzinfo=timezone.utc).timestamp()
+    base = datetime(2021, 12, 1, tzinfo=UTC).timestamp()
     out = [
         File("readme.txt", b"Call recording archive. Internal use only.\n", base),
         File("logo.png", png_bytes(), base),
         File(RECORDING_EXAMPLE, wav_bytes(rng), datetime(
-            2019, 3, 14, 10, 15, tzinfo=timezone.utc).timestamp()),
+            2019, 3, 14, 10, 15, tzinfo=UTC).timestamp()),
     ]
     for month in MONTHS:
         year, mon = (int(x) for x in month.split("/"))
         for i in range(PER_MONTH):
             day = 1 + rng.randrange(0, 28)
             at = datetime(year, mon, day, 8 + rng.randrange(0, 9), rng.randrange(0, 60),
-                          tzinfo=timezone.utc)
+                          tzinfo=UTC)
             stem = f"{personnummer(rng)}_{phone(rng)}_{at:%Y%m%dT%H%M%S}"
             if i % 3 == 2:
                 out.append(File(f"{month}/{stem}.mp3", mp3_bytes(rng), at.timestamp()))

@@ -215,3 +215,26 @@ def ensure_user(
     subprocess.run(
         ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True
     )
+
+
+def ensure_cert(ctx: LabContext) -> tuple[Path, Path]:
+    """A self-signed certificate for the lab's TLS services (generated once per state dir)."""
+    d = ctx.dir("tls", mode=0o755)
+    crt, key = d / "lab.crt", d / "lab.key"
+    if not (crt.exists() and key.exists()):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+             "-subj", "/CN=nasscan-lab", "-keyout", str(key), "-out", str(crt)],
+            check=True, capture_output=True, timeout=60,
+        )
+        key.chmod(0o600)
+    return crt, key
+
+
+def install_file(src: Path, dest: Path, mode: int = 0o644) -> None:
+    """Copy a config file to a fixed system path (e.g. /etc/pam.d/...) when it differs."""
+    data = src.read_bytes()
+    if not dest.exists() or dest.read_bytes() != data:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    dest.chmod(mode)

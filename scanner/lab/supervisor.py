@@ -8,6 +8,7 @@ records alone, so it also cleans up after a crash or after service code changed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -347,10 +348,8 @@ def _stop_records(ctx: LabContext, recs: list[Record]) -> None:
     for rec in recs:
         if rec.alive():
             for cmd in rec.before_stop:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     ctx.run(cmd, check=False, timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
     targets: list[tuple[int, int | None]] = []
     timeout = 1.0
     for rec in recs:

@@ -1,0 +1,79 @@
+"""NFS (nfs-ganesha 4.3 + rpcbind) at 127.0.10.31.
+
+Exports (``docker/lab/nfs/ganesha.conf``): ``/export/open`` (the recordings tree, everyone,
+AUTH_SYS, NFSv3 + NFSv4) and ``/export/secure`` (``SecType = krb5p`` only: visible in the
+export list, refused to AUTH_SYS clients).
+
+How it coexists with other labs on the same machine: ``docker/lab/nfs/run-nfs.sh`` runs rpcbind
+and ganesha as one unit in a private mount namespace whose ``/run`` is this lab's
+``<state>/nfs/run`` (rpcbind's ``/run/rpcbind.sock`` and ``.lock`` would otherwise be shared by
+every network namespace). The unit exits as soon as either daemon exits, so a crash of one is
+seen and ``up`` restarts both (ganesha must re-register with a fresh rpcbind anyway).
+
+Addresses: rpcbind always binds 0.0.0.0:111 and ganesha 4.3 binds its dual-stack sockets to the
+wildcard even with ``Bind_addr``; ``pre_start`` loads ``docker/lab/nfs/only-addr.nft`` into the
+namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port elsewhere).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from scanner.lab.service import LAB_CONFIG_DIR, Daemon, LabContext, LabService, Ready
+
+ADDR = "127.0.10.31"
+NFS_PORT = 2049
+MOUNT_PORT = 20048
+RPCBIND_PORT = 111
+OPEN_EXPORT = "/export/open"
+SECURE_EXPORT = "/export/secure"
+RUNNER = LAB_CONFIG_DIR / "nfs" / "run-nfs.sh"
+
+
+class NfsService(LabService):
+    name = "nfs"
+    addresses = (ADDR,)
+    executables = ("ganesha.nfsd", "rpcbind", "unshare", "nft", "showmount", "rpcinfo", "nfs-ls")
+    packages = ("nfs-ganesha", "nfs-ganesha-vfs", "rpcbind", "util-linux", "nftables",
+                "nfs-common", "libnfs-utils")
+
+    def prepare(self, ctx: LabContext) -> list[Daemon]:
+        base = ctx.dir("nfs")
+        run = ctx.dir("nfs", "run")
+        ctx.dir("nfs", "run", "rpcbind")
+        ctx.dir("nfs", "run", "ganesha")
+        ctx.dir("nfs", "recovery")
+        secure = ctx.dir("nfs", "secure")
+        (secure / "payroll_2021.csv").write_text("name,amount\nsynthetic,0\n")
+        conf = ctx.render("nfs/ganesha.conf", base / "ganesha.conf", ADDR=ADDR)
+        ctx.render("nfs/only-addr.nft", base / "only-addr.nft", ADDR=ADDR)
+        return [
+            Daemon(
+                name="nfs",
+                argv=[str(RUNNER), str(run), str(conf), str(base / "ganesha.log"),
+                      str(ctx.state)],
+                ready=[
+                    Ready.tcp(ADDR, RPCBIND_PORT),
+                    Ready.tcp(ADDR, NFS_PORT),
+                    Ready.tcp(ADDR, MOUNT_PORT),
+                ],
+                ready_timeout=20.0,
+                stop_timeout=8.0,
+            )
+        ]
+
+    def pre_start(self, ctx: LabContext) -> None:
+        run = ctx.state / "nfs" / "run"
+        for stale in ("rpcbind.sock", "rpcbind.lock", "ganesha/ganesha.pid"):
+            (run / stale).unlink(missing_ok=True)
+        # a mount point dir left by run-nfs.sh (never a live mount outside its namespace)
+        leftover = run / "nasscan-lab"
+        if leftover.is_dir() and not leftover.is_mount():
+            shutil.rmtree(leftover, ignore_errors=True)
+        r = ctx.run(["nft", "-f", str(ctx.state / "nfs" / "only-addr.nft")], check=False)
+        if r.returncode != 0:
+            raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+
+
+SERVICES: list[LabService] = [NfsService()]
