@@ -248,9 +248,6 @@ class _Tokenizer(HTMLParser):
 
 # -- entry extraction --------------------------------------------------------------------------
 
-_PARENT_TEXTS = ("parent directory", "[to parent directory]", "up to [", "..")
-
-
 def _child(base: str, href: str) -> tuple[str, bool] | None:
     """(name, is_dir) when ``href`` is a direct child of the directory ``base``; else None."""
     href = href.strip()
@@ -285,9 +282,6 @@ def _items(
 ) -> list[ListedItem]:
     items: dict[str, ListedItem] = {}
     for a in tok.anchors:
-        text = a.text.strip().lower()
-        if text in _PARENT_TEXTS or text.startswith("up to ["):
-            continue
         child = _child(base, a.href)
         if child is None:
             continue
