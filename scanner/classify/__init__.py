@@ -1,0 +1,29 @@
+"""Classification of exposed content from names, paths and sizes (no file bodies).
+
+- ``rules``: the rule model, loader and validator (``load_rules``, ``RuleSet``, ``RuleError``);
+- ``personnummer``: Swedish personal identity numbers (Luhn, coordination numbers) and masking;
+- ``phone``: Swedish phone numbers;
+- ``magic``: content types from first bytes, for ``--sample-bytes``.
+"""
+
+from __future__ import annotations
+
+from scanner.classify.rules import (
+    Category,
+    Rule,
+    RuleError,
+    RuleSet,
+    default_rules,
+    load_rules,
+    parse_rules,
+)
+
+__all__ = [
+    "Category",
+    "Rule",
+    "RuleError",
+    "RuleSet",
+    "default_rules",
+    "load_rules",
+    "parse_rules",
+]

@@ -1,0 +1,57 @@
+"""Swedish phone numbers in file and folder names.
+
+Recognised: mobile numbers ``070-1234567``, ``0701234567``, ``070 123 45 67``, ``+46701234567``,
+``0046701234567``, ``+46 70 123 45 67``; landline numbers only in the unambiguous forms with an
+area-code dash (``08-123 456 78``, ``031-1234567``) or an international prefix (``+4681234567``).
+A bare run of digits that is not a mobile number is not a phone number (too many false positives:
+order numbers, timestamps). Identity numbers are removed before looking, so ``19790312-2391`` is
+never read as a phone number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scanner.classify import personnummer
+
+_SEP = r"[-\s]?"
+_MOBILE = (
+    r"(?:\+46|0046)" + _SEP + r"7[02369]" + _SEP + r"\d{3}" + _SEP + r"\d{2}" + _SEP + r"\d{2}"
+    r"|0\s?7[02369]" + _SEP + r"\d{3}" + _SEP + r"\d{2}" + _SEP + r"\d{2}"
+)
+_LANDLINE = (
+    r"0[1-9]\d{0,2}-\d{2,3}(?:\s?\d{2,3}){1,3}"
+    r"|(?:\+46|0046)" + _SEP + r"[1-68-9]\d{0,2}" + _SEP + r"\d{5,8}"
+)
+_PHONE = re.compile(r"(?<![\d+])(?:" + _MOBILE + "|" + _LANDLINE + r")(?!\d)")
+
+
+def _digits(s: str) -> str:
+    return "".join(ch for ch in s if ch.isdigit())
+
+
+def find(text: str) -> list[str]:
+    """Phone numbers in ``text``, as written."""
+    if not any(ch.isdigit() for ch in text):
+        return []
+    # Blank out identity-number candidates (same length, so offsets stay put).
+    for c in personnummer.candidates(text):
+        if c.ambiguous_phone:
+            continue
+        text = text[: c.start] + " " * (c.end - c.start) + text[c.end :]
+    out = []
+    for m in _PHONE.finditer(text):
+        digits = _digits(m.group(0))
+        if digits.startswith("0046"):
+            digits = digits[4:]
+        elif m.group(0).startswith("+"):
+            digits = digits[2:]
+        national = digits.lstrip("0")
+        # Swedish numbers are 7-9 digits after the leading zero.
+        if 7 <= len(national) <= 9:
+            out.append(m.group(0).strip())
+    return out
+
+
+def contains(text: str) -> bool:
+    return bool(find(text))

@@ -1,0 +1,62 @@
+"""Masking of personal identity numbers in everything nasscan writes.
+
+One rule, applied in one place per output path: triage masks every finding (title, resource,
+evidence, remediation) before it leaves the engine, and the report writers pass the whole report
+through ``mask_report`` / ``mask_data`` as a final guard, so a number that reached a service banner
+or an error string is masked too. ``19790312-2391`` becomes ``19790312-XXXX``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from scanner.classify.personnummer import mask as mask_text
+
+__all__ = ["mask_data", "mask_model", "mask_report", "mask_text"]
+
+T = TypeVar("T", bound=BaseModel)
+
+_MAX_DEPTH = 32
+
+
+def mask_data(value: Any, _depth: int = 0) -> Any:
+    """Mask every string (keys too) inside nested dicts, lists, tuples and sets."""
+    if _depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {mask_data(k, _depth + 1): mask_data(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_data(v, _depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(mask_data(v, _depth + 1) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(mask_data(v, _depth + 1) for v in value)
+    if isinstance(value, BaseModel):
+        return mask_model(value)
+    return value
+
+
+def mask_model(model: T) -> T:
+    """A copy of a pydantic model with every string field (recursively) masked.
+
+    Fields excluded from serialisation (e.g. ``Finding.listing``) are masked as well, so nothing
+    downstream (console, JSON, JSONL, database) sees an unmasked number.
+    """
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        masked = mask_data(value)
+        if masked is not value and masked != value:
+            update[name] = masked
+    if not update:
+        return model
+    return model.model_copy(update=update)
+
+
+def mask_report(report: T) -> T:
+    """The final guard for writers: the whole report (services, findings, errors) masked."""
+    return mask_model(report)
