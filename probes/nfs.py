@@ -1,0 +1,528 @@
+"""NFS probe: rpcbind, MOUNT v3 + NFSv3 and NFSv4, on our own ONC RPC layer.
+
+Flow: rpcbind DUMP (which programs/versions listen where) -> MOUNT v3 EXPORT (exports and their
+client lists) -> per export MNT with AUTH_SYS, a bounded NFSv3 READDIRPLUS crawl, ACCESS, UMNT ->
+NFSv4 COMPOUND walk of the pseudo-filesystem (PUTROOTFH/LOOKUP/READDIR) listing each export.
+
+Finding scheme: one finding per (kind, export path), whichever NFS version showed it.
+``resource`` is the export path, ``port`` is the NFS port (2049 unless rpcbind says otherwise)
+and ``evidence["versions"]`` lists the versions that granted access (``nfsv3``, ``nfsv4``), so
+the finding id is the same whether the probe ran on 111 or on 2049, and v3 and v4 of one export
+are one finding naming both versions.
+
+Options: ``nfs.uid`` / ``nfs.gid`` (AUTH_SYS identity, default 65534 = nobody; uid 0 only when
+asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-only client would).
+
+AUTH_SYS is no authentication: the client states a uid and the server believes it, so an
+export that mounts and lists with AUTH_SYS is ``unauthenticated-access`` (authentication=none).
+AUTH_TOOWEAK, NFS4ERR_WRONGSEC or a Kerberos-only flavour list means authentication required.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from scanner.dialer import OutOfScopeError
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+    Transport,
+)
+from scanner.probe import ListingBounds, Probe, ProbeContext
+from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
+from scanner.protocols.rpc import AuthFlavor, OpaqueAuth, RPCClient
+from scanner.protocols.xdr import XDRError
+
+PORTMAP_PORT = 111
+NFS_PORT = 2049
+MAX_V4_PSEUDO_DIRS = 32
+MAX_V4_PSEUDO_DEPTH = 6
+KRB_FLAVORS = {AuthFlavor.KRB5, AuthFlavor.KRB5I, AuthFlavor.KRB5P}
+PROTOCOL_ERRORS = (rpc.RPCProtocolError, XDRError, asyncio.IncompleteReadError)
+
+
+@dataclass
+class ExportState:
+    path: str
+    clients: tuple[str, ...] | None = None
+    """From MOUNT EXPORT; None when only seen over NFSv4."""
+    flavors: set[int] = field(default_factory=set)
+    versions: set[str] = field(default_factory=set)
+    """Versions that listed the export with AUTH_SYS."""
+    auth_required: set[str] = field(default_factory=set)
+    """Versions that demanded other authentication."""
+    listing: Listing | None = None
+    access: Access | None = None
+    access_bits: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Crawl:
+    bounds: ListingBounds
+    entries: list[Entry] = field(default_factory=list)
+    requests: int = 0
+    bytes: int = 0
+    truncated: bool = False
+
+    def budget_left(self) -> bool:
+        ok = (
+            self.requests < self.bounds.requests
+            and len(self.entries) < self.bounds.entries
+            and self.bytes < self.bounds.bytes
+        )
+        if not ok:
+            self.truncated = True
+        return ok
+
+    def add(self, entry: Entry) -> bool:
+        if len(self.entries) >= self.bounds.entries:
+            self.truncated = True
+            return False
+        self.entries.append(entry)
+        self.bytes += len(entry.path) + 64
+        return True
+
+    def listing(self) -> Listing:
+        return Listing(entries=self.entries, truncated=self.truncated)
+
+
+def _iso(seconds: int | None) -> str | None:
+    if seconds is None or seconds <= 0:
+        return None
+    with contextlib.suppress(OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(seconds, UTC).isoformat()
+    return None
+
+
+# A directory lister returns (entries, next_cookie_state or None when done).
+# Each entry: (name, is_dir, size, mtime, child_handle)
+DirItem = tuple[str, bool, int | None, int | None, Any]
+Lister = Callable[[Any, Any], Awaitable[tuple[list[DirItem], Any]]]
+
+
+async def crawl(root: Any, list_page: Lister, bounds: ListingBounds) -> Listing:
+    """Breadth-first, bounded by depth, entries, bytes and requests."""
+    c = Crawl(bounds)
+    queue: list[tuple[str, Any, int]] = [("", root, 1)]
+    while queue:
+        prefix, handle, depth = queue.pop(0)
+        state: Any = None
+        while True:
+            if not c.budget_left():
+                return c.listing()
+            c.requests += 1
+            items, state = await list_page(handle, state)
+            for name, is_dir, size, mtime, child in items:
+                if name in (".", ".."):
+                    continue
+                path = f"{prefix}{name}"
+                if not c.add(Entry(path=path, size=None if is_dir else size,
+                                   mtime=_iso(mtime), is_dir=is_dir)):
+                    return c.listing()
+                if is_dir and child is not None:
+                    if depth < bounds.depth:
+                        queue.append((path + "/", child, depth + 1))
+                    else:
+                        c.truncated = True
+            if state is None:
+                break
+    return c.listing()
+
+
+def _v3_lister(client: RPCClient, cred: OpaqueAuth) -> Lister:
+    async def page(fh: bytes, state: Any) -> tuple[list[DirItem], Any]:
+        cookie, verf = state if state else (0, b"\0" * 8)
+        pg = await nfs3.readdirplus(client, fh, cred, cookie=cookie, cookieverf=verf)
+        items: list[DirItem] = []
+        for e in pg.entries:
+            is_dir = bool(e.attrs and e.attrs.is_dir)
+            items.append((e.name, is_dir, e.attrs.size if e.attrs else None,
+                          e.attrs.mtime if e.attrs else None, e.handle))
+        if pg.eof or not pg.entries:
+            return items, None
+        return items, (pg.entries[-1].cookie, pg.cookieverf)
+
+    return page
+
+
+def _v4_lister(client: RPCClient, cred: OpaqueAuth) -> Lister:
+    async def page(path: str, state: Any) -> tuple[list[DirItem], Any]:
+        cookie, verf = state if state else (0, b"\0" * 8)
+        ops = [*nfs4.path_ops(path), nfs4.readdir(cookie, verf)]
+        res = await nfs4.compound(client, ops, cred)
+        if not res.ok:
+            failed = res.failed
+            raise V4Error(res.status if failed is None else failed.status)
+        dl: nfs4.DirList4 = res.value(nfs4.OP_READDIR)
+        items: list[DirItem] = [
+            (e.name, e.attrs.is_dir, e.attrs.size, e.attrs.mtime, f"{path.rstrip('/')}/{e.name}")
+            for e in dl.entries
+        ]
+        if dl.eof or not dl.entries:
+            return items, None
+        return items, (dl.entries[-1].cookie, dl.cookieverf)
+
+    return page
+
+
+class V4Error(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(nfs4.error_name(status))
+
+
+def _access_names(bits: int) -> list[str]:
+    names = [(nfs3.ACCESS3_READ, "read"), (nfs3.ACCESS3_LOOKUP, "lookup"),
+             (nfs3.ACCESS3_MODIFY, "modify"), (nfs3.ACCESS3_EXTEND, "extend"),
+             (nfs3.ACCESS3_DELETE, "delete"), (nfs3.ACCESS3_EXECUTE, "execute")]
+    return [n for b, n in names if bits & b]
+
+
+def _access_level(bits: int) -> Access:
+    if bits & (nfs3.ACCESS3_MODIFY | nfs3.ACCESS3_EXTEND | nfs3.ACCESS3_DELETE):
+        return Access.WRITE
+    if bits & nfs3.ACCESS3_READ:
+        return Access.READ
+    return Access.LIST
+
+
+class NFSProbe(Probe):
+    name: ClassVar[str] = "nfs"
+    default_ports: ClassVar[tuple[int, ...]] = (PORTMAP_PORT, NFS_PORT)
+    transport: ClassVar[Transport] = Transport.TCP
+    description: ClassVar[str] = (
+        "NFS v3/v4: rpcbind, MOUNT exports and client lists, AUTH_SYS mount and bounded listing"
+    )
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        try:
+            return await _NFSRun(service, ctx).run()
+        except OutOfScopeError as exc:
+            return ProbeResult(status=Status.ERROR, detail=str(exc))
+        except ConnectionRefusedError as exc:
+            return ProbeResult(status=Status.REFUSED, detail=str(exc))
+        except TimeoutError:
+            return ProbeResult(status=Status.TIMEOUT, detail="no RPC reply in time")
+        except PROTOCOL_ERRORS as exc:
+            return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
+        except rpc.RPCDeniedError as exc:
+            return ProbeResult(status=Status.AUTH_REQUIRED, protocol="nfs", detail=str(exc))
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+
+class _NFSRun:
+    def __init__(self, service: ServiceInfo, ctx: ProbeContext) -> None:
+        self.service = service
+        self.ctx = ctx
+        self.host = service.host
+        uid = int(ctx.option("nfs.uid", 65534))
+        gid = int(ctx.option("nfs.gid", 65534))
+        self.uid, self.gid = uid, gid
+        self.cred = rpc.auth_sys(uid, gid)
+        versions = str(ctx.option("nfs.versions", "3,4"))
+        self.want_v3 = "3" in versions
+        self.want_v4 = "4" in versions
+        self.exports: dict[str, ExportState] = {}
+        self.info: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    def export(self, path: str) -> ExportState:
+        st = self.exports.get(path)
+        if st is None:
+            st = self.exports[path] = ExportState(path)
+        return st
+
+    async def run(self) -> ProbeResult:
+        mappings = await self.rpcbind()
+        nfs_port = self.service.port if self.service.port != PORTMAP_PORT else NFS_PORT
+        mountd_port: int | None = None
+        nfs_versions: set[int] = set()
+        if mappings is not None:
+            tcp = [m for m in mappings if m.prot == portmap.IPPROTO_TCP]
+            nfs = [m for m in tcp if m.prog == nfs3.NFS_PROG]
+            if nfs:
+                nfs_port = nfs[0].port
+                nfs_versions = {m.vers for m in nfs}
+            mnt = [m for m in tcp if m.prog == mount.MOUNT_PROG and m.vers == mount.MOUNT_V3]
+            if mnt:
+                mountd_port = mnt[0].port
+            if not nfs and not mnt:
+                return ProbeResult(
+                    status=Status.NOT_APPLICABLE, protocol="rpcbind", info=self.info,
+                    detail="rpcbind answers but no NFS or MOUNT program is registered",
+                )
+        self.nfs_port = nfs_port
+        self.info["nfs_port"] = nfs_port
+
+        if mountd_port and self.want_v3:
+            await self.v3(mountd_port, nfs_port)
+        if self.want_v4 and (not nfs_versions or 4 in nfs_versions):
+            await self.v4(nfs_port, required=not (mountd_port and self.want_v3))
+        return self.result()
+
+    # -- rpcbind --------------------------------------------------------------------------
+    async def rpcbind(self) -> list[portmap.Mapping] | None:
+        port = self.service.port if self.service.port != NFS_PORT else PORTMAP_PORT
+        try:
+            async with rpc.connect(self.ctx.dialer, self.host, port) as c:
+                self.info["privileged_source_port"] = (c.source_port or 4096) < 1024
+                mappings = await portmap.dump(c)
+        except (OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
+            if port == self.service.port:
+                raise  # the service we were asked about is not a working rpcbind
+            return None  # probing 2049: rpcbind on 111 is optional
+        self.info["rpc_programs"] = sorted(
+            {f"{m.name} v{m.vers}/{m.proto}:{m.port}" for m in mappings}
+        )[:64]
+        return mappings
+
+    # -- NFSv3 via MOUNT ---------------------------------------------------------------------
+    async def v3(self, mountd_port: int, nfs_port: int) -> None:
+        bounds = self.ctx.bounds
+        async with rpc.connect(self.ctx.dialer, self.host, mountd_port) as mc:
+            exports = await mount.export(mc)
+            self.info["exports"] = [
+                {"path": e.path, "clients": list(e.clients) or ["(everyone)"]}
+                for e in exports[: bounds.resources]
+            ]
+            for e in exports[: bounds.resources]:
+                st = self.export(e.path)
+                st.clients = e.clients
+            todo = exports[: bounds.resources]
+            if not todo:
+                return
+            async with rpc.connect(self.ctx.dialer, self.host, nfs_port) as nc:
+                for e in todo:
+                    await self.v3_export(mc, nc, self.export(e.path))
+
+    async def v3_export(self, mc: RPCClient, nc: RPCClient, st: ExportState) -> None:
+        try:
+            res = await mount.mnt(mc, st.path, self.cred)
+        except rpc.RPCDeniedError as exc:
+            if exc.is_auth_error:
+                st.auth_required.add("nfsv3")
+            st.errors.append(f"nfsv3 MNT: {exc}")
+            return
+        if not res.ok:
+            if res.status in (1, 13):  # PERM / ACCES: this host or identity is not allowed
+                st.auth_required.add("nfsv3")
+            st.errors.append(f"nfsv3 MNT: {res.error}")
+            return
+        st.flavors.update(res.flavors)
+        try:
+            listing = await crawl(res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds)
+            st.versions.add("nfsv3")
+            st.listing = _merge(st.listing, listing)
+            with contextlib.suppress(nfs3.NFS3Error, *PROTOCOL_ERRORS):
+                bits = await nfs3.access(nc, res.fhandle, self.cred)
+                st.access_bits = _access_names(bits)
+                st.access = _access_level(bits)
+        except rpc.RPCDeniedError as exc:
+            if exc.is_auth_error:
+                st.auth_required.add("nfsv3")
+            st.errors.append(f"nfsv3 READDIRPLUS: {exc}")
+        except nfs3.NFS3Error as exc:
+            if exc.status in (nfs3.NFS3Stat.NFS3ERR_PERM, nfs3.NFS3Stat.NFS3ERR_ACCES):
+                st.auth_required.add("nfsv3")
+            st.errors.append(f"nfsv3 {exc}")
+        finally:
+            with contextlib.suppress(OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
+                await mount.umnt(mc, st.path, self.cred)
+
+    # -- NFSv4 -------------------------------------------------------------------------------
+    async def v4(self, nfs_port: int, *, required: bool) -> None:
+        try:
+            async with rpc.connect(self.ctx.dialer, self.host, nfs_port) as nc:
+                await self._v4_walk(nc)
+        except rpc.RPCAcceptError as exc:
+            if required:
+                raise
+            self.notes.append(f"nfsv4: {exc}")
+        except (V4Error, rpc.RPCDeniedError) as exc:
+            if required and not self.exports:
+                raise rpc.RPCProtocolError(f"NFSv4 pseudo-root not readable: {exc}") from exc
+            self.notes.append(f"nfsv4: {exc}")
+
+    async def _v4_walk(self, nc: RPCClient) -> None:
+        bounds = self.ctx.bounds
+        lister = _v4_lister(nc, self.cred)
+        root = await nfs4.compound(nc, [nfs4.putrootfh(), nfs4.getattr_op()], self.cred)
+        if not root.ok:
+            raise V4Error(root.status)
+        root_attrs: nfs4.Attrs = root.value(nfs4.OP_GETATTR)
+        self.info["nfsv4"] = True
+        # walk the pseudo-filesystem: an fsid change (or a WRONGSEC) marks an export root
+        queue: list[tuple[str, tuple[int, int] | None, int]] = [("/", root_attrs.fsid, 0)]
+        seen_dirs = 0
+        found: list[str] = []
+        while queue and seen_dirs < MAX_V4_PSEUDO_DIRS and len(found) < bounds.resources:
+            path, fsid, depth = queue.pop(0)
+            seen_dirs += 1
+            res_entries = await self._v4_entries(nc, path)
+            has_files = any(e.attrs.type == nfs4.NF4REG for e in res_entries)
+            if path == "/" and has_files:
+                found.append("/")  # the root itself is a real export (fsid=0 style)
+                break
+            for e in res_entries:
+                child = f"{path.rstrip('/')}/{e.name}"
+                if e.attrs.rdattr_error == nfs4.NFS4ERR_WRONGSEC:
+                    await self._v4_wrongsec(nc, path, e.name)
+                    continue
+                if not e.attrs.is_dir and e.attrs.type is not None:
+                    continue
+                if e.attrs.fsid is not None and fsid is not None and e.attrs.fsid != fsid:
+                    found.append(child)
+                elif depth + 1 < MAX_V4_PSEUDO_DEPTH:
+                    queue.append((child, fsid, depth + 1))
+        # exports known from MOUNT but not met in the walk (pseudo path == export path)
+        for p in self.exports:
+            if p not in found and len(found) < bounds.resources:
+                found.append(p)
+        for p in found:
+            st = self.export(p)
+            try:
+                listing = await crawl(p, lister, bounds)
+            except V4Error as exc:
+                if exc.status == nfs4.NFS4ERR_WRONGSEC:
+                    await self._v4_wrongsec(nc, *_split(p))
+                elif exc.status in (1, 13):
+                    st.auth_required.add("nfsv4")
+                st.errors.append(f"nfsv4 READDIR: {exc}")
+                continue
+            st.versions.add("nfsv4")
+            st.flavors.add(AuthFlavor.AUTH_SYS)
+            st.listing = _merge(st.listing, listing)
+
+    async def _v4_entries(self, nc: RPCClient, path: str) -> list[nfs4.Entry4]:
+        res = await nfs4.compound(nc, [*nfs4.path_ops(path), nfs4.readdir()], self.cred)
+        dl = res.value(nfs4.OP_READDIR)
+        return list(dl.entries) if dl else []
+
+    async def _v4_wrongsec(self, nc: RPCClient, parent: str, name: str) -> None:
+        path = f"{parent.rstrip('/')}/{name}"
+        st = self.export(path)
+        st.auth_required.add("nfsv4")
+        with contextlib.suppress(*PROTOCOL_ERRORS, rpc.RPCDeniedError):
+            res = await nfs4.compound(nc, [*nfs4.path_ops(parent), nfs4.secinfo(name)], self.cred)
+            flavors = res.value(nfs4.OP_SECINFO) or []
+            st.flavors.update(f.pseudo_flavor for f in flavors)
+
+    # -- findings ----------------------------------------------------------------------------
+    def result(self) -> ProbeResult:
+        findings: list[Finding] = []
+        auth_only = 0
+        for st in self.exports.values():
+            flavors = sorted(rpc.flavor_name(f) for f in st.flavors)
+            if st.versions:
+                findings.append(self.unauth_finding(st, flavors))
+            elif st.auth_required:
+                auth_only += 1
+            accessible = bool(st.versions)
+            if accessible and AuthFlavor.KRB5P not in st.flavors:
+                findings.append(self.cleartext_finding(st, flavors, Encryption.NONE))
+            elif accessible and st.flavors - {AuthFlavor.KRB5P}:
+                findings.append(self.cleartext_finding(st, flavors, Encryption.OPTIONAL))
+        self.info["export_states"] = {
+            p: {
+                "versions": sorted(s.versions),
+                "auth_required": sorted(s.auth_required),
+                "flavors": sorted(rpc.flavor_name(f) for f in s.flavors),
+                "errors": s.errors[:4],
+            }
+            for p, s in list(self.exports.items())[:32]
+        }
+        if self.notes:
+            self.info["notes"] = self.notes[:8]
+        status = Status.SUCCESS
+        n_open = sum(1 for s in self.exports.values() if s.versions)
+        detail = f"{len(self.exports)} export(s), {n_open} open"
+        if not findings and auth_only:
+            status = Status.AUTH_REQUIRED
+            detail = f"{auth_only} export(s), all require other authentication (e.g. Kerberos)"
+        return ProbeResult(status=status, protocol="nfs", findings=findings, detail=detail,
+                           info=self.info)
+
+    def _base(self) -> dict[str, Any]:
+        return {"host": self.host, "hostname": self.service.hostname, "port": self.nfs_port,
+                "transport": Transport.TCP, "protocol": "nfs", "probe": "nfs"}
+
+    def _clients(self, st: ExportState) -> list[str] | None:
+        if st.clients is None:
+            return None
+        return list(st.clients[:16]) or ["(everyone)"]
+
+    def unauth_finding(self, st: ExportState, flavors: list[str]) -> Finding:
+        listing = st.listing or Listing()
+        evidence: dict[str, Any] = {
+            "versions": sorted(st.versions),
+            "flavors": flavors,
+            "credential": f"AUTH_SYS uid={self.uid} gid={self.gid}",
+            "entries": len(listing.entries),
+            "truncated": listing.truncated,
+            "sample": [e.path for e in listing.entries[:10]],
+        }
+        clients = self._clients(st)
+        if clients is not None:
+            evidence["clients"] = clients
+        if st.access_bits:
+            evidence["nfsv3_access"] = st.access_bits
+        versions = " and ".join(v.replace("nfs", "NFS") for v in sorted(st.versions))
+        return Finding(
+            **self._base(),
+            kind=Kind.UNAUTHENTICATED_ACCESS,
+            authentication=Authentication.NONE,
+            encryption=(
+                Encryption.OPTIONAL if AuthFlavor.KRB5P in st.flavors else Encryption.NONE
+            ),
+            resource=st.path,
+            access=st.access or Access.LIST,
+            title=f"NFS export {st.path} mounts and lists with AUTH_SYS over {versions}",
+            evidence=evidence,
+            remediation=(
+                "Restrict the export to the hosts that need it and require Kerberos "
+                "(sec=krb5p); AUTH_SYS trusts whatever uid the client claims."
+            ),
+            listing=listing,
+        )
+
+    def cleartext_finding(self, st: ExportState, flavors: list[str], enc: Encryption) -> Finding:
+        return Finding(
+            **self._base(),
+            kind=Kind.CLEARTEXT_TRANSPORT,
+            authentication=Authentication.NONE,
+            encryption=enc,
+            resource=st.path,
+            title=f"NFS export {st.path} is served without krb5p encryption",
+            evidence={"versions": sorted(st.versions), "flavors": flavors},
+            remediation="Require sec=krb5p so file data and metadata are encrypted on the wire.",
+        )
+
+
+def _split(path: str) -> tuple[str, str]:
+    parent, _, name = path.rstrip("/").rpartition("/")
+    return parent or "/", name
+
+
+def _merge(a: Listing | None, b: Listing) -> Listing:
+    """Keep the larger listing (v3 and v4 list the same tree)."""
+    if a is None or len(b.entries) > len(a.entries):
+        return b
+    return a
+
+
+PROBE = NFSProbe()
