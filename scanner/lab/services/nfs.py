@@ -17,9 +17,7 @@ namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port else
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
+from scanner.lab.netns import LabError
 from scanner.lab.service import LAB_CONFIG_DIR, Daemon, LabContext, LabService, Ready
 
 ADDR = "127.0.10.31"
@@ -67,13 +65,9 @@ class NfsService(LabService):
         run = ctx.state / "nfs" / "run"
         for stale in ("rpcbind.sock", "rpcbind.lock", "ganesha/ganesha.pid"):
             (run / stale).unlink(missing_ok=True)
-        # a mount point dir left by run-nfs.sh (never a live mount outside its namespace)
-        leftover = run / "nasscan-lab"
-        if leftover.is_dir() and not leftover.is_mount():
-            shutil.rmtree(leftover, ignore_errors=True)
         r = ctx.run(["nft", "-f", str(ctx.state / "nfs" / "only-addr.nft")], check=False)
         if r.returncode != 0:
-            raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+            raise LabError(f"nfs: loading only-addr.nft failed: {r.stderr.strip()}")
 
 
 SERVICES: list[LabService] = [NfsService()]
