@@ -1,0 +1,48 @@
+"""rsync daemon at 127.0.10.41:873 (``docker/lab/rsync/rsyncd.conf``).
+
+Modules: ``recordings`` (the recordings tree, open and listed), ``private`` (``auth users =
+alice``, secrets file mode 600) and ``hidden`` (open, ``list = no``: absent from the module
+list, readable by anyone who knows its name).
+"""
+
+from __future__ import annotations
+
+from scanner.lab.service import LAB_PASSWORD, LAB_USER, Daemon, LabContext, LabService, Ready
+
+ADDR = "127.0.10.41"
+PORT = 873
+
+
+class RsyncService(LabService):
+    name = "rsync"
+    addresses = (ADDR,)
+    executables = ("rsync",)
+    packages = ("rsync",)
+
+    def prepare(self, ctx: LabContext) -> list[Daemon]:
+        base = ctx.dir("rsync")
+        private = ctx.dir("rsync", "private")
+        (private / "staff_contacts.csv").write_text("name,phone\nsynthetic,0700000000\n")
+        hidden = ctx.dir("rsync", "hidden")
+        (hidden / "old_export_2018.tar.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(60))
+        (hidden / "notes.txt").write_text("unlisted module: still open to anyone who asks\n")
+        for f in (*private.iterdir(), *hidden.iterdir()):
+            f.chmod(0o644)
+        secrets = base / "rsyncd.secrets"
+        secrets.write_text(f"{LAB_USER}:{LAB_PASSWORD}\n")
+        secrets.chmod(0o600)  # rsync refuses a secrets file others can read
+        conf = ctx.render("rsync/rsyncd.conf", base / "rsyncd.conf")
+        return [
+            Daemon(
+                name="rsync",
+                argv=["rsync", "--daemon", "--no-detach", f"--config={conf}",
+                      f"--address={ADDR}", f"--port={PORT}", f"--log-file={base / 'rsyncd.log'}"],
+                ready=[Ready.tcp(ADDR, PORT)],
+            )
+        ]
+
+    def pre_start(self, ctx: LabContext) -> None:
+        (ctx.state / "rsync" / "rsyncd.pid").unlink(missing_ok=True)
+
+
+SERVICES: list[LabService] = [RsyncService()]
