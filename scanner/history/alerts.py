@@ -1,0 +1,65 @@
+"""Alerts: new findings at or above a threshold are POSTed as JSON to a webhook.
+
+The body carries a ``text`` field, so Slack and Teams incoming webhooks show it as is, plus the
+findings themselves for machines. Retries with back-off and a timeout; a failure is logged and
+returned, never raised: the scan is already recorded and must not be lost to a webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from scanner.models import Finding, Severity
+
+log = logging.getLogger("nasscan.alerts")
+
+
+def alert_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, Any]:
+    worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.INFO)
+    lines = [f"nasscan job '{job}' (scan {scan_id}): {len(findings)} new finding(s), worst "
+             f"{worst.value}"]
+    lines += [f"- [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}"
+              for f in findings[:20]]
+    if len(findings) > 20:
+        lines.append(f"... and {len(findings) - 20} more")
+    return {
+        "text": "\n".join(lines),
+        "job": job,
+        "scan_id": scan_id,
+        "findings": [f.model_dump(mode="json") for f in findings],
+    }
+
+
+def select_for_alert(findings: list[Finding], threshold: Severity) -> list[Finding]:
+    return [f for f in findings if f.severity.rank >= threshold.rank]
+
+
+async def post_alert(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    attempts: int = 3,
+    timeout: float = 10.0,
+    backoff: float = 1.0,
+) -> bool:
+    """POST ``payload``; True once a 2xx answer came back, False after the last failure."""
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        for attempt in range(1, attempts + 1):
+            try:
+                async with session.post(url, json=payload) as resp:
+                    if 200 <= resp.status < 300:
+                        return True
+                    log.warning("alert to %s: HTTP %s (attempt %d/%d)", url, resp.status,
+                                attempt, attempts)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("alert to %s failed (attempt %d/%d): %s", url, attempt, attempts,
+                            exc or type(exc).__name__)
+            if attempt < attempts:
+                await asyncio.sleep(backoff * 2 ** (attempt - 1))
+    log.error("alert to %s not delivered after %d attempts", url, attempts)
+    return False
