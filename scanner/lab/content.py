@@ -157,6 +157,8 @@ def generate(root: Path) -> list[Path]:
         p.chmod(0o644)
         os.utime(p, (f.mtime, f.mtime))
         written.append(p)
+    base = files()[0].mtime
     for d in sorted({p.parent for p in written}, key=lambda x: len(x.parts), reverse=True):
         d.chmod(0o755)
+        os.utime(d, (base, base))
     return written
