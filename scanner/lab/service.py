@@ -129,6 +129,12 @@ class LabContext:
 
         Raises KeyError for a placeholder that has no value (so templates and code stay in step).
         """
+        return self.render_with(template, dest, extra, mode)
+
+    def render_with(
+        self, template: str | Path, dest: Path, extra: Mapping[str, str], mode: int = 0o644
+    ) -> Path:
+        """``render`` with the extra variables given as a mapping."""
         src = template if isinstance(template, Path) else self.config_dir / template
         text = render_text(src.read_text(), self.variables(extra))
         dest.parent.mkdir(parents=True, exist_ok=True)

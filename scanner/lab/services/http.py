@@ -48,8 +48,10 @@ class HttpService(LabService):
                 "ADDR": addr, "RUN": str(run), "CERT": str(crt), "KEY": str(key),
                 "HTPASSWD": str(htpasswd), "HTTP_DIR": str(run),
             }
-            site_conf = ctx.render(site, run / "site.conf", **v)
-            conf = ctx.render("http/nginx.conf", run / "nginx.conf", SITE=str(site_conf), **v)
+            site_conf = ctx.render_with(site, run / "site.conf", v)
+            conf = ctx.render_with(
+                "http/nginx.conf", run / "nginx.conf", {**v, "SITE": str(site_conf)}
+            )
             daemons.append(Daemon(
                 name=inst,
                 argv=["nginx", "-p", str(run), "-c", str(conf), "-e", "stderr",
