@@ -1,0 +1,124 @@
+"""iSCSI probe: discovery with AuthMethod=None, then a normal-session login per target.
+
+A target that accepts a normal-session login with AuthMethod=None gives block-level access to
+its disks without authentication (``unauthenticated-access``, resource = the target IQN). A
+CHAP demand or an authentication/authorization failure is authentication required: we try the
+login for real instead of trusting the discovery answer (nmap's iscsi-info gets CHAP targets
+wrong). iSCSI has no encryption of its own: one ``cleartext-transport`` finding per portal.
+Every session is logged out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, ClassVar
+
+from scanner.dialer import OutOfScopeError
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Finding,
+    Kind,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+    Transport,
+)
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import iscsi
+
+
+class ISCSIProbe(Probe):
+    name: ClassVar[str] = "iscsi"
+    default_ports: ClassVar[tuple[int, ...]] = (3260,)
+    transport: ClassVar[Transport] = Transport.TCP
+    description: ClassVar[str] = (
+        "iSCSI: discovery (SendTargets) and a per-target login with AuthMethod=None"
+    )
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        try:
+            return await self._run(service, ctx)
+        except OutOfScopeError as exc:
+            return ProbeResult(status=Status.ERROR, detail=str(exc))
+        except ConnectionRefusedError as exc:
+            return ProbeResult(status=Status.REFUSED, detail=str(exc))
+        except TimeoutError:
+            return ProbeResult(status=Status.TIMEOUT, detail="no iSCSI answer in time")
+        except (iscsi.ISCSIProtocolError, asyncio.IncompleteReadError) as exc:
+            return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        host, port = service.host, service.port
+        initiator = str(ctx.option("iscsi.initiator", iscsi.DEFAULT_INITIATOR))
+        info: dict[str, Any] = {}
+        async with ctx.dialer.tcp(host, port) as conn:
+            disc = iscsi.Session(conn, initiator=initiator)
+            outcome = await disc.login(None)
+            info["discovery"] = outcome.detail
+            targets: list[iscsi.SendTarget] = []
+            if outcome.ok:
+                targets = await disc.send_targets()
+                with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
+                    info["discovery_logout"] = await disc.logout()
+        base: dict[str, Any] = {
+            "host": host, "hostname": service.hostname, "port": port,
+            "transport": Transport.TCP, "protocol": "iscsi", "probe": "iscsi",
+        }
+        cleartext = Finding(
+            **base,
+            kind=Kind.CLEARTEXT_TRANSPORT,
+            authentication=Authentication.NONE if outcome.ok else Authentication.REQUIRED,
+            encryption=Encryption.NONE,
+            title="iSCSI portal speaks plaintext (block data and login unencrypted)",
+            evidence={"discovery": "open" if outcome.ok else outcome.detail,
+                      "targets": [t.name for t in targets[:16]]},
+            remediation="Carry iSCSI only over an isolated storage network or IPsec; "
+            "require mutual CHAP on every target.",
+        )
+        if not outcome.ok:
+            status = Status.AUTH_REQUIRED if outcome.auth_required else Status.REFUSED
+            return ProbeResult(status=status, protocol="iscsi", findings=[cleartext],
+                               detail=f"discovery login: {outcome.detail}", info=info)
+
+        findings: list[Finding] = [cleartext]
+        results: dict[str, str] = {}
+        for t in targets[: ctx.bounds.resources]:
+            async with ctx.dialer.tcp(host, port) as conn:
+                s = iscsi.Session(conn, initiator=initiator)
+                o = await s.login(t.name)
+                if o.ok:
+                    with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
+                        await s.logout()
+            if o.ok:
+                results[t.name] = "open"
+                findings.append(Finding(
+                    **base,
+                    kind=Kind.UNAUTHENTICATED_ACCESS,
+                    authentication=Authentication.NONE,
+                    encryption=Encryption.NONE,
+                    resource=t.name,
+                    access=Access.WRITE,
+                    title=f"iSCSI target {t.name} accepts a login without authentication",
+                    evidence={"auth_method": "None", "addresses": t.addresses[:4],
+                              "access": "block-level SCSI after login (write not attempted)",
+                              "negotiated": dict(list(o.target_keys.items())[:8])},
+                    remediation="Require CHAP (better mutual CHAP) and restrict the target's "
+                    "initiator ACL to the hosts that use it.",
+                ))
+            else:
+                results[t.name] = "auth-required" if o.auth_required else o.detail
+        info["targets"] = results
+        n_open = sum(1 for v in results.values() if v == "open")
+        status = Status.SUCCESS
+        if targets and not n_open and all(v == "auth-required" for v in results.values()):
+            status = Status.AUTH_REQUIRED
+        return ProbeResult(status=status, protocol="iscsi", findings=findings, info=info,
+                           detail=f"{len(targets)} target(s), {n_open} open without CHAP")
+
+
+PROBE = ISCSIProbe()
