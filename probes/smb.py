@@ -1,0 +1,682 @@
+"""SMB probe: dialects, signing, encryption (capable vs required), null/guest sessions, shares.
+
+Which code does what (see the README's "why these libraries"):
+
+- ``scanner.protocols.smb2`` (ours, asyncio over ``ctx.dialer.tcp``): SMB2/3 and SMB1 NEGOTIATE,
+  null and guest SESSION_SETUP (session flags IS_GUEST / IS_NULL / ENCRYPT_DATA), TREE_CONNECT
+  (share flags ENCRYPT_DATA, share type), CREATE with ``MxAc`` (maximal access: write judged
+  without writing) and the bounded QUERY_DIRECTORY crawl. The libraries do not expose these
+  flags, and they refuse guest sessions when signing is on.
+- pysmb (blocking, in ``ctx.dialer.run_blocking`` on a socket from
+  ``ctx.dialer.blocking_socket``): SRVSVC NetShareEnumAll (over SMB1 or SMB 2.0.2), and the whole
+  share check on SMB1-only servers, which our client does not speak past NEGOTIATE.
+
+A share is reported readable only if listing its root succeeds (``map to guest = Bad User`` makes
+Samba accept every login, so "the session was accepted" proves nothing; nuclei #7752).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+)
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import smb2
+
+PROTOCOL = "smb"
+
+COMMON_SHARES: tuple[str, ...] = (
+    "public", "share", "shares", "shared", "data", "files", "backup", "backups", "media",
+    "music", "video", "photos", "pictures", "recordings", "home", "homes", "users", "scans",
+    "ftp", "web", "www", "docs", "documents", "nas", "storage", "transfer", "temp", "tmp",
+    "software", "install", "archive", "C$", "D$", "E$", "ADMIN$", "NETLOGON", "SYSVOL",
+)  # fmt: skip
+"""Tried when share enumeration is denied (bounded by ``ctx.bounds.resources``)."""
+
+NOT_STORAGE = {"IPC$", "PRINT$"}
+
+# pysmb's SharedDevice.type values (low bits of the SRVSVC share type)
+_PYSMB_DISK, _PYSMB_PRINTER, _PYSMB_COMM, _PYSMB_IPC = 0, 1, 2, 3
+
+
+@dataclass
+class ShareInfo:
+    name: str
+    type: int | None = None  # pysmb type (0 disk, 1 printer, 3 IPC) when enumerated
+    comment: str = ""
+
+    @property
+    def is_storage(self) -> bool:
+        if self.name.upper() in NOT_STORAGE:
+            return False
+        return self.type in (None, _PYSMB_DISK)
+
+
+@dataclass
+class ShareResult:
+    name: str
+    readable: bool = False
+    authentication: Authentication | None = None
+    access: Access | None = None
+    listing: Listing | None = None
+    maximal_access: int | None = None
+    share_flags: int | None = None
+    encrypt_data: bool = False
+    detail: str = ""
+
+
+@dataclass
+class Facts:
+    dialects: list[str] = field(default_factory=list)
+    max_dialect: str | None = None
+    smb1: bool = False
+    smb2: bool = False
+    signing_required: bool | None = None
+    signing_enabled: bool = False
+    encryption_capable: bool = False
+    cipher: str | None = None
+    null_session: str = "not tried"
+    guest_session: str = "not tried"
+    session_encrypt_data: bool | None = None
+    enumeration: str = "not tried"
+    shares: list[ShareInfo] = field(default_factory=list)
+    results: list[ShareResult] = field(default_factory=list)
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+class SmbProbe(Probe):
+    name: ClassVar[str] = "smb"
+    default_ports: ClassVar[tuple[int, ...]] = (445,)
+    description: ClassVar[str] = (
+        "SMB: dialects (SMB1), signing, encryption required or not, null/guest sessions, "
+        "shares listable without credentials"
+    )
+
+    async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        try:
+            async with ctx.dialer.tcp(service.host, service.port) as conn:
+                await smb2.negotiate(conn)
+            return True
+        except Exception:
+            return False
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        facts = Facts()
+        try:
+            return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
+        except TimeoutError:
+            return ProbeResult(
+                status=Status.TIMEOUT,
+                protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
+                detail="SMB probe ran out of time",
+                info=_info(facts),
+            )
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+    # -- the steps -------------------------------------------------------------------------------
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
+        host, port = service.host, service.port
+        neg: smb2.NegotiateInfo | None = None
+        smb2_error: str | None = None
+        try:
+            async with ctx.dialer.tcp(host, port) as conn:
+                neg = await smb2.negotiate(conn)
+        except (ConnectionRefusedError, OSError) as exc:
+            if isinstance(exc, ConnectionRefusedError):
+                return ProbeResult(status=Status.REFUSED, detail=str(exc))
+            smb2_error = f"{type(exc).__name__}: {exc}"
+        except TimeoutError:
+            smb2_error = "timeout"
+        except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError) as exc:
+            smb2_error = f"{type(exc).__name__}: {exc}"
+
+        smb1: smb2.Smb1NegotiateInfo | None = None
+        smb1_error: str | None = None
+        try:
+            async with ctx.dialer.tcp(host, port) as conn:
+                smb1 = await smb2.negotiate_smb1(conn)
+        except (TimeoutError, OSError) as exc:
+            smb1_error = f"{type(exc).__name__}: {exc}"
+        except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError) as exc:
+            smb1_error = f"{type(exc).__name__}: {exc}"
+
+        facts.smb1 = bool(smb1 and smb1.accepted)
+        facts.smb2 = neg is not None
+        if not facts.smb1 and not facts.smb2:
+            if smb2_error == "timeout":
+                return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE,
+                detail=f"no SMB answer (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
+            )
+
+        if neg is not None:
+            facts.max_dialect = neg.dialect_name
+            facts.signing_required = neg.signing_required
+            facts.signing_enabled = neg.signing_enabled
+            facts.encryption_capable = neg.encryption_capable
+            if neg.cipher:
+                facts.cipher = smb2.CIPHER_NAMES.get(neg.cipher, f"0x{neg.cipher:04x}")
+            facts.dialects = await self._dialects(host, port, ctx, neg)
+        if facts.smb1:
+            facts.dialects.insert(0, "NT LM 0.12 (SMB1)")
+            if neg is None and smb1 is not None:
+                facts.signing_required = smb1.signing_required
+                facts.signing_enabled = smb1.signing_enabled
+
+        # sessions and shares
+        if neg is not None:
+            await self._smb2_shares(host, port, ctx, facts)
+        else:
+            await self._smb1_shares(host, port, ctx, facts)
+
+        findings = self._findings(service, ctx, facts)
+        any_session = "accepted" in (facts.null_session, facts.guest_session)
+        return ProbeResult(
+            status=Status.SUCCESS if any_session else Status.AUTH_REQUIRED,
+            protocol=PROTOCOL,
+            tls=False,
+            findings=findings,
+            detail=None if any_session else "null and guest sessions refused",
+            info=_info(facts),
+        )
+
+    async def _dialects(
+        self, host: str, port: int, ctx: ProbeContext, neg: smb2.NegotiateInfo
+    ) -> list[str]:
+        """Which SMB2/3 dialects the server accepts: one NEGOTIATE per lower dialect."""
+        accepted = [neg.dialect_name]
+        for d in smb2.ALL_DIALECTS:
+            if d >= neg.dialect:
+                continue
+            try:
+                async with ctx.dialer.tcp(host, port) as conn:
+                    info = await smb2.negotiate(conn, (d,))
+                if info.dialect == d:
+                    accepted.append(info.dialect_name)
+            except Exception:
+                continue
+        return sorted(accepted, key=lambda n: _DIALECT_ORDER.get(n, 0))
+
+    async def _smb2_login(
+        self, host: str, port: int, ctx: ProbeContext, user: str
+    ) -> tuple[str, smb2.SessionSetupResponse | None]:
+        try:
+            async with ctx.dialer.tcp(host, port) as conn:
+                neg = await smb2.negotiate(conn)
+                sess = smb2.Smb2Session(conn, neg)
+                r = await sess.login(user)
+        except Exception as exc:
+            return f"error: {type(exc).__name__}", None
+        if r.status == smb2.STATUS_SUCCESS:
+            return "accepted", r
+        return f"refused ({smb2.status_name(r.status)})", r
+
+    async def _smb2_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+        facts.null_session, null_r = await self._smb2_login(host, port, ctx, "")
+        facts.guest_session, guest_r = await self._smb2_login(host, port, ctx, "guest")
+        if guest_r is not None and facts.guest_session == "accepted" and not guest_r.is_guest:
+            facts.guest_session = "accepted (not flagged as guest)"
+        modes: list[tuple[str, Authentication]] = []
+        flags: list[bool] = []
+        for user, auth, outcome, resp in (
+            ("", Authentication.ANONYMOUS, facts.null_session, null_r),
+            ("guest", Authentication.GUEST, facts.guest_session, guest_r),
+        ):
+            if outcome.startswith("accepted") and resp is not None:
+                modes.append((user, auth))
+                flags.append(resp.encrypt_data)
+        if flags:
+            facts.session_encrypt_data = any(flags)
+        if not modes:
+            return
+        await self._enumerate(host, port, ctx, facts)
+        candidates = [s for s in facts.shares if s.is_storage][: ctx.bounds.resources]
+        for user, auth in modes:
+            todo = [s for s in candidates if not _readable(facts, s.name)]
+            if not todo:
+                break
+            try:
+                async with ctx.dialer.tcp(host, port) as conn:
+                    neg = await smb2.negotiate(conn)
+                    sess = smb2.Smb2Session(conn, neg)
+                    r = await sess.login(user)
+                    if r.status != smb2.STATUS_SUCCESS:
+                        continue
+                    for share in todo:
+                        res = await self._check_share_smb2(sess, host, share.name, auth, ctx)
+                        _merge(facts, res)
+            except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError,
+                    OSError) as exc:  # fmt: skip
+                ctx.log.debug("smb %s: share checks as %r ended: %s", host, user, exc)
+
+    async def _check_share_smb2(
+        self,
+        sess: smb2.Smb2Session,
+        host: str,
+        share: str,
+        auth: Authentication,
+        ctx: ProbeContext,
+    ) -> ShareResult:
+        res = ShareResult(name=share)
+        tc = await sess.tree_connect(host, share)
+        if tc.status != smb2.STATUS_SUCCESS:
+            res.detail = f"tree connect: {smb2.status_name(tc.status)}"
+            return res
+        res.share_flags = tc.share_flags
+        res.encrypt_data = tc.encrypt_data
+        if tc.share_type != smb2.SHARE_TYPE_DISK:
+            res.detail = f"not a disk share (type {tc.share_type})"
+            return res
+        root = await sess.open_directory(tc.tree_id, "")
+        if root.status != smb2.STATUS_SUCCESS:
+            res.detail = f"open root: {smb2.status_name(root.status)}"
+            return res
+        res.maximal_access = root.maximal_access
+        entries, status, truncated = await self._crawl(sess, tc.tree_id, root.file_id, ctx)
+        if status != smb2.STATUS_SUCCESS:
+            res.detail = f"list root: {smb2.status_name(status)}"
+            return res
+        res.readable = True
+        res.authentication = auth
+        res.listing = Listing(entries=entries, truncated=truncated)
+        if root.maximal_access is not None and root.maximal_access & smb2.WRITE_BITS:
+            res.access = Access.WRITE
+        else:
+            res.access = Access.LIST
+            first_file = next((e for e in entries if not e.is_dir), None)
+            if first_file is not None:
+                fr = await sess.open_file_for_read(tc.tree_id, first_file.path)
+                if fr.status == smb2.STATUS_SUCCESS:
+                    res.access = Access.READ
+                    with contextlib.suppress(smb2.SmbProtocolError):
+                        await sess.close(tc.tree_id, fr.file_id)
+        return res
+
+    async def _crawl(
+        self, sess: smb2.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
+    ) -> tuple[list[Entry], int, bool]:
+        """Bounded breadth-first listing; the root's status decides readability."""
+        b = ctx.bounds
+        entries: list[Entry] = []
+        truncated = False
+        queue: list[tuple[str, int, bytes | None]] = [("", 1, root_id)]
+        requests = 0
+        root_status = smb2.STATUS_SUCCESS
+        while queue:
+            path, depth, fid = queue.pop(0)
+            if fid is None:
+                if requests >= b.requests:
+                    truncated = True
+                    break
+                requests += 1
+                opened = await sess.open_directory(tree_id, path)
+                if opened.status != smb2.STATUS_SUCCESS:
+                    continue
+                fid = opened.file_id
+            left = b.entries - len(entries)
+            got, more, status = await sess.list_directory(
+                tree_id, fid, max_entries=left, max_requests=max(1, b.requests - requests)
+            )
+            requests += 1 + len(got) // 500
+            with contextlib.suppress(smb2.SmbProtocolError):
+                await sess.close(tree_id, fid)
+            if path == "" and status != smb2.STATUS_SUCCESS:
+                root_status = status
+                break
+            for e in got:
+                rel = f"{path}/{e.name}" if path else e.name
+                entries.append(
+                    Entry(
+                        path=rel,
+                        size=None if e.is_dir else e.size,
+                        mtime=e.mtime.isoformat() if e.mtime else None,
+                        is_dir=e.is_dir,
+                    )
+                )
+                if e.is_dir:
+                    if depth < b.depth:
+                        queue.append((rel, depth + 1, None))
+                    else:
+                        truncated = True
+            if more or len(entries) >= b.entries:
+                truncated = True
+                break
+        return entries, root_status, truncated
+
+    async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+        """SRVSVC NetShareEnumAll (pysmb): null session, then guest; else the common names."""
+        errors = []
+        for user, label in (("", "null session"), ("guest", "guest")):
+            try:
+                async with ctx.dialer.blocking_socket(host, port) as sock:
+                    shares = await ctx.dialer.run_blocking(
+                        _pysmb_list_shares, sock, user, ctx.dialer.read_timeout
+                    )
+            except Exception as exc:
+                errors.append(f"{label}: {type(exc).__name__}")
+                continue
+            facts.shares = shares[: max(ctx.bounds.resources * 4, 64)]
+            facts.enumeration = f"NetShareEnumAll ({label})"
+            return
+        facts.enumeration = "denied (" + "; ".join(errors) + "); tried common share names"
+        facts.shares = [ShareInfo(name=n) for n in COMMON_SHARES]
+
+    async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+        """SMB1-only server: pysmb does the sessions, the enumeration and the listing."""
+        sessions: list[tuple[str, Authentication]] = []
+        for user, auth in (("", Authentication.ANONYMOUS), ("guest", Authentication.GUEST)):
+            try:
+                async with ctx.dialer.blocking_socket(host, port) as sock:
+                    ok = await ctx.dialer.run_blocking(
+                        _pysmb_login, sock, user, ctx.dialer.read_timeout
+                    )
+            except Exception as exc:
+                ok = False
+                outcome = f"error: {type(exc).__name__}"
+            else:
+                outcome = "accepted" if ok else "refused"
+            if user:
+                facts.guest_session = outcome
+            else:
+                facts.null_session = outcome
+            if ok:
+                sessions.append((user, auth))
+        if not sessions:
+            return
+        await self._enumerate(host, port, ctx, facts)
+        candidates = [s for s in facts.shares if s.is_storage][: ctx.bounds.resources]
+        for user, auth in sessions:
+            todo = [s.name for s in candidates if not _readable(facts, s.name)]
+            if not todo:
+                break
+            try:
+                async with ctx.dialer.blocking_socket(host, port) as sock:
+                    results = await ctx.dialer.run_blocking(
+                        _pysmb_check_shares, sock, user, todo, ctx.bounds, ctx.dialer.read_timeout
+                    )
+            except Exception as exc:
+                ctx.log.debug("smb1 %s: share checks as %r ended: %s", host, user, exc)
+                continue
+            for name, listing, detail in results:
+                res = ShareResult(name=name, detail=detail)
+                if listing is not None:
+                    res.readable = True
+                    res.authentication = auth
+                    res.access = Access.LIST
+                    res.listing = listing
+                _merge(facts, res)
+
+    # -- findings --------------------------------------------------------------------------------
+    def _findings(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> list[Finding]:
+        host, port = service.host, service.port
+        out: list[Finding] = []
+
+        def finding(kind: Kind, title: str, **kw: Any) -> Finding:
+            return Finding(
+                host=host,
+                hostname=service.hostname,
+                port=port,
+                protocol=PROTOCOL,
+                kind=kind,
+                title=title,
+                probe=self.name,
+                **kw,
+            )
+
+        if facts.smb1:
+            out.append(
+                finding(
+                    Kind.LEGACY_PROTOCOL,
+                    "SMB1 (NT LM 0.12) is enabled",
+                    encryption=Encryption.NONE,
+                    evidence={"dialects": facts.dialects, "smb1_only": not facts.smb2},
+                    remediation="Disable SMB1 (Samba: server min protocol = SMB2_10 or higher; "
+                    "Windows: remove the SMB1 feature).",
+                )
+            )
+        if facts.signing_required is False:
+            signing = "enabled, not required" if facts.signing_enabled else "disabled"
+            out.append(
+                finding(
+                    Kind.SIGNING_NOT_REQUIRED,
+                    "SMB signing is not required",
+                    evidence={"dialect": facts.max_dialect or "NT LM 0.12", "signing": signing},
+                    remediation="Require signing (Samba: server signing = mandatory; Windows: "
+                    "RequireSecuritySignature = 1).",
+                )
+            )
+
+        enc = self._encryption(facts)
+        if enc in (Encryption.NONE, Encryption.OPTIONAL):
+            readable = [r.name for r in facts.results if r.readable]
+            out.append(
+                finding(
+                    Kind.CLEARTEXT_TRANSPORT,
+                    "SMB traffic is not required to be encrypted"
+                    if enc is Encryption.OPTIONAL
+                    else "SMB traffic cannot be encrypted",
+                    encryption=enc,
+                    evidence={
+                        "max_dialect": facts.max_dialect or "NT LM 0.12",
+                        "encryption_capable": facts.encryption_capable,
+                        "cipher": facts.cipher,
+                        "session_encrypt_data": facts.session_encrypt_data,
+                        "shares_without_encryption": readable[:20],
+                    },
+                    remediation="Require SMB3 encryption (Samba: smb encrypt = required / server "
+                    "min protocol = SMB3; Windows: Set-SmbServerConfiguration -EncryptData $true).",
+                )
+            )
+
+        for r in facts.results:
+            if not r.readable or r.listing is None:
+                continue
+            entries = r.listing.entries
+            sample = [e.path + ("/" if e.is_dir else "") for e in entries[:10]]
+            evidence: dict[str, Any] = {
+                "share": r.name,
+                "entries": len(entries),
+                "truncated": r.listing.truncated,
+                "sample": sample,
+                "session": "null session" if r.authentication is Authentication.ANONYMOUS
+                else "guest",
+            }  # fmt: skip
+            if r.maximal_access is not None:
+                evidence["maximal_access"] = f"0x{r.maximal_access:08x}"
+            out.append(
+                finding(
+                    Kind.UNAUTHENTICATED_ACCESS,
+                    f"SMB share '{r.name}' can be listed without credentials",
+                    authentication=r.authentication or Authentication.UNKNOWN,
+                    encryption=Encryption.REQUIRED if r.encrypt_data else enc,
+                    resource=r.name,
+                    access=r.access,
+                    evidence=evidence,
+                    listing=r.listing,
+                    remediation="Remove guest access from the share (guest ok = no, "
+                    "map to guest = Never; restrict anonymous = 2) and grant named users only.",
+                )
+            )
+        return out
+
+    @staticmethod
+    def _encryption(facts: Facts) -> Encryption:
+        """Does the server require encryption? Capability alone is never 'required'."""
+        if not facts.smb2:
+            return Encryption.NONE  # SMB1 only: no SMB3 encryption at all
+        if facts.session_encrypt_data:
+            return Encryption.REQUIRED
+        if facts.session_encrypt_data is False:
+            # a session was accepted without the ENCRYPT_DATA flag: not required globally
+            return Encryption.OPTIONAL if facts.encryption_capable else Encryption.NONE
+        if not facts.encryption_capable:
+            return Encryption.NONE  # no SMB3 cipher on offer: cannot encrypt at all
+        if facts.smb1:
+            return Encryption.OPTIONAL  # SMB1 still accepted, and SMB1 is never encrypted
+        return Encryption.UNKNOWN  # capable, and no unauthenticated session to tell
+
+
+_DIALECT_ORDER = {name: i for i, name in enumerate(smb2.DIALECT_NAMES.values(), start=1)}
+
+
+def _readable(facts: Facts, name: str) -> bool:
+    return any(r.name == name and r.readable for r in facts.results)
+
+
+def _merge(facts: Facts, res: ShareResult) -> None:
+    for i, old in enumerate(facts.results):
+        if old.name == res.name:
+            if res.readable or not old.readable:
+                facts.results[i] = res
+            return
+    facts.results.append(res)
+
+
+def _info(facts: Facts) -> dict[str, Any]:
+    return {
+        "dialects": facts.dialects,
+        "smb1": facts.smb1,
+        "signing_required": facts.signing_required,
+        "encryption_capable": facts.encryption_capable,
+        "cipher": facts.cipher,
+        "session_encrypt_data": facts.session_encrypt_data,
+        "null_session": facts.null_session,
+        "guest_session": facts.guest_session,
+        "enumeration": facts.enumeration,
+        "shares": {
+            r.name: ("readable" if r.readable else r.detail or "not readable")
+            for r in facts.results
+        },
+    }
+
+
+# -- pysmb, blocking, on the dialer's socket -----------------------------------------------------
+def _pysmb_connection(sock: socket.socket, user: str, timeout: float) -> Any:
+    """A pysmb SMBConnection logged in over ``sock`` (the dialer's socket, never its own).
+
+    pysmb's ``connect()`` creates its own socket; the seam is the few lines after that: we hand
+    it ours and run the same NEGOTIATE/SESSION_SETUP loop.
+    """
+    from smb.SMBConnection import SMBConnection
+
+    class _DialedConnection(SMBConnection):
+        def connect_socket(self, s: socket.socket, t: float) -> bool:
+            self.sock = s
+            self.auth_result = None
+            self.is_busy = True
+            try:
+                self.onNMBSessionOK()
+                for _ in range(64):  # bounded: a handful of packets to log in
+                    if self.auth_result is not None:
+                        break
+                    self._pollForNetBIOSPacket(t)
+            finally:
+                self.is_busy = False
+            return bool(self.auth_result)
+
+    conn = _DialedConnection(user, "", "NASSCAN", "SERVER", use_ntlm_v2=True, is_direct_tcp=True)
+    ok = conn.connect_socket(sock, timeout)
+    return conn if ok else None
+
+
+def _pysmb_login(sock: socket.socket, user: str, timeout: float) -> bool:
+    return _pysmb_connection(sock, user, timeout) is not None
+
+
+def _pysmb_list_shares(sock: socket.socket, user: str, timeout: float) -> list[ShareInfo]:
+    conn = _pysmb_connection(sock, user, timeout)
+    if conn is None:
+        raise PermissionError("login refused")
+    return [
+        ShareInfo(name=s.name, type=s.type, comment=(s.comments or "")[:100])
+        for s in conn.listShares(timeout=timeout)
+    ]
+
+
+def _pysmb_check_shares(
+    sock: socket.socket, user: str, shares: list[str], bounds: Any, timeout: float
+) -> list[tuple[str, Listing | None, str]]:
+    """List each share's root (and below, bounded) over SMB1; None = not listable."""
+    conn = _pysmb_connection(sock, user, timeout)
+    if conn is None:
+        return [(s, None, "login refused") for s in shares]
+    out: list[tuple[str, Listing | None, str]] = []
+    for share in shares:
+        try:
+            root = conn.listPath(share, "/", timeout=timeout)
+        except Exception as exc:
+            out.append((share, None, f"list root: {type(exc).__name__}"))
+            continue
+        entries: list[Entry] = []
+        truncated = False
+        queue: list[tuple[str, int, list[Any] | None]] = [("", 1, root)]
+        requests = 1
+        while queue:
+            path, depth, items = queue.pop(0)
+            if items is None:
+                if requests >= bounds.requests:
+                    truncated = True
+                    break
+                requests += 1
+                try:
+                    items = conn.listPath(share, "/" + path, timeout=timeout)
+                except Exception:
+                    continue
+            for f in items:
+                if f.filename in (".", ".."):
+                    continue
+                if len(entries) >= bounds.entries:
+                    truncated = True
+                    break
+                rel = f"{path}/{f.filename}" if path else f.filename
+                mtime = None
+                with contextlib.suppress(Exception):
+                    mtime = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(f.last_write_time))
+                entries.append(
+                    Entry(
+                        path=rel,
+                        size=None if f.isDirectory else int(f.file_size),
+                        mtime=mtime,
+                        is_dir=bool(f.isDirectory),
+                    )
+                )
+                if f.isDirectory:
+                    if depth < bounds.depth:
+                        queue.append((rel, depth + 1, None))
+                    else:
+                        truncated = True
+            if len(entries) >= bounds.entries:
+                truncated = True
+                break
+        out.append((share, Listing(entries=entries, truncated=truncated), ""))
+    with contextlib.suppress(Exception):
+        conn.close()
+    return out
+
+
+PROBE = SmbProbe()
