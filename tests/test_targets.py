@@ -164,8 +164,9 @@ _cidr = st.builds(
     st.integers(22, 32),
 )
 _range6 = st.builds(
-    lambda a, n: f"{ipaddress.IPv6Address(0xFD00 << 112 | a)}-"
-    f"{ipaddress.IPv6Address(0xFD00 << 112 | a + n)}",
+    lambda a, n: (
+        f"{ipaddress.IPv6Address(0xFD00 << 112 | a)}-{ipaddress.IPv6Address(0xFD00 << 112 | a + n)}"
+    ),
     st.integers(0, 0xFFFF),
     st.integers(0, 300),
 )

@@ -1,0 +1,474 @@
+"""The scan engine: sweep, identify, probe, triage, report.
+
+Data flow::
+
+    TargetSpace --(Sweeper: TCP connect sweep, permuted, sharded)--> found(host, port)
+        --> queue --> probe workers --> probes claiming the port, or identify.py for the rest
+        --> ProbeResult per probe --> Service (statuses) + findings --> triage_finding()
+        --> sinks (jsonl stream, progress) and the Report
+
+The sweep and the probe stage run at the same time: open ports are queued as soon as the sweep
+sees them. UDP ports are not swept; each (host, UDP port) goes straight to the probes that claim
+it as one probe attempt. Every connection a probe opens goes through one ``Dialer`` (scope,
+global rate, concurrency, per-host cap, timeouts); the sweep shares the dialer's rate limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scanner import __version__
+from scanner.dialer import Dialer, OutOfScopeError
+from scanner.identify import ResourceError, identify, is_resource_error
+from scanner.limits import Budget, raise_nofile, size_concurrency
+from scanner.models import (
+    Finding,
+    ProbeResult,
+    Report,
+    ScannerInfo,
+    Service,
+    ServiceInfo,
+    Status,
+    Transport,
+    utcnow,
+)
+from scanner.ports import PortSpec
+from scanner.probe import ListingBounds, Probe, ProbeContext
+from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
+from scanner.targets import Scope, TargetSpace
+from scanner.triage import triage_finding
+
+log = logging.getLogger("nasscan.engine")
+
+FindingSink = Callable[[Finding], None]
+ServiceSink = Callable[[Service], None]
+
+_UDP_ANSWERED = {Status.SUCCESS, Status.AUTH_REQUIRED, Status.PROTOCOL_ERROR}
+_SMALL_SPACE = 20_000
+"""Below this many pairs one sweep process is enough."""
+
+
+@dataclass
+class ScanOptions:
+    """Everything the engine needs besides the scope; the CLI fills it from its flags."""
+
+    ports: PortSpec
+    probes: list[Probe]
+    seed: int = 0
+    shard: tuple[int, int] = (0, 1)
+    concurrency: int | None = None
+    """Sweep connections in flight (None: sized from the descriptor limit)."""
+    rate: float | None = None
+    """New connections per second, sweep and probes together (None: unlimited)."""
+    connect_timeout: float = 1.0
+    read_timeout: float = 5.0
+    retries: int = 1
+    probe_timeout: float = 60.0
+    per_host: int = 8
+    processes: int | None = None
+    """Sweep processes (None: one per core for big scans, one for small ones)."""
+    greeting_timeout: float = 2.0
+    bounds: ListingBounds = field(default_factory=ListingBounds)
+    sample_bytes: int = 0
+    probe_options: dict[str, Any] = field(default_factory=dict)
+    rules: str | None = None
+    """``--rules FILE`` as given (recorded in the report's scope)."""
+    rule_set: Any = None
+    """The loaded ``scanner.classify.rules.RuleSet`` for triage (None: packaged defaults)."""
+
+
+@dataclass
+class Progress:
+    """Live counters for the progress display."""
+
+    pairs: int = 0
+    open: int = 0
+    probed: int = 0
+    findings: int = 0
+    sweep_done: bool = False
+
+
+def _host_key(host: str) -> tuple[int, int]:
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return (9, 0)
+    return (addr.version, int(addr))
+
+
+class Engine:
+    """Runs one scan over ``scope`` with ``options``; ``run()`` returns the ``Report``."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        options: ScanOptions,
+        *,
+        on_finding: FindingSink | None = None,
+        on_service: ServiceSink | None = None,
+    ) -> None:
+        self.scope = scope
+        self.options = options
+        self.on_finding = on_finding
+        self.on_service = on_service
+        self.tcp_space = TargetSpace(scope, options.ports.tcp)
+        self.udp_ports = [
+            p
+            for p in options.ports.udp
+            if any(pr.claims_port(p, Transport.UDP) for pr in options.probes)
+        ]
+        self.udp_space = TargetSpace(scope, self.udp_ports)
+        self.progress = Progress(pairs=len(self.tcp_space) + len(self.udp_space))
+        self.report = Report(scanner=ScannerInfo(version=__version__), started_at=utcnow())
+        self.dialer: Dialer | None = None
+        self.sweep_stats: SweepStats | None = None
+        self._abort = asyncio.Event()
+        self._seen_findings: set[str] = set()
+        self._services: dict[tuple[str, int, Transport], Service] = {}
+
+    # -- control ------------------------------------------------------------------------------
+    def abort(self) -> None:
+        """Stop the scan soon; ``run`` returns the partial report with ``aborted`` set."""
+        self._abort.set()
+
+    @property
+    def discovery_only(self) -> bool:
+        return not self.options.probes
+
+    def _budget(self) -> Budget:
+        soft, _hard = raise_nofile()
+        return size_concurrency(self.options.concurrency, soft)
+
+    def _scope_info(self, budget: Budget, processes: int) -> dict[str, Any]:
+        o = self.options
+        described = self.scope.describe()
+        info: dict[str, Any] = {
+            "targets": self.scope.targets,
+            "exclusions": self.scope.exclusions,
+            "addresses": described[:100],
+            "hosts": self.scope.size,
+            "ports": str(o.ports),
+            "probes": [p.name for p in o.probes],
+            "pairs": len(self.tcp_space),
+            "udp_attempts": len(self.udp_space),
+            "seed": o.seed,
+            "shard": f"{o.shard[0] + 1}/{o.shard[1]}",
+            "concurrency": budget.sweep,
+            "rate": o.rate,
+            "connect_timeout": o.connect_timeout,
+            "retries": o.retries,
+            "sweep_processes": processes,
+            "fd_limit": budget.soft_limit,
+        }
+        if len(described) > 100:
+            info["addresses_truncated"] = True
+        if self.scope.hostnames:
+            info["hostnames"] = dict(sorted(self.scope.hostnames.items()))
+        unclaimed = sorted(set(o.ports.udp) - set(self.udp_ports))
+        if unclaimed and o.probes:
+            info["notes"] = [
+                "UDP ports are only probed by probes that claim them; none claims "
+                + ",".join(str(p) for p in unclaimed)
+            ]
+        if o.rules:
+            info["rules"] = o.rules
+        if o.sample_bytes:
+            info["sample_bytes"] = o.sample_bytes
+        return info
+
+    # -- the scan -------------------------------------------------------------------------------
+    async def run(self) -> Report:
+        o = self.options
+        budget = self._budget()
+        processes = o.processes or (
+            1 if len(self.tcp_space) < _SMALL_SPACE or o.rate else default_processes()
+        )
+        self.report.scope = self._scope_info(budget, processes)
+        dialer = self.dialer = Dialer(
+            self.scope,
+            rate=o.rate,
+            concurrency=budget.probes,
+            per_host=o.per_host,
+            connect_timeout=max(o.connect_timeout, 1.0),
+            read_timeout=o.read_timeout,
+        )
+        self.ctx = ProbeContext(
+            dialer=dialer,
+            bounds=o.bounds,
+            timeout=o.probe_timeout,
+            options=dict(o.probe_options),
+            intrusive=frozenset({"sample-bytes"}) if o.sample_bytes > 0 else frozenset(),
+            sample_bytes=o.sample_bytes,
+        )
+        queue: asyncio.Queue[tuple[str, int, Transport]] = asyncio.Queue()
+        n_workers = max(1, min(budget.probes // 2, 64))
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(n_workers)]
+
+        def found(host: str, port: int) -> None:
+            self.progress.open += 1
+            queue.put_nowait((host, port, Transport.TCP))
+
+        sweeper = Sweeper(
+            SweepConfig(
+                concurrency=budget.sweep,
+                connect_timeout=o.connect_timeout,
+                retries=o.retries,
+                rate=o.rate,
+                processes=processes,
+            ),
+            limiter=dialer.rate if processes == 1 else None,
+        )
+        feeders = [
+            asyncio.create_task(self._sweep(sweeper, found)),
+            asyncio.create_task(self._udp_feed(queue)),
+        ]
+        aborter = asyncio.create_task(self._abort.wait())
+        try:
+            pending: set[asyncio.Future[Any]] = set(feeders)
+            while pending and not self._abort.is_set():
+                _done, pending = await asyncio.wait(
+                    pending | {aborter}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(aborter)
+            self.progress.sweep_done = True
+            if not self._abort.is_set():
+                joiner = asyncio.create_task(queue.join())
+                await asyncio.wait({joiner, aborter}, return_when=asyncio.FIRST_COMPLETED)
+                joiner.cancel()
+        finally:
+            aborted = self._abort.is_set()
+            for task in [*feeders, *workers, aborter]:
+                task.cancel()
+            await asyncio.gather(*feeders, *workers, aborter, return_exceptions=True)
+            dialer.shutdown()
+            self._finish(aborted)
+        return self.report
+
+    async def _sweep(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
+        if not len(self.tcp_space):
+            return
+        try:
+            stats = await sweeper.run(self.tcp_space, self.options.seed, self.options.shard, found)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.report.errors.append(f"sweep failed: {exc}")
+            log.error("sweep failed: %s", exc)
+            return
+        self.sweep_stats = stats
+        if stats.unresolved:
+            self.report.errors.append(
+                f"{stats.unresolved} host-port pairs could not be tried: the scanner ran out "
+                f"of local resources ({stats.resource_errors} resource errors); "
+                "lower --concurrency or raise the file-descriptor limit"
+            )
+
+    async def _udp_feed(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
+        if not len(self.udp_space):
+            return
+        for host, port in self.udp_space.iter_pairs(self.options.seed, self.options.shard):
+            while queue.qsize() > 1000:
+                await asyncio.sleep(0.01)
+            queue.put_nowait((host, port, Transport.UDP))
+            await asyncio.sleep(0)
+
+    async def _worker(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
+        while True:
+            host, port, transport = await queue.get()
+            try:
+                if transport == Transport.UDP:
+                    await self._probe_udp(host, port)
+                else:
+                    await self._probe_tcp(host, port)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the engine's own bug must not stop the scan
+                log.exception("internal error on %s:%s", host, port)
+                self.report.errors.append(f"internal error on {host}:{port}: {exc!r}")
+            finally:
+                self.progress.probed += 1
+                queue.task_done()
+
+    # -- per service ------------------------------------------------------------------------------
+    def _service(self, host: str, port: int, transport: Transport) -> Service:
+        key = (host, port, transport)
+        svc = self._services.get(key)
+        if svc is None:
+            svc = self._services[key] = Service(
+                host=host,
+                hostname=self.scope.hostname_for(host),
+                port=port,
+                transport=transport,
+            )
+        return svc
+
+    async def _probe_tcp(self, host: str, port: int) -> None:
+        service = self._service(host, port, Transport.TCP)
+        info = ServiceInfo(host=host, hostname=service.hostname, port=port, transport=Transport.TCP)
+        if self.discovery_only:
+            self._emit_service(service)
+            return
+        probes = [p for p in self.options.probes if p.claims_port(port, Transport.TCP)]
+        if not probes:
+            try:
+                ident = await identify(
+                    info,
+                    self.options.probes,
+                    self.ctx,
+                    greeting_timeout=self.options.greeting_timeout,
+                    detect_timeout=min(self.options.probe_timeout, 10.0),
+                )
+            except OutOfScopeError as exc:
+                self._scan_error(service, "identify", Status.ERROR, str(exc))
+                return
+            except ResourceError as exc:
+                self._scan_error(service, "identify", Status.ERROR, f"resource error: {exc}")
+                return
+            info = ident.service
+            if info.greeting:
+                service.banner = _banner(info.greeting)
+            if info.tls is not None:
+                service.tls = info.tls
+            if ident.note:
+                service.details["identify"] = ident.note
+            probes = ident.probes
+        for probe in probes:
+            result = await self._run_probe(probe, info, service)
+            self._record(service, probe, result)
+        self._emit_service(service)
+
+    async def _probe_udp(self, host: str, port: int) -> None:
+        hostname = self.scope.hostname_for(host)
+        info = ServiceInfo(host=host, hostname=hostname, port=port, transport=Transport.UDP)
+        service = Service(host=host, hostname=hostname, port=port, transport=Transport.UDP)
+        answered = False
+        for probe in self.options.probes:
+            if not probe.claims_port(port, Transport.UDP):
+                continue
+            result = await self._run_probe(probe, info, service)
+            self._record(service, probe, result)
+            answered = answered or result.status in _UDP_ANSWERED or bool(result.findings)
+        if answered:
+            self._services[(host, port, Transport.UDP)] = service
+            self._emit_service(service)
+
+    async def _run_probe(self, probe: Probe, info: ServiceInfo, service: Service) -> ProbeResult:
+        """One probe attempt, cut off by the probe timeout; never raises (except cancel)."""
+        timeout = self.options.probe_timeout
+        attempts = max(1, self.options.retries + 1)
+        for attempt in range(attempts):
+            try:
+                result = await asyncio.wait_for(probe.run(info, self.ctx), timeout)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                return ProbeResult(
+                    status=Status.TIMEOUT, detail=f"probe cut off after {timeout:g}s"
+                )
+            except OutOfScopeError as exc:
+                self.report.errors.append(f"{probe.name} on {_addr(info)}: {exc}")
+                return ProbeResult(status=Status.ERROR, detail=str(exc))
+            except Exception as exc:
+                if is_resource_error(exc) and attempt + 1 < attempts:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                    continue
+                if is_resource_error(exc):
+                    self.report.errors.append(
+                        f"{probe.name} on {_addr(info)}: resource error: {exc}"
+                    )
+                    return ProbeResult(status=Status.ERROR, detail=f"resource error: {exc}")
+                log.debug("probe %s raised on %s", probe.name, _addr(info), exc_info=True)
+                return ProbeResult(
+                    status=Status.ERROR, detail=f"probe raised {type(exc).__name__}: {exc}"
+                )
+            if not isinstance(result, ProbeResult):
+                return ProbeResult(
+                    status=Status.ERROR, detail=f"probe returned {type(result).__name__}"
+                )
+            return result
+        return ProbeResult(status=Status.ERROR, detail="resource error")  # pragma: no cover
+
+    def _record(self, service: Service, probe: Probe, result: ProbeResult) -> None:
+        service.probes[probe.name] = result.status
+        if result.detail:
+            service.details[probe.name] = result.detail[:500]
+        if result.status != Status.NOT_APPLICABLE:
+            if result.protocol and not service.protocol:
+                service.protocol = result.protocol
+            if result.tls is not None:
+                service.tls = result.tls
+            if result.info:
+                service.info[probe.name] = result.info
+        for finding in result.findings:
+            self._finding(finding, service, probe)
+
+    def _finding(self, finding: Finding, service: Service, probe: Probe) -> None:
+        update: dict[str, Any] = {}
+        if finding.hostname is None and service.hostname:
+            update["hostname"] = service.hostname
+        if finding.probe is None:
+            update["probe"] = probe.name
+        if update:
+            finding = finding.model_copy(update=update)
+        try:
+            finding = triage_finding(finding, self.options.rule_set)
+        except Exception as exc:  # keep the finding with its default severity
+            self.report.errors.append(f"triage failed for {finding.id}: {exc!r}")
+        if finding.id in self._seen_findings:
+            return
+        self._seen_findings.add(finding.id)
+        self.report.findings.append(finding)
+        self.progress.findings += 1
+        if self.on_finding is not None:
+            self.on_finding(finding)
+
+    def _scan_error(self, service: Service, stage: str, status: Status, detail: str) -> None:
+        service.probes[stage] = status
+        service.details[stage] = detail
+        self.report.errors.append(f"{stage} on {service.host}:{service.port}: {detail}")
+        self._emit_service(service)
+
+    def _emit_service(self, service: Service) -> None:
+        if self.on_service is not None:
+            self.on_service(service)
+
+    def _finish(self, aborted: bool) -> None:
+        r = self.report
+        r.finished_at = utcnow()
+        r.aborted = aborted
+        if aborted:
+            r.errors.append("scan aborted before it completed")
+        r.services = sorted(
+            self._services.values(), key=lambda s: (_host_key(s.host), s.transport, s.port)
+        )
+        r.findings.sort(key=lambda f: (-f.severity.rank, _host_key(f.host), f.port, f.id))
+        if self.sweep_stats is not None:
+            r.scope["sweep"] = asdict(self.sweep_stats)
+        r.scope["duration_s"] = round((r.finished_at - r.started_at).total_seconds(), 3)
+
+
+def _addr(info: ServiceInfo) -> str:
+    return f"[{info.host}]:{info.port}" if ":" in info.host else f"{info.host}:{info.port}"
+
+
+def _banner(greeting: bytes) -> str:
+    text = greeting.decode("latin-1")
+    line = text.splitlines()[0] if text.splitlines() else text
+    return "".join(c if c.isprintable() else "." for c in line)[:200]
+
+
+async def run_scan(
+    scope: Scope,
+    options: ScanOptions,
+    *,
+    on_finding: FindingSink | None = None,
+    on_service: ServiceSink | None = None,
+) -> Report:
+    """Convenience wrapper: build an ``Engine`` and run it."""
+    engine = Engine(scope, options, on_finding=on_finding, on_service=on_service)
+    return await engine.run()
