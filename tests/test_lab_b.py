@@ -1,0 +1,321 @@
+"""Lab part B reachable by real clients: NFS, rsync, S3, iSCSI, TFTP (positive and negative).
+
+Brings these services up (idempotent: already running daemons are kept) in the lab namespace
+($NASSCAN_LAB_NS, default ``nasscan-lab``) and runs each client inside it with
+``ip netns exec``, so the tests work both from the host and from ``nasscan lab exec``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scanner.lab import content, netns, supervisor
+from scanner.lab.service import LAB_CONFIG_DIR, LAB_PASSWORD, LAB_USER, LabContext
+from scanner.lab.services import iscsi, nfs, rsync, s3, tftp
+
+pytestmark = pytest.mark.lab
+
+SERVICES = ["nfs", "rsync", "s3", "iscsi", "tftp"]
+EXAMPLE = content.RECORDING_EXAMPLE  # 2019/03/<personnummer>_<phone>_<time>.wav
+EXAMPLE_NAME = EXAMPLE.rsplit("/", 1)[1]
+
+
+@dataclass
+class Lab:
+    ns: str
+    ctx: LabContext
+
+    def run(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 30.0,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {"PATH": supervisor.BASE_PATH, "LANG": "C", "HOME": "/root", **(env or {})}
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns, *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture(scope="module")
+def lab() -> Lab:
+    ns = netns.ns_name(None)
+    ctx = supervisor.up(ns, SERVICES)
+    return Lab(ns, ctx)
+
+
+# ------------------------------------------------------------------ NFS
+
+
+def test_nfs_rpcbind_lists_nfs_and_mount(lab: Lab) -> None:
+    r = lab.run(["rpcinfo", "-p", nfs.ADDR])
+    assert r.returncode == 0, r.stderr
+    progs = {tuple(line.split()[:3]) for line in r.stdout.splitlines()[1:]}
+    for vers in ("3", "4"):
+        assert ("100003", vers, "tcp") in progs
+    assert ("100005", "3", "tcp") in progs
+
+
+def test_nfs_export_list_shows_both_exports(lab: Lab) -> None:
+    r = lab.run(["showmount", "-e", nfs.ADDR])
+    assert r.returncode == 0, r.stderr
+    exports = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()[1:]}
+    assert exports == {nfs.OPEN_EXPORT: "(everyone)", nfs.SECURE_EXPORT: "(everyone)"}
+
+
+@pytest.mark.parametrize("version", ["3", "4"])
+def test_nfs_open_export_lists_recordings(lab: Lab, version: str) -> None:
+    r = lab.run(["nfs-ls", f"nfs://{nfs.ADDR}{nfs.OPEN_EXPORT}/2019/03?version={version}"])
+    assert r.returncode == 0, r.stderr
+    assert EXAMPLE_NAME in r.stdout
+
+
+@pytest.mark.parametrize("version", ["3", "4"])
+def test_nfs_krb5_export_refused(lab: Lab, version: str) -> None:
+    r = lab.run(["nfs-ls", f"nfs://{nfs.ADDR}{nfs.SECURE_EXPORT}?version={version}"])
+    assert r.returncode != 0
+    assert "payroll" not in r.stdout
+    if version == "4":
+        assert "NFS4ERR_WRONGSEC" in r.stderr
+
+
+def test_nfs_answers_on_its_address_only(lab: Lab) -> None:
+    """rpcbind and ganesha bind the wildcard; the lab's nft rules keep them to 127.0.10.31."""
+    for other in (rsync.ADDR, "127.0.0.1"):
+        assert lab.run(["rpcinfo", "-p", other]).returncode != 0
+        assert lab.run(["nfs-ls", f"nfs://{other}{nfs.OPEN_EXPORT}"]).returncode != 0
+
+
+# ------------------------------------------------------------------ rsync
+
+
+def test_rsync_lists_modules_but_not_hidden(lab: Lab) -> None:
+    r = lab.run(["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/"])
+    assert r.returncode == 0, r.stderr
+    modules = {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
+    assert modules == {"recordings", "private"}
+
+
+def test_rsync_recordings_download(lab: Lab, tmp_path: Path) -> None:
+    dest = tmp_path / "got"
+    r = lab.run(["rsync", "-r", "--contimeout=5", f"rsync://{rsync.ADDR}/recordings/2019/03/",
+                 str(dest)])
+    assert r.returncode == 0, r.stderr
+    assert (dest / EXAMPLE_NAME).read_bytes() == (lab.ctx.content / EXAMPLE).read_bytes()
+
+
+def test_rsync_private_asks_a_password(lab: Lab) -> None:
+    r = lab.run(["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/private/"])
+    assert r.returncode != 0
+    assert "auth failed on module private" in r.stderr
+    wrong = lab.run(["rsync", "--contimeout=5", f"rsync://{LAB_USER}@{rsync.ADDR}/private/"],
+                    env={"RSYNC_PASSWORD": "wrong-password"})
+    assert wrong.returncode != 0
+    assert "auth failed" in wrong.stderr
+    right = lab.run(["rsync", "--contimeout=5", f"rsync://{LAB_USER}@{rsync.ADDR}/private/"],
+                    env={"RSYNC_PASSWORD": LAB_PASSWORD})
+    assert right.returncode == 0, right.stderr
+    assert "staff_contacts.csv" in right.stdout
+
+
+def test_rsync_hidden_readable_by_name(lab: Lab) -> None:
+    r = lab.run(["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/hidden/"])
+    assert r.returncode == 0, r.stderr
+    assert "notes.txt" in r.stdout
+
+
+def test_rsync_unknown_module_refused(lab: Lab) -> None:
+    r = lab.run(["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/nosuchmodule/"])
+    assert r.returncode != 0
+    assert "Unknown module" in r.stderr
+
+
+# ------------------------------------------------------------------ S3
+
+
+def _curl(lab: Lab, url: str) -> tuple[int, str]:
+    r = lab.run(["curl", "-s", "--max-time", "10", "-w", "\n%{http_code}", url])
+    assert r.returncode == 0, r.stderr
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
+
+
+def test_s3_open_lists_buckets_and_objects_unsigned(lab: Lab) -> None:
+    base = f"http://{s3.OPEN_ADDR}:{s3.PORT}"
+    code, body = _curl(lab, base + "/")
+    assert code == 200
+    for bucket in s3.BUCKETS:
+        assert f"<Name>{bucket}</Name>" in body
+    code, body = _curl(lab, base + "/call-recordings?prefix=2019/03/")
+    assert code == 200
+    assert f"<Key>{EXAMPLE}</Key>" in body
+    code, body = _curl(lab, base + "/website-assets")
+    assert code == 200 and "<Key>index.html</Key>" in body and "2019/" not in body
+
+
+def test_s3_open_object_readable_unsigned(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "rec.wav"
+    r = lab.run(["curl", "-s", "-f", "--max-time", "10", "-o", str(out),
+                 f"http://{s3.OPEN_ADDR}:{s3.PORT}/call-recordings/{EXAMPLE}"])
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == (lab.ctx.content / EXAMPLE).read_bytes()
+
+
+def test_s3_twin_refuses_unsigned(lab: Lab) -> None:
+    base = f"http://{s3.TWIN_ADDR}:{s3.PORT}"
+    for path in ("/", "/call-recordings", f"/call-recordings/{EXAMPLE}"):
+        code, body = _curl(lab, base + path)
+        assert code == 403
+        assert "<Code>AccessDenied</Code>" in body
+        assert "Key>" not in body
+
+
+def test_s3_clients_unsigned_boto3(lab: Lab) -> None:
+    """boto3 with UNSIGNED config: the open server lists, the twin raises AccessDenied."""
+    code = (
+        "import json, sys, boto3, botocore\n"
+        "from botocore import UNSIGNED\n"
+        "from botocore.config import Config\n"
+        "out = {}\n"
+        "for name, url in (('open', sys.argv[1]), ('twin', sys.argv[2])):\n"
+        "    c = boto3.client('s3', endpoint_url=url, region_name='us-east-1',\n"
+        "        config=Config(signature_version=UNSIGNED, retries={'max_attempts': 1}))\n"
+        "    try:\n"
+        "        r = c.list_objects_v2(Bucket='call-recordings', MaxKeys=5)\n"
+        "        out[name] = [o['Key'] for o in r.get('Contents', [])]\n"
+        "    except botocore.exceptions.ClientError as e:\n"
+        "        out[name] = e.response['Error']['Code']\n"
+        "print(json.dumps(out))\n"
+    )
+    r = lab.run([sys.executable, "-c", code, f"http://{s3.OPEN_ADDR}:{s3.PORT}",
+                 f"http://{s3.TWIN_ADDR}:{s3.PORT}"])
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["open"]) == 5 and all(k.startswith("20") for k in out["open"])
+    assert out["twin"] == "AccessDenied"
+
+
+# ------------------------------------------------------------------ iSCSI
+
+# A minimal iSCSI Login (security stage) in the namespace: prints the target's answer.
+_ISCSI_LOGIN = r"""
+import json, socket, struct, sys
+host, port, target, auth = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+kv = [("InitiatorName", "iqn.2026-01.lab.nasscan:tester"), ("SessionType", "Normal"),
+      ("TargetName", target), ("AuthMethod", auth)]
+data = b"".join(f"{k}={v}".encode() + b"\0" for k, v in kv)
+bhs = bytearray(48)
+bhs[0] = 0x43                      # immediate, Login Request
+bhs[1] = 0x81                      # Transit, CSG=security, NSG=operational
+bhs[5:8] = len(data).to_bytes(3, "big")
+bhs[8:14] = bytes.fromhex("00023d000001")
+struct.pack_into(">I", bhs, 16, 1)  # ITT
+struct.pack_into(">I", bhs, 24, 1)  # CmdSN
+with socket.create_connection((host, port), timeout=5) as s:
+    s.sendall(bytes(bhs) + data + b"\0" * (-len(data) % 4))
+    buf = b""
+    for _ in range(64):
+        if len(buf) >= 48 and len(buf) >= 48 + buf[4] * 4 + int.from_bytes(buf[5:8], "big"):
+            break
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+start = 48 + buf[4] * 4
+body = buf[start:start + int.from_bytes(buf[5:8], "big")]
+keys = dict(p.split("=", 1) for p in body.decode().split("\0") if "=" in p)
+print(json.dumps({"opcode": buf[0] & 0x3F, "class": buf[36], "detail": buf[37], "keys": keys}))
+"""
+
+
+def _iscsi_login(lab: Lab, target: str, auth: str) -> dict[str, object]:
+    r = lab.run([sys.executable, "-c", _ISCSI_LOGIN, iscsi.ADDR, str(iscsi.PORT), target, auth])
+    assert r.returncode == 0, r.stderr
+    out: dict[str, object] = json.loads(r.stdout)
+    assert out["opcode"] == 0x23  # Login Response
+    return out
+
+
+def test_iscsi_tgtadm_shows_targets(lab: Lab) -> None:
+    # tgtd's control socket lives in the lab's private /run: bind its tgtd dir for tgtadm.
+    tgtd_dir = lab.ctx.state / "iscsi" / "run" / "tgtd"
+    script = (f'mount --bind "{tgtd_dir}" /run/tgtd && exec tgtadm -C {iscsi.CONTROL_PORT} '
+              "--lld iscsi --op show --mode target")
+    Path("/run/tgtd").mkdir(exist_ok=True)
+    r = lab.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
+    assert r.returncode == 0, r.stderr
+    assert f": {iscsi.OPEN_IQN}" in r.stdout and f": {iscsi.CHAP_IQN}" in r.stdout
+    chap_part = r.stdout.split(f": {iscsi.CHAP_IQN}", 1)[1]
+    open_part = r.stdout.split(f": {iscsi.OPEN_IQN}", 1)[1].split("Target ", 1)[0]
+    assert iscsi.CHAP_USER in chap_part.split("ACL information")[0]
+    assert iscsi.CHAP_USER not in open_part
+
+
+def test_iscsi_open_target_login_without_chap(lab: Lab) -> None:
+    out = _iscsi_login(lab, iscsi.OPEN_IQN, "None")
+    assert (out["class"], out["detail"]) == (0, 0)
+    assert out["keys"] == {"TargetPortalGroupTag": "1", "AuthMethod": "None"}
+
+
+def test_iscsi_chap_target_refuses_no_auth(lab: Lab) -> None:
+    out = _iscsi_login(lab, iscsi.CHAP_IQN, "None")
+    assert (out["class"], out["detail"]) == (2, 1)  # initiator error: authentication failure
+    offered = _iscsi_login(lab, iscsi.CHAP_IQN, "CHAP,None")
+    assert offered["class"] == 0
+    assert offered["keys"]["AuthMethod"] == "CHAP"  # type: ignore[index]
+
+
+def test_iscsi_unknown_target_not_found(lab: Lab) -> None:
+    out = _iscsi_login(lab, "iqn.2026-01.lab.nasscan:nosuch", "None")
+    assert (out["class"], out["detail"]) == (2, 3)  # target not found
+
+
+def test_iscsi_nmap_sees_both_targets(lab: Lab) -> None:
+    r = lab.run(["nmap", "-n", "-Pn", "-p", str(iscsi.PORT), "--script", "iscsi-info",
+                 iscsi.ADDR], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert iscsi.OPEN_IQN in r.stdout and iscsi.CHAP_IQN in r.stdout
+
+
+# ------------------------------------------------------------------ TFTP
+
+
+@pytest.mark.parametrize("name", tftp.FILES)
+def test_tftp_get(lab: Lab, tmp_path: Path, name: str) -> None:
+    dest = tmp_path / "got"
+    r = lab.run(["tftp", tftp.ADDR, "-c", "get", name, str(dest)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Error" not in r.stdout + r.stderr
+    assert dest.read_bytes() == (LAB_CONFIG_DIR / "tftp" / "root" / name).read_bytes()
+
+
+def test_tftp_missing_file_and_escape_refused(lab: Lab, tmp_path: Path) -> None:
+    for name in ("no-such-file", "../../../etc/passwd"):
+        dest = tmp_path / "got"
+        r = lab.run(["tftp", tftp.ADDR, "-c", "get", name, str(dest)], cwd=tmp_path)
+        assert "Error code" in r.stdout + r.stderr
+        assert not dest.exists() or dest.stat().st_size == 0
+        dest.unlink(missing_ok=True)
+
+
+def test_lab_b_state_dirs_private(lab: Lab) -> None:
+    """rpcbind's and tgtd's run files are in this lab's own /run copy, not the machine's."""
+    run = lab.ctx.state / "nfs" / "run"
+    assert (run / "rpcbind.sock").is_socket()
+    assert (lab.ctx.state / "iscsi" / "run" / "tgtd" / f"socket.{iscsi.CONTROL_PORT}").exists()
+    assert os.stat(lab.ctx.state / "rsync" / "rsyncd.secrets").st_mode & 0o077 == 0
