@@ -1,0 +1,522 @@
+"""HTTP directory listings and WebDAV: the probe that would have caught the 1177 server.
+
+Per service: TLS is tried first, plaintext second (plain HTTP on a TLS port is evidence in its
+own right). Then ``/`` and a short list of storage paths are fetched; a page counts as a listing
+only when a family parser recognises its structure (``scanner.protocols.listing``) and it is not
+a soft-404 (a random path is fetched for comparison). Listings are crawled breadth-first within
+``ctx.bounds`` (depth, entries, bytes, requests) without fetching any file body. WebDAV is
+checked with OPTIONS and PROPFIND Depth 1, no credentials; PUT/DELETE are only *noted* when
+advertised. S3 endpoints are left to the S3 probe (not-applicable here).
+
+Findings: ``unauthenticated-access`` (protocol ``http`` for listings, ``webdav`` for 207
+Multi-Status) per listing root, with the bounded ``Listing`` attached; one
+``cleartext-transport`` per plaintext service that serves listings/DAV, offers Basic/Digest
+authentication, or sits on a port conventionally used for TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import ssl
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlsplit
+
+from scanner.dialer import OutOfScopeError
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+    Transport,
+)
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import s3 as s3proto
+from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget, looks_like_http
+from scanner.protocols.listing import ParsedListing, parse_listing
+from scanner.protocols.webdav import (
+    PROPFIND_BODY,
+    advertised_write_methods,
+    dav_classes,
+    parse_multistatus,
+)
+
+DEFAULT_PATHS = (
+    "/files/", "/share/", "/shares/", "/recordings/", "/backup/", "/backups/", "/data/",
+    "/public/", "/pub/", "/download/", "/media/", "/storage/", "/dav/", "/webdav/",
+)  # fmt: skip
+DAV_PATHS = ("/", "/dav/", "/webdav/")
+TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 2096})
+MAX_REDIRECTS = 3
+SAMPLE = 10
+NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
+
+
+@dataclass
+class _Budget:
+    """The crawl's shared bounds for one service."""
+
+    deadline: float
+    requests_left: int
+    bytes_left: int
+    truncated: bool = False
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def can_request(self) -> bool:
+        if self.requests_left <= 0 or self.bytes_left <= 0 or self.remaining() < 0.3:
+            self.truncated = True
+            return False
+        return True
+
+
+@dataclass
+class _State:
+    target: HttpTarget
+    budget: _Budget
+    auth_challenges: list[dict[str, str]] = field(default_factory=list)
+    visited: set[str] = field(default_factory=set)
+    server: str = ""
+
+
+def _norm_dir(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+def _quote_path(path: str) -> str:
+    return quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
+async def _get(
+    st: _State, method: str, path: str, *, headers: dict[str, str] | None = None,
+    body: bytes = b"", follow: bool = True,
+) -> tuple[str, HttpResponse] | None:  # fmt: skip
+    """One request (following same-host redirects); records auth challenges; None on failure."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if not st.budget.can_request():
+            return None
+        st.budget.requests_left -= 1
+        try:
+            resp = await st.target.request(
+                method, path, headers=headers, body=body,
+                max_body=max(0, min(st.target.max_body, st.budget.bytes_left)),
+                timeout=max(0.3, min(st.target.request_timeout, st.budget.remaining())),
+            )  # fmt: skip
+        except (OutOfScopeError, ValueError):
+            return None
+        except NET_ERRORS:
+            return None
+        st.budget.bytes_left -= len(resp.body)
+        if resp.truncated:
+            st.budget.truncated = True
+        if not st.server:
+            st.server = resp.header("server") or ""
+        if resp.status == 401:
+            for ch in resp.headers_all("www-authenticate"):
+                scheme = ch.split(" ", 1)[0].strip().lower()
+                if scheme in ("basic", "digest") and len(st.auth_challenges) < 8:
+                    st.auth_challenges.append(
+                        {"path": path, "scheme": scheme, "challenge": ch[:120]}
+                    )
+        if follow and resp.status in (301, 302, 303, 307, 308):
+            loc = resp.header("location") or ""
+            parts = urlsplit(loc)
+            if parts.netloc and parts.netloc.lower() not in _own_authorities(st.target):
+                return path, resp
+            if parts.scheme and parts.scheme != st.target.scheme:
+                return path, resp
+            new = parts.path or "/"
+            if not new.startswith("/"):
+                new = _norm_dir(path.rsplit("/", 1)[0]) + new
+            if parts.query:
+                new += "?" + parts.query
+            if new == path:
+                return path, resp
+            path = new
+            continue
+        return path, resp
+    return None
+
+
+def _own_authorities(t: HttpTarget) -> set[str]:
+    h = f"[{t.host}]" if ":" in t.host else t.host
+    out = {f"{h}:{t.port}".lower(), t.authority.lower()}
+    if t.port == (443 if t.tls else 80):
+        out.add(h.lower())
+    return out
+
+
+def _soft404_key(body: bytes, path: str) -> bytes:
+    return body.replace(path.encode(), b"").replace(path.rstrip("/").encode(), b"")[:65536]
+
+
+@dataclass
+class _Baseline:
+    status: int | None = None
+    key: bytes = b""
+    names: frozenset[str] | None = None
+
+
+async def _baseline(st: _State) -> _Baseline:
+    path = f"/nasscan-{secrets.token_hex(6)}/"
+    got = await _get(st, "GET", path, follow=True)
+    if got is None:
+        return _Baseline()
+    final, resp = got
+    parsed = parse_listing(resp.body, path=final, content_type=resp.content_type, server=st.server)
+    names = frozenset(e.name for e in parsed.entries) if parsed else None
+    return _Baseline(resp.status, _soft404_key(resp.body, final), names)
+
+
+def _is_soft404(base: _Baseline, body: bytes, path: str, parsed: ParsedListing) -> bool:
+    if base.status != 200:
+        return False
+    if _soft404_key(body, path) == base.key:
+        return True
+    return base.names is not None and base.names == frozenset(e.name for e in parsed.entries)
+
+
+def _is_s3(resp: HttpResponse) -> bool:
+    return s3proto.fingerprint(resp.status, resp.headers, resp.body) is not None
+
+
+@dataclass
+class _Crawl:
+    root: str
+    family: str
+    entries: list[Entry] = field(default_factory=list)
+    pages: int = 0
+    truncated: bool = False
+
+
+async def _crawl_http(st: _State, root: str, first: ParsedListing, ctx: ProbeContext) -> _Crawl:
+    crawl = _Crawl(root, first.family)
+    queue: deque[tuple[str, ParsedListing | None, int]] = deque([(root, first, 0)])
+    max_entries = ctx.bounds.entries
+    while queue:
+        path, parsed, depth = queue.popleft()
+        if parsed is None:
+            got = await _get(st, "GET", _quote_path(path), follow=False)
+            if got is None:
+                crawl.truncated = True
+                break
+            _, resp = got
+            if resp.status != 200:
+                continue
+            parsed = parse_listing(
+                resp.body, path=path, content_type=resp.content_type, server=st.server
+            )
+            if parsed is None:
+                continue
+        st.visited.add(path)
+        crawl.pages += 1
+        for item in parsed.entries:
+            if len(crawl.entries) >= max_entries:
+                crawl.truncated = True
+                break
+            full = path + item.name + ("/" if item.is_dir else "")
+            crawl.entries.append(
+                Entry(path=full, size=item.size, mtime=item.mtime, is_dir=item.is_dir)
+            )
+            if item.is_dir:
+                if depth + 1 < ctx.bounds.depth:
+                    queue.append((full, None, depth + 1))
+                else:
+                    crawl.truncated = True
+        if crawl.truncated and len(crawl.entries) >= max_entries:
+            break
+    if queue:
+        crawl.truncated = True
+    crawl.truncated = crawl.truncated or st.budget.truncated
+    return crawl
+
+
+async def _propfind(st: _State, path: str) -> tuple[HttpResponse, list[Any]] | None:
+    got = await _get(
+        st, "PROPFIND", _quote_path(path),
+        headers={"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'},
+        body=PROPFIND_BODY, follow=False,
+    )  # fmt: skip
+    if got is None:
+        return None
+    _, resp = got
+    if resp.status != 207:
+        return resp, []
+    try:
+        return resp, list(parse_multistatus(resp.body))
+    except ValueError:
+        return resp, []
+
+
+async def _crawl_dav(st: _State, root: str, first: list[Any], ctx: ProbeContext) -> _Crawl:
+    crawl = _Crawl(root, "webdav")
+    queue: deque[tuple[str, list[Any] | None, int]] = deque([(root, first, 0)])
+    while queue:
+        path, resources, depth = queue.popleft()
+        if resources is None:
+            got = await _propfind(st, path)
+            if got is None:
+                crawl.truncated = True
+                break
+            resources = got[1]
+        st.visited.add("dav:" + path)
+        crawl.pages += 1
+        for r in resources:
+            rp = _norm_dir(r.href) if r.is_collection else r.href
+            if rp.rstrip("/") == path.rstrip("/") or not rp.startswith(path):
+                continue
+            if len(crawl.entries) >= ctx.bounds.entries:
+                crawl.truncated = True
+                break
+            crawl.entries.append(Entry(path=rp, size=r.size, mtime=r.mtime, is_dir=r.is_collection))
+            if r.is_collection:
+                if depth + 1 < ctx.bounds.depth:
+                    queue.append((rp, None, depth + 1))
+                else:
+                    crawl.truncated = True
+        if len(crawl.entries) >= ctx.bounds.entries:
+            break
+    if queue:
+        crawl.truncated = True
+    crawl.truncated = crawl.truncated or st.budget.truncated
+    return crawl
+
+
+def _evidence(crawl: _Crawl, url: str) -> dict[str, Any]:
+    files = [e for e in crawl.entries if not e.is_dir]
+    sizes = [e.size for e in files if e.size is not None]
+    return {
+        "url": url,
+        "family": crawl.family,
+        "files": len(files),
+        "directories": len(crawl.entries) - len(files),
+        "total_size": sum(sizes),
+        "sample": [e.path for e in files[:SAMPLE]] or [e.path for e in crawl.entries[:SAMPLE]],
+        "pages": crawl.pages,
+        "truncated": crawl.truncated,
+    }
+
+
+class HttpProbe(Probe):
+    name = "http"
+    default_ports = (80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 5000, 5001, 9000)
+    transport = Transport.TCP
+    description = "HTTP directory listings and WebDAV without authentication; plain HTTP"
+
+    tls_ports: ClassVar[frozenset[int]] = TLS_PORTS
+
+    async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        if service.greeting:
+            return service.greeting.startswith(b"HTTP/")
+        return bool(await looks_like_http(ctx.dialer, service.host, service.port))
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        try:
+            return await self._run(service, ctx)
+        except OutOfScopeError as exc:
+            return ProbeResult(status=Status.ERROR, detail=str(exc))
+        except ConnectionRefusedError:
+            return ProbeResult(status=Status.REFUSED, detail="connection refused")
+        except TimeoutError:
+            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        started = time.monotonic()
+        budget = _Budget(
+            deadline=started + max(1.0, ctx.timeout * 0.85),
+            requests_left=max(4, ctx.bounds.requests),
+            bytes_left=ctx.bounds.bytes,
+        )
+        target = HttpTarget(
+            ctx.dialer, service.host, service.port, tls=service.tls,
+            host_header=service.hostname and (
+                service.hostname if service.port in (80, 443) else
+                f"{service.hostname}:{service.port}"
+            ),
+            request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
+            max_body=min(2 * 1024 * 1024, ctx.bounds.bytes),
+        )  # fmt: skip
+        if target.tls is None:
+            await asyncio.wait_for(target.probe_scheme(), max(1.0, budget.remaining()))
+        st = _State(target, budget)
+        got = await _get(st, "GET", "/")
+        if got is None:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=target.tls
+            )
+        root_got = got
+        _, root_resp = got
+        if _is_s3(root_resp):
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, protocol="s3", tls=target.tls,
+                detail="S3 API endpoint: reported by the s3 probe",
+            )  # fmt: skip
+        base = await _baseline(st)
+
+        findings: list[Finding] = []
+        info: dict[str, Any] = {
+            "server": st.server,
+            "tls": target.tls,
+            "soft404": base.status == 200,
+        }
+        listing_roots: list[str] = []
+        paths = ["/", *[p for p in ctx.option("http.paths", DEFAULT_PATHS) if p != "/"]]
+        for path in paths:
+            path = _norm_dir("/" + path.lstrip("/"))
+            if any(path.startswith(r) for r in listing_roots) and path in st.visited:
+                continue
+            if path in st.visited:
+                continue
+            got = root_got if path == "/" else await _get(st, "GET", _quote_path(path))
+            if got is None:
+                if budget.truncated:
+                    break
+                continue
+            final, resp = got
+            if resp.status != 200 or _is_s3(resp):
+                continue
+            final = unquote(urlsplit(final).path)
+            parsed = parse_listing(
+                resp.body, path=final, content_type=resp.content_type, server=st.server
+            )
+            if parsed is None or _is_soft404(base, resp.body, final, parsed):
+                continue
+            root = _norm_dir(final)
+            if root in st.visited:
+                continue
+            crawl = await _crawl_http(st, root, parsed, ctx)
+            listing_roots.append(root)
+            url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
+            findings.append(self._unauth(service, "http", root, crawl, url, target.tls))
+
+        dav_info = await self._webdav(st, service, ctx, findings)
+        info.update(dav_info)
+        if st.auth_challenges:
+            info["auth_challenges"] = st.auth_challenges[:4]
+
+        if not target.tls:
+            clear = self._cleartext(service, st, findings, dav_info)
+            if clear is not None:
+                findings.append(clear)
+        info["requests"] = target.requests
+        if any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings):
+            status = Status.SUCCESS
+        elif st.auth_challenges:
+            status = Status.AUTH_REQUIRED
+        else:
+            status = Status.SUCCESS
+        return ProbeResult(
+            status=status, protocol="https" if target.tls else "http", tls=target.tls,
+            findings=findings, info=info,
+            detail=None if findings else "no listing or WebDAV without authentication",
+        )  # fmt: skip
+
+    async def _webdav(
+        self, st: _State, service: ServiceInfo, ctx: ProbeContext, findings: list[Finding]
+    ) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        got = await _get(st, "OPTIONS", "/", follow=False)
+        dav_header = allow = None
+        if got is not None:
+            _, resp = got
+            dav_header = resp.header("dav")
+            allow = resp.header("allow") or resp.header("public")
+        writes = advertised_write_methods(allow)
+        if dav_header:
+            info["dav"] = dav_classes(dav_header)
+        if writes:
+            info["write_methods_advertised"] = writes
+        candidates = list(DAV_PATHS)
+        for p in ctx.option("http.dav_paths", ()):
+            candidates.append(_norm_dir("/" + str(p).lstrip("/")))
+        for path in candidates:
+            if "dav:" + path in st.visited:
+                continue
+            res = await _propfind(st, path)
+            if res is None:
+                if st.budget.truncated:
+                    break
+                continue
+            resp, resources = res
+            if resp.status != 207 or not resources:
+                continue
+            crawl = await _crawl_dav(st, path, resources, ctx)
+            url = f"{st.target.scheme}://{st.target.authority}{_quote_path(path)}"
+            f = self._unauth(service, "webdav", path, crawl, url, st.target.tls)
+            f.evidence["method"] = "PROPFIND Depth: 1 -> 207 Multi-Status"
+            if dav_header:
+                f.evidence["dav"] = dav_classes(dav_header)
+            if writes:
+                f.evidence["write_methods_advertised"] = writes
+                f.evidence["note"] = "write methods are advertised (not tried)"
+            findings.append(f)
+        return info
+
+    def _unauth(
+        self, service: ServiceInfo, protocol: str, root: str, crawl: _Crawl, url: str,
+        tls: bool | None,
+    ) -> Finding:  # fmt: skip
+        what = "WebDAV collection" if protocol == "webdav" else "directory listing"
+        ev = _evidence(crawl, url)
+        return Finding(
+            host=service.host, hostname=service.hostname, port=service.port,
+            protocol=protocol, kind=Kind.UNAUTHENTICATED_ACCESS,
+            authentication=Authentication.NONE,
+            encryption=Encryption.REQUIRED if tls else Encryption.NONE,
+            resource=root, access=Access.LIST,
+            title=f"{what} at {url} readable without authentication "
+            f"({ev['files']} files{'+' if crawl.truncated else ''})",
+            evidence=ev,
+            remediation="Turn off automatic directory listings (autoindex/Indexes/dir-listing)"
+            " and WebDAV for anonymous users, and require authentication for stored files.",
+            probe=self.name,
+            listing=Listing(entries=crawl.entries, truncated=crawl.truncated),
+        )  # fmt: skip
+
+    def _cleartext(
+        self, service: ServiceInfo, st: _State, findings: list[Finding], dav: dict[str, Any]
+    ) -> Finding | None:
+        tls_port = service.port in self.tls_ports
+        served = sorted({f.resource or "/" for f in findings})
+        if not (tls_port or st.auth_challenges or served):
+            return None
+        ev: dict[str, Any] = {"scheme": "http", "tls_handshake": "failed, plaintext answered"}
+        reasons = []
+        if tls_port:
+            ev["tls_conventional_port"] = service.port
+            reasons.append(f"plain HTTP on port {service.port}, a port conventionally used for TLS")
+        if st.auth_challenges:
+            ev["auth_over_plaintext"] = sorted({c["scheme"] for c in st.auth_challenges})
+            ev["auth_paths"] = sorted({c["path"] for c in st.auth_challenges})[:5]
+            reasons.append("Basic/Digest credentials would travel unencrypted")
+        if served:
+            ev["exposed_resources"] = served[:10]
+            reasons.append("listings/WebDAV served without encryption")
+        ev["reasons"] = reasons
+        return Finding(
+            host=service.host, hostname=service.hostname, port=service.port,
+            protocol="http", kind=Kind.CLEARTEXT_TRANSPORT,
+            authentication=Authentication.REQUIRED if st.auth_challenges and not served
+            else Authentication.UNKNOWN,
+            encryption=Encryption.NONE, resource=None,
+            title=f"Plain HTTP on {service.host}:{service.port}: " + "; ".join(reasons),
+            evidence=ev,
+            remediation="Serve this over HTTPS only (redirect or close plain HTTP), and never"
+            " offer Basic/Digest authentication over plaintext.",
+            probe=self.name,
+        )  # fmt: skip
+
+
+PROBE = HttpProbe()

@@ -1,0 +1,265 @@
+"""A small, bounded HTTP/1.1 client over the dialer (``ctx.dialer.tcp``).
+
+Why not aiohttp here: a scanner needs every connection scope-checked and counted by the dialer,
+hard caps on header and body bytes, a deadline over the *whole* exchange (a slow drip of bytes
+must not keep a probe alive), no automatic redirects, no cookies, no connection pooling across
+hosts and no decompression. aiohttp can be bent to most of that with a custom connector, but the
+result is more code than this client, and it still owns its sockets. So: one request per
+connection (``Connection: close``), explicit limits, nothing hidden.
+
+``HttpTarget`` remembers whether the service spoke TLS: ``probe_scheme`` tries a TLS handshake
+first and falls back to plaintext, which is how a plain-HTTP server on port 443 is noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from dataclasses import dataclass, field
+
+from scanner.dialer import Connection, Dialer
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 200
+USER_AGENT = "nasscan/0.1 (+read-only storage exposure scanner)"
+
+
+class HttpError(Exception):
+    """The server's reply was not HTTP, or broke the client's limits."""
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    reason: str
+    version: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    """Header (lower-cased name, value) pairs in the order received."""
+    body: bytes = b""
+    truncated: bool = False
+    """True when the body was cut at the byte limit (or the deadline)."""
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    def headers_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k == name]
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+
+def _build_request(
+    method: str, path: str, host: str, headers: dict[str, str] | None, body: bytes
+) -> bytes:
+    if any(c in path for c in "\r\n ") or not path.startswith("/"):
+        raise ValueError(f"bad request path {path!r}")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"User-Agent: {USER_AGENT}"]
+    lines += ["Accept: */*", "Accept-Encoding: identity", "Connection: close"]
+    for k, v in (headers or {}).items():
+        if any(c in k + v for c in "\r\n"):
+            raise ValueError("header injection")
+        lines.append(f"{k}: {v}")
+    if body or method in ("PROPFIND", "POST", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _Reader:
+    """Reads from a connection under one absolute deadline."""
+
+    def __init__(self, conn: Connection, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.buf = bytearray()
+        self.eof = False
+
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("HTTP exchange exceeded its deadline")
+        return left
+
+    async def fill(self, want: int = 65536) -> bool:
+        if self.eof:
+            return False
+        chunk = await asyncio.wait_for(self.conn.reader.read(want), self._left())
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    async def read_until(self, sep: bytes, limit: int) -> bytes:
+        while True:
+            idx = self.buf.find(sep)
+            if idx >= 0:
+                out = bytes(self.buf[: idx + len(sep)])
+                del self.buf[: idx + len(sep)]
+                return out
+            if len(self.buf) > limit:
+                raise HttpError("header or chunk line too long")
+            if not await self.fill():
+                raise HttpError("connection closed mid-message")
+
+    async def take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not await self.fill(min(65536, n - len(self.buf))):
+                break
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+
+def parse_head(head: bytes) -> tuple[str, int, str, list[tuple[str, str]]]:
+    """Status line and headers of an HTTP/1.x response head (ending in CRLFCRLF)."""
+    text = head.decode("latin-1")
+    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
+    status_line = lines[0]
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise HttpError(f"not an HTTP response: {status_line[:60]!r}")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if len(headers) >= MAX_HEADERS:
+            raise HttpError("too many headers")
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip().lower(), value.strip()))
+    return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+
+async def _read_response(r: _Reader, method: str, max_body: int) -> HttpResponse:
+    while True:
+        head = await r.read_until(b"\r\n\r\n", MAX_HEADER_BYTES)
+        version, status, reason, headers = parse_head(head)
+        if status != 100:
+            break
+    resp = HttpResponse(status=status, reason=reason, version=version, headers=headers)
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return resp
+    te = (resp.header("transfer-encoding") or "").lower()
+    body = bytearray()
+    try:
+        if "chunked" in te:
+            while True:
+                line = await r.read_until(b"\r\n", 1024)
+                size_txt = line.split(b";", 1)[0].strip()
+                try:
+                    size = int(size_txt, 16)
+                except ValueError:
+                    raise HttpError("bad chunk size") from None
+                if size == 0:
+                    break
+                room = max_body - len(body)
+                if size > room:
+                    body += await r.take(room)
+                    resp.truncated = True
+                    break
+                body += await r.take(size)
+                await r.take(2)
+        elif resp.header("content-length") is not None:
+            try:
+                length = int(resp.header("content-length") or "0")
+            except ValueError:
+                raise HttpError("bad Content-Length") from None
+            want = min(length, max_body)
+            body += await r.take(want)
+            resp.truncated = length > max_body
+        else:
+            while len(r.buf) < max_body + 1 and await r.fill():
+                pass
+            body += r.buf[:max_body]
+            resp.truncated = len(r.buf) > max_body
+    except TimeoutError:
+        # a slow drip: keep what arrived, mark it cut
+        body += r.buf[: max(0, max_body - len(body))]
+        resp.truncated = True
+    resp.body = bytes(body[:max_body])
+    return resp
+
+
+@dataclass
+class HttpTarget:
+    """One HTTP service: address, port, the Host header to send, and TLS once known."""
+
+    dialer: Dialer
+    host: str
+    port: int
+    tls: bool | None = None
+    host_header: str | None = None
+    request_timeout: float = 10.0
+    max_body: int = 1024 * 1024
+    requests: int = 0
+    bytes_read: int = 0
+
+    @property
+    def authority(self) -> str:
+        if self.host_header:
+            return self.host_header
+        h = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.tls else 80
+        return h if self.port == default else f"{h}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        max_body: int | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        """One request on a fresh connection; raises OSError/TimeoutError/HttpError."""
+        if self.tls is None:
+            await self.probe_scheme()
+        limit = self.max_body if max_body is None else max_body
+        budget = timeout or self.request_timeout
+        deadline = time.monotonic() + budget
+        self.requests += 1
+        data = _build_request(method, path, self.authority, headers, body)
+        async with self.dialer.tcp(self.host, self.port, tls=bool(self.tls)) as conn:
+            await asyncio.wait_for(conn.send(data), budget)
+            resp = await _read_response(_Reader(conn, deadline), method, limit)
+        self.bytes_read += len(resp.body)
+        return resp
+
+    async def probe_scheme(self, timeout: float | None = None) -> bool:
+        """TLS or not: try a handshake first, fall back to plaintext. Returns ``self.tls``."""
+        try:
+            async with self.dialer.tcp(self.host, self.port, tls=True) as conn:
+                self.tls = conn.tls
+        except (ssl.SSLError, ConnectionResetError, TimeoutError, asyncio.IncompleteReadError):
+            self.tls = False
+        except OSError as exc:
+            if isinstance(exc, ConnectionRefusedError):
+                raise
+            self.tls = False
+        return bool(self.tls)
+
+
+async def looks_like_http(
+    dialer: Dialer, host: str, port: int, *, timeout: float = 3.0
+) -> bool | None:
+    """Cheap detection: plaintext ``HEAD /`` then TLS; True/False for HTTP, None if no reply."""
+    for tls in (False, True):
+        with contextlib.suppress(OSError, TimeoutError, HttpError, ValueError, ssl.SSLError):
+            t = HttpTarget(dialer, host, port, tls=tls, request_timeout=timeout, max_body=0)
+            await t.request("HEAD", "/")
+            return True
+    return False
