@@ -243,9 +243,11 @@ class SmbProbe(Probe):
             facts.guest_session = "accepted (not flagged as guest)"
         modes: list[tuple[str, Authentication]] = []
         flags: list[bool] = []
+        # guest first: on Samba a null session reaches `guest ok` shares as the guest account,
+        # so "guest" names what the server grants; the null session is tried for the rest
         for user, auth, outcome, resp in (
-            ("", Authentication.ANONYMOUS, facts.null_session, null_r),
             ("guest", Authentication.GUEST, facts.guest_session, guest_r),
+            ("", Authentication.ANONYMOUS, facts.null_session, null_r),
         ):
             if outcome.startswith("accepted") and resp is not None:
                 modes.append((user, auth))
@@ -389,7 +391,7 @@ class SmbProbe(Probe):
     async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
         """SMB1-only server: pysmb does the sessions, the enumeration and the listing."""
         sessions: list[tuple[str, Authentication]] = []
-        for user, auth in (("", Authentication.ANONYMOUS), ("guest", Authentication.GUEST)):
+        for user, auth in (("guest", Authentication.GUEST), ("", Authentication.ANONYMOUS)):
             try:
                 async with ctx.dialer.blocking_socket(host, port) as sock:
                     ok = await ctx.dialer.run_blocking(
