@@ -1,0 +1,251 @@
+"""rsync daemon (TCP 873): modules readable without a password, and the always-plaintext protocol.
+
+Lists the modules (``#list``), then opens each listed module plus a small built-in list of
+common names (``rsync.modules`` option) that may be unlisted (``list = no``): ``@RSYNCD: OK`` is
+``unauthenticated-access``; ``@RSYNCD: AUTHREQD`` is authentication required. The daemon
+protocol has no encryption: every rsync daemon is ``cleartext-transport``.
+
+A bounded file listing of open modules is a bonus: when the ``rsync`` client binary is present it
+is run with ``--list-only`` against the same, scope-checked address under a dialer slot, its
+output cut at the entry/byte bounds. The finding never depends on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from typing import Any
+
+from scanner.dialer import OutOfScopeError
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+    Transport,
+)
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import rsync as proto
+
+COMMON_MODULES = (
+    "hidden",
+    "backup",
+    "backups",
+    "data",
+    "share",
+    "public",
+    "files",
+    "home",
+    "www",
+    "recordings",
+    "media",
+    "archive",
+    "storage",
+    "nas",
+    "pub",
+    "mirror",
+    "upload",
+    "root",
+)
+NET_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError)
+
+
+class RsyncProbe(Probe):
+    name = "rsync"
+    default_ports = (873,)
+    transport = Transport.TCP
+    description = "rsync daemon modules readable without a password; rsync is never encrypted"
+
+    def matches_greeting(self, greeting: bytes) -> bool:
+        return proto.matches_greeting(greeting)
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        try:
+            return await self._run(service, ctx)
+        except OutOfScopeError as exc:
+            return ProbeResult(status=Status.ERROR, detail=str(exc))
+        except ConnectionRefusedError:
+            return ProbeResult(status=Status.REFUSED, detail="connection refused")
+        except proto.RsyncProtocolError as exc:
+            return ProbeResult(status=Status.NOT_APPLICABLE, detail=str(exc)[:200])
+        except TimeoutError:
+            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+        if service.greeting and not proto.matches_greeting(service.greeting):
+            return ProbeResult(status=Status.NOT_APPLICABLE, detail="not an rsync greeting")
+        async with ctx.dialer.tcp(service.host, service.port) as conn:
+            greeting, modules, motd = await proto.list_modules(conn)
+        listed = {m.name: m for m in modules}
+        extra = [str(n) for n in ctx.option("rsync.modules", COMMON_MODULES)]
+        candidates = list(listed) + [n for n in extra if n not in listed]
+        candidates = candidates[: max(1, ctx.bounds.resources)]
+        results: dict[str, proto.ModuleReply] = {}
+        for name in candidates:
+            if time.monotonic() > deadline:
+                break
+            try:
+                async with ctx.dialer.tcp(service.host, service.port) as conn:
+                    results[name] = await proto.open_module(conn, name)
+            except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
+                results[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+
+        findings: list[Finding] = []
+        open_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.OPEN]
+        auth_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.AUTH_REQUIRED]
+        for name in open_mods:
+            listing, lst_ev = await self._list_files(service, ctx, name, deadline)
+            ev: dict[str, Any] = {
+                "url": f"rsync://{service.host}:{service.port}/{name}/",
+                "listed": name in listed,
+                "reply": "@RSYNCD: OK",
+            }
+            if name in listed and listed[name].comment:
+                ev["comment"] = listed[name].comment[:120]
+            ev.update(lst_ev)
+            findings.append(
+                Finding(
+                    host=service.host,
+                    hostname=service.hostname,
+                    port=service.port,
+                    protocol="rsync",
+                    kind=Kind.UNAUTHENTICATED_ACCESS,
+                    authentication=Authentication.NONE,
+                    encryption=Encryption.NONE,
+                    resource=name,
+                    access=Access.READ,
+                    title=f"rsync module '{name}' readable without a password"
+                    + ("" if name in listed else " (not in the module list)"),
+                    evidence=ev,
+                    remediation="Set 'auth users' and a secrets file on the module (or remove it),"
+                    " and restrict 'hosts allow'; tunnel rsync over SSH.",
+                    probe=self.name,
+                    listing=listing,
+                )
+            )
+        findings.append(
+            Finding(
+                host=service.host,
+                hostname=service.hostname,
+                port=service.port,
+                protocol="rsync",
+                kind=Kind.CLEARTEXT_TRANSPORT,
+                authentication=Authentication.NONE
+                if open_mods
+                else Authentication.REQUIRED
+                if auth_mods
+                else Authentication.UNKNOWN,
+                encryption=Encryption.NONE,
+                resource=None,
+                title=f"rsync daemon on {service.host}:{service.port} speaks plaintext",
+                evidence={
+                    "greeting": f"@RSYNCD: {greeting.version}",
+                    "digests": list(greeting.digests),
+                    "modules_listed": sorted(listed)[:20],
+                    "password_modules": auth_mods[:20],
+                },
+                remediation="Use rsync over SSH (or a VPN) instead of the rsync daemon protocol;"
+                " bind the daemon to trusted networks only.",
+                probe=self.name,
+            )
+        )
+        status = Status.SUCCESS if open_mods or not auth_mods else Status.AUTH_REQUIRED
+        return ProbeResult(
+            status=status,
+            protocol="rsync",
+            tls=False,
+            findings=findings,
+            info={
+                "version": greeting.version,
+                "digests": list(greeting.digests),
+                "modules": [{"name": m.name, "comment": m.comment[:80]} for m in modules][:50],
+                "motd": motd[:5],
+                "module_access": {
+                    n: r.access.value
+                    for n, r in results.items()
+                    if r.access != proto.ModuleAccess.UNKNOWN_MODULE
+                },
+            },
+        )
+
+    async def _list_files(
+        self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: float
+    ) -> tuple[Listing | None, dict[str, Any]]:
+        """Bonus: ``rsync --list-only`` on the same in-scope address, bounded; None if absent."""
+        exe = shutil.which("rsync")
+        remaining = deadline - time.monotonic()
+        if exe is None or remaining < 2:
+            return None, {}
+        ctx.dialer.check(service.host, service.port)
+        host = f"[{service.host}]" if ":" in service.host else service.host
+        url = f"rsync://{host}:{service.port}/{module}/"
+        t = max(1, int(min(remaining, 20)))
+        argv = [exe, "--list-only", "-r", "--no-motd", f"--contimeout={t}", f"--timeout={t}", url]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "HOME": "/nonexistent",
+        }
+        entries: list[Entry] = []
+        truncated = False
+        read = 0
+        async with ctx.dialer.slot(service.host, service.port):
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=env,
+            )
+            assert proc.stdout is not None
+            try:
+                async with asyncio.timeout(t):
+                    while True:
+                        line = await proc.stdout.readline()
+                        if not line:
+                            break
+                        read += len(line)
+                        item = proto.parse_list_only(line.decode("utf-8", "replace"))
+                        if item is None or item.path == ".":
+                            continue
+                        if item.path.count("/") >= ctx.bounds.depth:
+                            truncated = True
+                            continue
+                        if len(entries) >= ctx.bounds.entries or read > ctx.bounds.bytes:
+                            truncated = True
+                            break
+                        path = "/" + item.path + ("/" if item.is_dir else "")
+                        entries.append(Entry(path=path, size=None if item.is_dir else item.size,
+                                             mtime=item.mtime, is_dir=item.is_dir))  # fmt: skip
+            except TimeoutError:
+                truncated = True
+            finally:
+                if proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(proc.wait(), 2)
+        files = [e for e in entries if not e.is_dir]
+        ev = {
+            "files": len(files),
+            "directories": len(entries) - len(files),
+            "total_size": sum(e.size or 0 for e in files),
+            "sample": [e.path for e in files[:10]],
+            "truncated": truncated,
+        }
+        return Listing(entries=entries, truncated=truncated), ev
+
+
+PROBE = RsyncProbe()
