@@ -1,0 +1,424 @@
+"""The engine against listeners started here, on 127.0.55.x (loopback only).
+
+Servers: a line-protocol server that greets, a server that accepts and never answers, a server
+that waits for the client (HTTP-like), a UDP echo server; every other (host, port) is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+
+from scanner.engine import Engine, ScanOptions
+from scanner.models import (
+    Authentication,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Severity,
+    Status,
+    Transport,
+)
+from scanner.ports import PortSpec
+from scanner.probe import Probe, ProbeContext, not_applicable
+from scanner.targets import build_scope
+
+GREETING = b"220 nasscan-test line server ready\r\n"
+
+
+@dataclass
+class Lab:
+    greeter: tuple[str, int]
+    silent: tuple[str, int]
+    http: tuple[str, int]
+    claimed: tuple[str, int]
+    outside: tuple[str, int]
+    """A listener OUTSIDE the scan scope (127.0.0.1): must never see a connection."""
+    udp: tuple[str, int]
+    accepts: dict[tuple[str, int], int] = field(default_factory=dict)
+    accept_times: list[float] = field(default_factory=list)
+
+    @property
+    def tcp_ports(self) -> tuple[int, ...]:
+        return tuple(sorted({self.greeter[1], self.silent[1], self.http[1], self.claimed[1]}))
+
+
+class _Udp(asyncio.DatagramProtocol):
+    transport: asyncio.DatagramTransport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(b"echo:" + data, addr)
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    servers: list[asyncio.Server] = []
+    lab_accepts: dict[tuple[str, int], int] = {}
+    times: list[float] = []
+    hold: list[asyncio.StreamWriter] = []
+
+    async def start(host: str, handler_kind: str) -> tuple[str, int]:
+        key: list[tuple[str, int]] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            lab_accepts[key[0]] = lab_accepts.get(key[0], 0) + 1
+            times.append(time.monotonic())
+            try:
+                if handler_kind == "greet":
+                    writer.write(GREETING)
+                    await writer.drain()
+                    line = await asyncio.wait_for(reader.readline(), 5)
+                    if line:
+                        writer.write(b"200 " + line)
+                        await writer.drain()
+                elif handler_kind == "http":
+                    data = await asyncio.wait_for(reader.read(1024), 5)
+                    if data.startswith(b"GET "):
+                        writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        await writer.drain()
+                elif handler_kind == "silent":
+                    hold.append(writer)
+                    await asyncio.sleep(30)
+            except (TimeoutError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, host, 0)
+        servers.append(server)
+        key.append((host, server.sockets[0].getsockname()[1]))
+        return key[0]
+
+    greeter = await start("127.0.55.1", "greet")
+    silent = await start("127.0.55.2", "silent")
+    http = await start("127.0.55.3", "http")
+    claimed = await start("127.0.55.4", "greet")
+    outside = await start("127.0.0.1", "greet")
+    loop = asyncio.get_running_loop()
+    udp_transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=("127.0.55.5", 0))
+    udp = udp_transport.get_extra_info("sockname")[:2]
+    try:
+        yield Lab(greeter, silent, http, claimed, outside, (udp[0], udp[1]), lab_accepts, times)
+    finally:
+        udp_transport.close()
+        for w in hold:
+            w.close()
+        for s in servers:
+            s.close()
+        for s in servers:
+            await s.wait_closed()
+
+
+# -- test probes -------------------------------------------------------------------------------
+
+
+class LineProbe(Probe):
+    """Recognises the test greeting; reports an unauthenticated 'share'."""
+
+    name = "line"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "test line protocol"
+
+    def matches_greeting(self, greeting: bytes) -> bool:
+        return greeting.startswith(b"220 nasscan-test")
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        async with ctx.dialer.tcp(service.host, service.port) as conn:
+            greeting = await conn.recv_line()
+            if not self.matches_greeting(greeting):
+                return not_applicable()
+            await conn.send(b"LIST\r\n")
+            reply = await conn.recv_line()
+        finding = Finding(
+            host=service.host,
+            port=service.port,
+            protocol="line",
+            kind=Kind.UNAUTHENTICATED_ACCESS,
+            authentication=Authentication.NONE,
+            resource="share",
+            title="test share listable without authentication",
+            evidence={"reply": reply.decode().strip()},
+            listing=Listing(entries=[Entry(path="readme.txt", size=3)]),
+        )
+        return ProbeResult(status=Status.SUCCESS, protocol="line", findings=[finding])
+
+
+class HttpishProbe(Probe):
+    """Client-speaks-first detection on an unclaimed port."""
+
+    name = "httpish"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "test client-first protocol"
+
+    async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        async with ctx.dialer.tcp(service.host, service.port) as conn:
+            await conn.send(b"GET / HTTP/1.0\r\n\r\n")
+            return (await conn.recv(64)).startswith(b"HTTP/")
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        return ProbeResult(status=Status.SUCCESS, protocol="httpish", tls=False)
+
+
+class HangProbe(Probe):
+    name = "hang"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "never returns"
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+class RaiseProbe(Probe):
+    name = "raise"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "raises"
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        raise RuntimeError("probe bug")
+
+
+class EscapeProbe(Probe):
+    """Tries to dial an address outside the scope (127.0.0.1, still loopback)."""
+
+    name = "escape"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "dials out of scope"
+    target: ClassVar[tuple[str, int]] = ("127.0.0.1", 0)
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        async with ctx.dialer.tcp(*self.target):
+            pass
+        return ProbeResult(status=Status.SUCCESS)
+
+
+class FdProbe(Probe):
+    name = "fd"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "always out of descriptors"
+    calls = 0
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        FdProbe.calls += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+
+class FanoutProbe(Probe):
+    """Opens many connections to its host at once; records the dialer's per-host use."""
+
+    name = "fanout"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "parallel connections"
+    max_in_use = 0
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        async def one() -> None:
+            async with ctx.dialer.tcp(service.host, service.port) as conn:
+                FanoutProbe.max_in_use = max(
+                    FanoutProbe.max_in_use, ctx.dialer.in_use(service.host)
+                )
+                await conn.recv_line()
+                await asyncio.sleep(0.05)
+
+        await asyncio.gather(*(one() for _ in range(8)))
+        return ProbeResult(status=Status.SUCCESS)
+
+
+class UdpEchoProbe(Probe):
+    name = "udpecho"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    transport = Transport.UDP
+    description = "UDP echo"
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        async with ctx.dialer.udp(service.host, service.port) as stream:
+            await stream.send(b"ping")
+            try:
+                data, _ = await asyncio.wait_for(stream.recv(), 0.5)
+            except (TimeoutError, ConnectionError, OSError):
+                return ProbeResult(status=Status.TIMEOUT)
+        if data == b"echo:ping":
+            return ProbeResult(status=Status.SUCCESS, protocol="udpecho")
+        return ProbeResult(status=Status.PROTOCOL_ERROR)
+
+
+def claiming(probe_cls: type[Probe], *ports: int) -> Probe:
+    """An instance of ``probe_cls`` claiming ``ports`` by default."""
+    cls = type(probe_cls.__name__ + "Claim", (probe_cls,), {"default_ports": tuple(ports)})
+    return cls()  # type: ignore[no-any-return]
+
+
+def options(ports: PortSpec, probes: list[Probe], **kw: object) -> ScanOptions:
+    base: dict[str, object] = {
+        "connect_timeout": 0.5,
+        "retries": 0,
+        "probe_timeout": 2.0,
+        "greeting_timeout": 0.5,
+        "processes": 1,
+    }
+    base.update(kw)
+    return ScanOptions(ports=ports, probes=probes, **base)  # type: ignore[arg-type]
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+async def test_discovery_finds_exactly_the_open_ports(lab: Lab) -> None:
+    scope = await build_scope(["127.0.55.0/28"])
+    engine = Engine(scope, options(PortSpec.of(lab.tcp_ports), []))
+    report = await engine.run()
+    found = {(s.host, s.port) for s in report.services}
+    assert found == {lab.greeter, lab.silent, lab.http, lab.claimed}
+    assert all(s.probes == {} for s in report.services)
+    assert engine.sweep_stats is not None
+    assert engine.sweep_stats.attempted == 16 * len(lab.tcp_ports)
+    assert engine.sweep_stats.open == 4
+    assert report.findings == [] and report.errors == [] and not report.aborted
+    assert lab.accepts.get(lab.outside, 0) == 0
+
+
+async def test_probe_stage_identifies_probes_and_survives_bad_probes(lab: Lab) -> None:
+    scope = await build_scope(["127.0.55.1-4"])
+    streamed: list[Finding] = []
+    probes: list[Probe] = [
+        LineProbe(),
+        HttpishProbe(),
+        claiming(HangProbe, lab.silent[1]),
+        claiming(RaiseProbe, lab.claimed[1]),
+    ]
+    engine = Engine(
+        scope,
+        options(PortSpec.of(lab.tcp_ports), probes, probe_timeout=0.5),
+        on_finding=streamed.append,
+    )
+    t0 = time.monotonic()
+    report = await engine.run()
+    assert time.monotonic() - t0 < 10
+    by = {(s.host, s.port): s for s in report.services}
+    # unclaimed port, server speaks first: identified from the greeting
+    greeter = by[lab.greeter]
+    assert greeter.probes == {"line": Status.SUCCESS}
+    assert greeter.protocol == "line"
+    assert greeter.banner is not None and greeter.banner.startswith("220 nasscan-test")
+    # unclaimed port, client speaks first: found by detect()
+    assert by[lab.http].probes == {"httpish": Status.SUCCESS}
+    assert by[lab.http].protocol == "httpish"
+    # a hanging probe is cut off, a raising one becomes an error; the scan goes on
+    assert by[lab.silent].probes["hang"] == Status.TIMEOUT
+    assert "cut off" in by[lab.silent].details["hang"]
+    assert by[lab.claimed].probes["raise"] == Status.ERROR
+    assert "probe bug" in by[lab.claimed].details["raise"]
+    # the finding went through triage and was streamed as found
+    assert [f.id for f in streamed] == [f.id for f in report.findings]
+    (finding,) = report.findings
+    assert finding.host == lab.greeter[0] and finding.port == lab.greeter[1]
+    assert finding.probe == "line"
+    assert finding.severity != Severity.INFO  # triage assigned a real severity
+    assert finding.evidence["reply"] == "200 LIST"
+
+
+async def test_out_of_scope_dial_is_refused_and_recorded(lab: Lab) -> None:
+    scope = await build_scope(["127.0.55.0/24"])
+    probe = claiming(EscapeProbe, lab.greeter[1])
+    type(probe).target = lab.outside  # type: ignore[attr-defined]
+    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe]))
+    report = await engine.run()
+    (svc,) = [s for s in report.services if (s.host, s.port) == lab.greeter]
+    assert svc.probes["escape"] == Status.ERROR
+    assert "outside the scan scope" in svc.details["escape"]
+    assert any("outside the scan scope" in e for e in report.errors)
+    assert engine.dialer is not None and engine.dialer.refused_out_of_scope == 1
+    assert lab.accepts.get(lab.outside, 0) == 0
+    assert not report.aborted
+
+
+async def test_per_host_cap_holds(lab: Lab) -> None:
+    FanoutProbe.max_in_use = 0
+    scope = await build_scope([lab.greeter[0]])
+    probe = claiming(FanoutProbe, lab.greeter[1])
+    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], per_host=3))
+    report = await engine.run()
+    assert report.services[0].probes["fanout"] == Status.SUCCESS
+    assert FanoutProbe.max_in_use == 3  # reached, never exceeded
+    assert engine.dialer is not None and engine.dialer.dials == 8
+
+
+async def test_rate_holds_for_sweep_and_probes(lab: Lab) -> None:
+    scope = await build_scope([lab.greeter[0]])
+    probe = claiming(FanoutProbe, lab.greeter[1])
+    rate = 20.0
+    # 1 sweep connect + 8 probe dials at 20/s with a burst of 2: at least (9 - 2) / 20 s
+    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], rate=rate))
+    t0 = time.monotonic()
+    report = await engine.run()
+    elapsed = time.monotonic() - t0
+    assert report.services[0].probes["fanout"] == Status.SUCCESS
+    assert engine.dialer is not None and engine.dialer.dials == 8
+    assert elapsed >= (9 - 2) / rate * 0.9
+    # the probe's own connections, seen by the server, never exceed rate + burst per second
+    probe_times = sorted(lab.accept_times)[-8:]
+    for i, t in enumerate(probe_times):
+        in_window = [x for x in probe_times[i:] if x - t < 0.5]
+        assert len(in_window) <= rate * 0.5 + 2
+
+
+async def test_resource_errors_are_scan_errors_not_results(lab: Lab) -> None:
+    FdProbe.calls = 0
+    scope = await build_scope([lab.greeter[0]])
+    probe = claiming(FdProbe, lab.greeter[1])
+    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], retries=2))
+    report = await engine.run()
+    assert FdProbe.calls == 3  # retried
+    assert report.services[0].probes["fd"] == Status.ERROR
+    assert any("resource error" in e for e in report.errors)
+
+
+async def test_udp_ports_go_straight_to_claiming_probes(lab: Lab) -> None:
+    scope = await build_scope(["127.0.55.5-6"])
+    probe = claiming(UdpEchoProbe, lab.udp[1])
+    engine = Engine(scope, options(PortSpec.of([], [lab.udp[1]]), [probe]))
+    report = await engine.run()
+    assert [(s.host, s.port, s.transport) for s in report.services] == [
+        (lab.udp[0], lab.udp[1], Transport.UDP)
+    ]
+    assert report.services[0].probes == {"udpecho": Status.SUCCESS}
+    assert report.scope["udp_attempts"] == 2
+
+
+async def test_abort_returns_partial_report(lab: Lab) -> None:
+    scope = await build_scope(["127.0.55.1-2"])
+    probes: list[Probe] = [LineProbe(), claiming(HangProbe, lab.silent[1])]
+    engine = Engine(
+        scope, options(PortSpec.of([lab.greeter[1], lab.silent[1]]), probes, probe_timeout=60)
+    )
+    task = asyncio.create_task(engine.run())
+    for _ in range(100):
+        if engine.report.findings:
+            break
+        await asyncio.sleep(0.05)
+    engine.abort()
+    report = await asyncio.wait_for(task, 5)
+    assert report.aborted
+    assert len(report.findings) == 1  # the line finding made before the abort is kept
+    assert report.finished_at is not None
+
+
+async def test_hostname_targets_keep_their_name(lab: Lab) -> None:
+    scope = await build_scope(["localhost"])
+    engine = Engine(scope, options(PortSpec.of([lab.outside[1]]), []))
+    report = await engine.run()
+    svc = next(s for s in report.services if s.host == "127.0.0.1")
+    assert svc.hostname == "localhost"
+    assert report.scope["hostnames"]["127.0.0.1"] == "localhost"
