@@ -1,0 +1,251 @@
+"""S3-compatible object storage: buckets listable without credentials.
+
+Fingerprints an S3 API on any HTTP port (AWS-style error XML, ``Server: MinIO``/``AmazonS3``,
+Ceph RGW, ``x-amz-*`` headers), tries anonymous ListBuckets (``GET /``), then anonymous
+ListObjectsV2 for every bucket found there plus a short built-in list of names (option
+``s3.buckets``). A successful unsigned listing is ``unauthenticated-access`` with object count
+and total size; a plaintext endpoint is ``cleartext-transport``. Only GET requests: never writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from typing import Any
+
+from scanner.dialer import OutOfScopeError
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+    Transport,
+)  # fmt: skip
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import s3 as proto
+from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
+
+COMMON_BUCKETS = (
+    "backup", "backups", "data", "files", "public", "recordings", "uploads", "media", "logs",
+    "archive", "assets", "static", "www", "share", "storage", "dump",
+)  # fmt: skip
+HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
+NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
+
+
+class S3Probe(Probe):
+    name = "s3"
+    default_ports = (9000, 7480, 8333, 9020)
+    transport = Transport.TCP
+    description = "S3-compatible buckets listable without credentials; plaintext S3 endpoints"
+
+    def claims_port(self, port: int, transport: Transport) -> bool:
+        """S3 runs on any HTTP port: the fingerprint on ``/`` is one cheap request."""
+        return transport == self.transport and port in HTTP_PORTS
+
+    async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        if service.greeting:
+            return False
+        target = HttpTarget(
+            ctx.dialer,
+            service.host,
+            service.port,
+            tls=service.tls,
+            request_timeout=3.0,
+            max_body=16384,
+        )
+        try:
+            resp = await target.request("GET", "/")
+        except (*NET_ERRORS, OutOfScopeError, ValueError):
+            return False
+        return proto.fingerprint(resp.status, resp.headers, resp.body) is not None
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        try:
+            return await self._run(service, ctx)
+        except OutOfScopeError as exc:
+            return ProbeResult(status=Status.ERROR, detail=str(exc))
+        except ConnectionRefusedError:
+            return ProbeResult(status=Status.REFUSED, detail="connection refused")
+        except TimeoutError:
+            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+        target = HttpTarget(
+            ctx.dialer,
+            service.host,
+            service.port,
+            tls=service.tls,
+            request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
+            max_body=min(4 * 1024 * 1024, ctx.bounds.bytes),
+        )
+        if target.tls is None:
+            await asyncio.wait_for(target.probe_scheme(), max(1.0, ctx.timeout / 2))
+        requests_left = max(3, ctx.bounds.requests)
+        bytes_left = ctx.bounds.bytes
+
+        async def get(path: str) -> HttpResponse | None:
+            nonlocal requests_left, bytes_left
+            left = deadline - time.monotonic()
+            if requests_left <= 0 or bytes_left <= 0 or left < 0.3:
+                return None
+            requests_left -= 1
+            try:
+                resp = await target.request(
+                    "GET",
+                    path,
+                    max_body=max(0, min(target.max_body, bytes_left)),
+                    timeout=min(target.request_timeout, left),
+                )
+            except NET_ERRORS:
+                return None
+            bytes_left -= len(resp.body)
+            return resp
+
+        root = await get("/")
+        if root is None:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=target.tls
+            )
+        flavour = proto.fingerprint(root.status, root.headers, root.body)
+        if flavour is None:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, tls=target.tls, detail="no S3 API fingerprint"
+            )
+        scheme = "https" if target.tls else "http"
+        base_url = f"{scheme}://{target.authority}"
+        info: dict[str, Any] = {"flavour": flavour, "server": root.header("server") or ""}
+        listed = proto.parse_list_buckets(root.body) if root.status == 200 else None
+        err = proto.parse_error(root.body)
+        info["list_buckets"] = (
+            "allowed" if listed is not None else (err.code if err else root.status)
+        )
+        buckets: list[str] = list(listed or [])
+        extra = [str(b) for b in ctx.option("s3.buckets", COMMON_BUCKETS)]
+        candidates = buckets + [b for b in extra if b not in buckets]
+        candidates = candidates[: max(1, ctx.bounds.resources)]
+
+        findings: list[Finding] = []
+        denied: list[str] = []
+        for bucket in candidates:
+            res = await self._list_bucket(get, bucket, ctx)
+            if res is None:
+                continue
+            if isinstance(res, str):
+                if res in ("AccessDenied", "AllAccessDisabled") and (
+                    bucket in buckets or len(denied) < 5
+                ):
+                    denied.append(bucket)
+                continue
+            entries, truncated, pages = res
+            files = [e for e in entries if not e.is_dir]
+            ev: dict[str, Any] = {
+                "url": f"{base_url}/{bucket}?list-type=2",
+                "flavour": flavour,
+                "objects": len(files),
+                "total_size": sum(e.size or 0 for e in files),
+                "sample": [e.path for e in files[:10]],
+                "pages": pages,
+                "truncated": truncated,
+                "bucket_listed_by_listbuckets": bucket in buckets,
+            }
+            findings.append(
+                Finding(
+                    host=service.host,
+                    hostname=service.hostname,
+                    port=service.port,
+                    protocol="s3",
+                    kind=Kind.UNAUTHENTICATED_ACCESS,
+                    authentication=Authentication.ANONYMOUS,
+                    encryption=Encryption.REQUIRED if target.tls else Encryption.NONE,
+                    resource=bucket,
+                    access=Access.LIST,
+                    title=f"S3 bucket '{bucket}' listable without credentials "
+                    f"({len(files)}{'+' if truncated else ''} objects)",
+                    evidence=ev,
+                    remediation="Remove public/anonymous list permissions from the bucket policy"
+                    " and ACLs (block public access), and require signed requests.",
+                    probe=self.name,
+                    listing=Listing(entries=entries, truncated=truncated),
+                )
+            )
+        if not target.tls:
+            findings.append(
+                Finding(
+                    host=service.host,
+                    hostname=service.hostname,
+                    port=service.port,
+                    protocol="s3",
+                    kind=Kind.CLEARTEXT_TRANSPORT,
+                    authentication=Authentication.ANONYMOUS
+                    if findings
+                    else Authentication.REQUIRED,
+                    encryption=Encryption.NONE,
+                    resource=None,
+                    title=f"S3 API on {service.host}:{service.port} over plain HTTP",
+                    evidence={
+                        "url": base_url + "/",
+                        "flavour": flavour,
+                        "list_buckets": info["list_buckets"],
+                    },
+                    remediation="Serve the S3 API over HTTPS only; signed requests and object"
+                    " data otherwise travel readable on the network.",
+                    probe=self.name,
+                )
+            )
+        if denied:
+            info["access_denied"] = denied
+        info["buckets"] = buckets[:50]
+        unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
+        return ProbeResult(
+            status=Status.SUCCESS if unauth or listed is not None else Status.AUTH_REQUIRED,
+            protocol="s3",
+            tls=target.tls,
+            findings=findings,
+            info=info,
+        )
+
+    async def _list_bucket(
+        self, get: Any, bucket: str, ctx: ProbeContext
+    ) -> tuple[list[Entry], bool, int] | str | None:
+        """Entries (bounded), truncated, pages; or the S3 error code; or None."""
+        entries: list[Entry] = []
+        token: str | None = None
+        pages = 0
+        max_keys = max(1, min(1000, ctx.bounds.entries))
+        while True:
+            resp = await get(proto.list_objects_path(bucket, max_keys=max_keys, token=token))
+            if resp is None:
+                return (entries, True, pages) if pages else None
+            page = proto.parse_list_objects(resp.body) if resp.status == 200 else None
+            if page is None:
+                if pages:
+                    return entries, True, pages
+                err = proto.parse_error(resp.body)
+                return err.code if err else None
+            pages += 1
+            for obj in page.objects:
+                if len(entries) >= ctx.bounds.entries:
+                    return entries, True, pages
+                depth = obj.key.count("/")
+                if depth >= ctx.bounds.depth + 2:
+                    continue
+                entries.append(Entry(path="/" + obj.key, size=obj.size, mtime=obj.mtime))
+            if not page.truncated:
+                return entries, False, pages
+            token = page.continuation
+            if not token:
+                return entries, True, pages
+
+
+PROBE = S3Probe()
