@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.lab import content, netns, supervisor
+from scanner.lab import content, manifest, netns, supervisor
 from scanner.lab.service import LAB_CONFIG_DIR, LAB_PASSWORD, LAB_USER, LabContext
 from scanner.lab.services import iscsi, nfs, rsync, s3, tftp
 
@@ -319,3 +319,58 @@ def test_lab_b_state_dirs_private(lab: Lab) -> None:
     assert (run / "rpcbind.sock").is_socket()
     assert (lab.ctx.state / "iscsi" / "run" / "tgtd" / f"socket.{iscsi.CONTROL_PORT}").exists()
     assert os.stat(lab.ctx.state / "rsync" / "rsyncd.secrets").st_mode & 0o077 == 0
+
+
+# ------------------------------------------------------------------ manifest
+
+
+def _resources(lab: Lab) -> dict[str, set[str]]:
+    """What really exists at each of this part's manifest targets, asked with real clients."""
+    exports = {line.split()[0]
+               for line in lab.run(["showmount", "-e", nfs.ADDR]).stdout.splitlines()[1:]}
+    modules = {line.split()[0] for line in lab.run(
+        ["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/"]).stdout.splitlines() if line}
+    if lab.run(["rsync", "--contimeout=5", f"rsync://{rsync.ADDR}/hidden/"]).returncode == 0:
+        modules.add("hidden")
+    _, buckets = _curl(lab, f"http://{s3.OPEN_ADDR}:{s3.PORT}/")
+    targets = {t for t, auth in ((iscsi.OPEN_IQN, "None"), (iscsi.CHAP_IQN, "CHAP,None"))
+               if _iscsi_login(lab, t, auth)["class"] == 0}
+    return {
+        "nfs": exports,
+        "rsync": modules,
+        "s3-open": {b for b in s3.BUCKETS if f"<Name>{b}</Name>" in buckets},
+        "s3-twin": set(),
+        "iscsi": targets,
+        "tftp": set(),
+    }
+
+
+def _example_finding(pattern: dict[str, object]) -> dict[str, object]:
+    """A concrete finding satisfying a manifest pattern (first choice of every list)."""
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in pattern.items()
+            if k != "listing_includes"}
+
+
+def test_manifest_entries_match_the_running_lab(lab: Lab) -> None:
+    m = manifest.load().for_services(SERVICES)
+    assert {t.name for t in m.targets} == {"nfs", "rsync", "s3-open", "s3-twin", "iscsi", "tftp"}
+    real = _resources(lab)
+    assert real["rsync"] == {"recordings", "private", "hidden"}
+    assert real["iscsi"] == {iscsi.OPEN_IQN, iscsi.CHAP_IQN}
+    for t in m.targets:
+        # the port answers (TCP connect / a TFTP error packet for a missing file)
+        if t.transport == "tcp":
+            r = lab.run(["bash", "-c", f"exec 3<>/dev/tcp/{t.host}/{t.port}"], timeout=10)
+            assert r.returncode == 0, (t.name, r.stderr)
+        else:
+            r = lab.run(["tftp", t.host, "-c", "get", "no-such-file", "/dev/null"], timeout=10)
+            assert "File not found" in r.stdout + r.stderr
+        # every resource the manifest names (must or must_not) really exists there
+        for p in [*t.must, *t.must_not]:
+            if "resource" in p:
+                assert p["resource"] in real[t.name], (t.name, p)
+        # no must_not pattern forbids what a must pattern requires
+        for good in t.must:
+            example = _example_finding(good)
+            assert manifest.matches(good, example)
+            assert not any(manifest.matches(bad, example) for bad in t.must_not), (t.name, good)
