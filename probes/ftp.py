@@ -1,0 +1,383 @@
+"""FTP probe: anonymous login (by reply code), encryption none/optional/required, bounded listing.
+
+- Anonymous access is judged by the reply code only: 230 after ``USER anonymous`` (and ``PASS``),
+  never by words in a banner.
+- Encryption: is AUTH TLS offered (FEAT) and accepted (234)? Can a login be *attempted* in
+  plaintext (``USER <name>`` answered 331/230 before any TLS)? If plaintext USER is refused (530)
+  but accepted after AUTH TLS, the server requires encryption. Implicit FTPS (port 990, or a
+  service already known to be TLS) is encrypted from the first byte.
+- Listing: passive mode (EPSV, else PASV) to the host we dialed, never the address in a 227
+  reply; MLSD when FEAT offers MLST, else LIST with the unix/DOS parsers; bounded by
+  ``ctx.bounds``; nothing is written. A "writable" flag is only a labelled hint from the listing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from scanner.dialer import Connection
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Entry,
+    Finding,
+    Kind,
+    Listing,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+)
+from scanner.probe import Probe, ProbeContext
+from scanner.protocols import ftp as ftpp
+
+PROTOCOL = "ftp"
+IMPLICIT_TLS_PORTS = (990,)
+ANON_PASSWORD = "nasscan@example.invalid"
+
+
+@dataclass
+class Facts:
+    banner: str = ""
+    implicit_tls: bool = False
+    feats: set[str] = field(default_factory=set)
+    auth_tls_offered: bool = False
+    auth_tls_accepted: bool | None = None
+    plaintext_user_reply: int | None = None
+    tls_user_reply: int | None = None
+    anonymous: str = "not tried"
+    anonymous_over_tls: bool = False
+    anon_user_reply: int | None = None
+    anon_pass_reply: int | None = None
+    listing: Listing | None = None
+    listing_method: str | None = None
+    writable_hint: str | None = None
+    readable_hint: bool = False
+    transcript: list[str] = field(default_factory=list)
+
+
+class FtpProbe(Probe):
+    name: ClassVar[str] = "ftp"
+    default_ports: ClassVar[tuple[int, ...]] = (21, 990, 2121)
+    description: ClassVar[str] = (
+        "FTP/FTPS: anonymous login, plaintext logins, AUTH TLS optional or required, "
+        "bounded listing"
+    )
+
+    def matches_greeting(self, greeting: bytes) -> bool:
+        """A 220 reply line (single or multi-line) that is not an SMTP greeting."""
+        head = greeting[:512]
+        if not (head.startswith(b"220 ") or head.startswith(b"220-")):
+            return False
+        first = head.split(b"\n", 1)[0].upper()
+        return b"SMTP" not in first and b"ESMTP" not in first
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        facts = Facts()
+        try:
+            return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
+        except TimeoutError:
+            return self._partial(Status.TIMEOUT, "FTP server did not answer in time", facts)
+        except (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError) as exc:
+            return self._partial(Status.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}", facts)
+        except ConnectionRefusedError as exc:
+            return ProbeResult(status=Status.REFUSED, detail=str(exc)[:200])
+        except OSError as exc:
+            return self._partial(Status.ERROR, f"{type(exc).__name__}: {exc}", facts)
+        except Exception as exc:  # never raise
+            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+
+    def _partial(self, status: Status, detail: str, facts: Facts) -> ProbeResult:
+        return ProbeResult(
+            status=status,
+            protocol=PROTOCOL if facts.banner else None,
+            detail=detail[:300],
+            info=_info(facts),
+        )
+
+    # -- connections ----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _session(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: Facts
+    ) -> AsyncIterator[tuple[Connection, ftpp.FtpClient, ftpp.Reply]]:
+        async with ctx.dialer.tcp(service.host, service.port, tls=facts.implicit_tls) as conn:
+            client = ftpp.FtpClient(conn)
+            greeting = await client.greeting()
+            try:
+                yield conn, client, greeting
+            finally:
+                if len(facts.transcript) < 60:
+                    facts.transcript.extend(client.transcript[: 60 - len(facts.transcript)])
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.send(b"QUIT\r\n"), 1.0)
+
+    async def _start_tls(self, conn: Connection, client: ftpp.FtpClient, ctx: ProbeContext) -> bool:
+        r = await client.command("AUTH TLS")
+        if r.code != 234:
+            return False
+        await asyncio.wait_for(
+            conn.writer.start_tls(ctx.dialer.tls_context, server_hostname=None),
+            ctx.dialer.read_timeout,
+        )
+        return True
+
+    # -- the steps -------------------------------------------------------------------------------
+    async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
+        facts.implicit_tls = service.port in IMPLICIT_TLS_PORTS or service.tls is True
+        # 1. greeting, FEAT, anonymous login in the clear (or over implicit TLS)
+        async with self._session(service, ctx, facts) as (conn, client, greeting):
+            facts.banner = greeting.message[:200]
+            if greeting.code != 220:
+                status = Status.REFUSED if greeting.kind == 4 else Status.PROTOCOL_ERROR
+                return self._partial(status, f"greeting {greeting.code}", facts)
+            feat = await client.command("FEAT")
+            facts.feats = ftpp.parse_feat(feat)
+            facts.auth_tls_offered = ftpp.auth_tls_offered(facts.feats)
+            anon_ok = await self._anonymous(client, facts)
+            if anon_ok:
+                facts.anonymous = "accepted"
+                await self._list(service, ctx, client, facts)
+            else:
+                codes = [c for c in (facts.anon_user_reply, facts.anon_pass_reply) if c]
+                facts.anonymous = "refused (" + "/".join(str(c) for c in codes) + ")"
+
+        # 2. can a login be attempted in plaintext? (a random name, no password ever sent)
+        if not facts.implicit_tls:
+            probe_user = "nasscan-" + secrets.token_hex(4)
+            async with self._session(service, ctx, facts) as (conn, client, _g):
+                r = await client.command(f"USER {probe_user}")
+                facts.plaintext_user_reply = r.code
+            # 3. explicit TLS: offered/accepted? would the same USER be taken after AUTH TLS?
+            async with self._session(service, ctx, facts) as (conn, client, _g):
+                try:
+                    facts.auth_tls_accepted = await self._start_tls(conn, client, ctx)
+                except (OSError, TimeoutError) as exc:
+                    ctx.log.debug("ftp %s: TLS upgrade failed: %s", service.host, exc)
+                    facts.auth_tls_accepted = False
+                if facts.auth_tls_accepted:
+                    r = await client.command(f"USER {probe_user}")
+                    facts.tls_user_reply = r.code
+                    if not anon_ok:
+                        # anonymous may be allowed over TLS only
+                        await client.command("PBSZ 0")
+                        await client.command("PROT P")
+                        if await self._anonymous(client, facts, over_tls=True):
+                            facts.anonymous = "accepted over TLS only"
+                            facts.anonymous_over_tls = True
+
+        findings = self._findings(service, facts)
+        accepted = facts.anonymous.startswith("accepted")
+        return ProbeResult(
+            status=Status.SUCCESS if accepted else Status.AUTH_REQUIRED,
+            protocol=PROTOCOL,
+            tls=facts.implicit_tls,
+            findings=findings,
+            detail=None if accepted else "anonymous login refused",
+            info=_info(facts),
+        )
+
+    async def _anonymous(
+        self, client: ftpp.FtpClient, facts: Facts, *, over_tls: bool = False
+    ) -> bool:
+        r1, r2 = await client.login("anonymous", ANON_PASSWORD)
+        if not over_tls or r1.code == 230 or (r2 and r2.code == 230):
+            facts.anon_user_reply = r1.code
+            facts.anon_pass_reply = r2.code if r2 else None
+        if r1.code == 230:
+            return True
+        return r2 is not None and r2.code == 230
+
+    async def _list(
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+    ) -> None:
+        """Bounded breadth-first listing from the login directory."""
+        b = ctx.bounds
+        mlsd = ftpp.feat_has(facts.feats, "MLST")
+        await client.command("TYPE I")
+
+        @contextlib.asynccontextmanager
+        async def open_data(port: int) -> AsyncIterator[Connection]:
+            # the host we dialed, never the address in the 227 reply
+            async with ctx.dialer.tcp(service.host, port, tls=facts.anonymous_over_tls) as c:
+                yield c
+
+        entries: list[Entry] = []
+        truncated = False
+        queue: list[tuple[str, int]] = [("", 1)]
+        requests = 0
+        budget = b.bytes
+        root_listed = False
+        while queue:
+            path, depth = queue.pop(0)
+            if requests >= b.requests or budget <= 0:
+                truncated = True
+                break
+            requests += 1
+            try:
+                res = await client.list_dir(
+                    path,
+                    open_data,
+                    mlsd=mlsd,
+                    max_entries=b.entries - len(entries),
+                    max_bytes=budget,
+                )
+            except ftpp.FtpProtocolError:
+                if path == "" and mlsd:
+                    mlsd = False  # MLSD advertised but broken: fall back to LIST once
+                    queue.insert(0, ("", 1))
+                    requests -= 1
+                    continue
+                raise
+            budget -= res.bytes_read
+            ok = res.reply is not None and res.reply.kind == 2
+            if path == "" and not ok and not res.entries and mlsd:
+                mlsd = False
+                queue.insert(0, ("", 1))
+                continue
+            if path == "":
+                root_listed = ok or bool(res.entries)
+            for e in res.entries:
+                rel = f"{path}/{e.name}" if path else e.name
+                entries.append(Entry(path=rel, size=e.size, mtime=e.mtime, is_dir=e.is_dir))
+                self._hints(facts, e, rel)
+                if e.is_dir and not e.is_link:
+                    if depth < b.depth:
+                        queue.append((rel, depth + 1))
+                    else:
+                        truncated = True
+            if res.truncated or len(entries) >= b.entries:
+                truncated = True
+                break
+        facts.listing_method = "MLSD" if mlsd else "LIST"
+        if root_listed:
+            facts.listing = Listing(entries=entries, truncated=truncated)
+
+    @staticmethod
+    def _hints(facts: Facts, e: ftpp.FtpEntry, rel: str) -> None:
+        mode = e.mode or ""
+        if not e.is_dir and not facts.readable_hint:
+            unix_r = len(mode) == 10 and mode[7] == "r"  # unix: world-readable file
+            mlsd_r = bool(mode) and len(mode) != 10 and "r" in mode  # MLSD perm fact
+            if unix_r or mlsd_r:
+                facts.readable_hint = True
+        if facts.writable_hint is None and e.is_dir:
+            if len(mode) == 10 and mode[8] == "w":
+                facts.writable_hint = f"world-writable directory in listing: {rel}"[:200]
+            elif mode and len(mode) != 10 and any(c in mode for c in "cmp"):
+                facts.writable_hint = f"MLSD perm '{mode}' on {rel}"[:200]
+
+    # -- findings --------------------------------------------------------------------------------
+    def _encryption(self, facts: Facts) -> Encryption:
+        if facts.implicit_tls:
+            return Encryption.REQUIRED
+        plaintext_login = facts.plaintext_user_reply in (230, 331, 332) or (
+            facts.anonymous == "accepted" and not facts.implicit_tls
+        )
+        if not facts.auth_tls_accepted:
+            return Encryption.NONE
+        if plaintext_login:
+            return Encryption.OPTIONAL
+        if facts.tls_user_reply in (230, 331, 332):
+            return Encryption.REQUIRED
+        return Encryption.UNKNOWN
+
+    def _findings(self, service: ServiceInfo, facts: Facts) -> list[Finding]:
+        out: list[Finding] = []
+        enc = self._encryption(facts)
+        plaintext_login = not facts.implicit_tls and (
+            facts.plaintext_user_reply in (230, 331, 332) or facts.anonymous == "accepted"
+        )
+
+        def finding(kind: Kind, title: str, **kw: Any) -> Finding:
+            return Finding(
+                host=service.host,
+                hostname=service.hostname,
+                port=service.port,
+                protocol=PROTOCOL,
+                kind=kind,
+                title=title,
+                probe=self.name,
+                **kw,
+            )
+
+        if plaintext_login and enc in (Encryption.NONE, Encryption.OPTIONAL):
+            out.append(
+                finding(
+                    Kind.CLEARTEXT_TRANSPORT,
+                    "FTP logins can be sent in plaintext"
+                    if enc is Encryption.OPTIONAL
+                    else "FTP without encryption: logins and data travel in plaintext",
+                    encryption=enc,
+                    evidence={
+                        "auth_tls_in_feat": facts.auth_tls_offered,
+                        "auth_tls_accepted": facts.auth_tls_accepted,
+                        "plaintext_user_reply": facts.plaintext_user_reply,
+                        "anonymous_login": facts.anonymous,
+                    },
+                    remediation="Require TLS for logins and data (vsftpd: ssl_enable=YES, "
+                    "force_local_logins_ssl=YES, force_local_data_ssl=YES) or use SFTP.",
+                )
+            )
+        if facts.anonymous.startswith("accepted"):
+            listing = facts.listing
+            evidence: dict[str, Any] = {
+                "user_reply": facts.anon_user_reply,
+                "pass_reply": facts.anon_pass_reply,
+                "banner": facts.banner[:120],
+            }
+            access: Access | None = None
+            if listing is not None:
+                access = Access.READ if facts.readable_hint else Access.LIST
+                evidence.update(
+                    {
+                        "entries": len(listing.entries),
+                        "truncated": listing.truncated,
+                        "method": facts.listing_method,
+                        "sample": [
+                            x.path + ("/" if x.is_dir else "") for x in listing.entries[:10]
+                        ],
+                    }
+                )
+            else:
+                evidence["listing"] = "login accepted, listing refused or unavailable"
+            if facts.writable_hint:
+                evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
+            out.append(
+                finding(
+                    Kind.UNAUTHENTICATED_ACCESS,
+                    "FTP accepts anonymous logins"
+                    + (" and lists files" if listing is not None else ""),
+                    authentication=Authentication.ANONYMOUS,
+                    encryption=Encryption.REQUIRED if facts.anonymous_over_tls else enc,
+                    resource="/",
+                    access=access,
+                    evidence=evidence,
+                    listing=listing,
+                    remediation="Disable anonymous FTP (vsftpd: anonymous_enable=NO) or restrict "
+                    "it to a directory meant to be public.",
+                )
+            )
+        return out
+
+
+def _info(facts: Facts) -> dict[str, Any]:
+    return {
+        "banner": facts.banner,
+        "implicit_tls": facts.implicit_tls,
+        "features": sorted(facts.feats)[:30],
+        "auth_tls_in_feat": facts.auth_tls_offered,
+        "auth_tls_accepted": facts.auth_tls_accepted,
+        "plaintext_user_reply": facts.plaintext_user_reply,
+        "tls_user_reply": facts.tls_user_reply,
+        "anonymous": facts.anonymous,
+        "listing_method": facts.listing_method,
+        "transcript": facts.transcript[:60],
+    }
+
+
+PROBE = FtpProbe()
