@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+# the session fixture `lab` (real daemons; tests marked @pytest.mark.lab run inside the namespace)
+from lab_fixtures import Lab, lab  # noqa: F401  (re-exported fixture)
+
 from scanner.dialer import Dialer
 from scanner.probe import ListingBounds, ProbeContext
 
