@@ -63,7 +63,7 @@ class Facts:
 
 class FtpProbe(Probe):
     name: ClassVar[str] = "ftp"
-    default_ports: ClassVar[tuple[int, ...]] = (21, 990, 2121)
+    default_ports: ClassVar[tuple[int, ...]] = (21, 990)
     description: ClassVar[str] = (
         "FTP/FTPS: anonymous login, plaintext logins, AUTH TLS optional or required, "
         "bounded listing"
