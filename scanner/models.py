@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+)
 
 
 class Status(StrEnum):
@@ -82,6 +89,18 @@ _SEVERITY_RANK = {
 }
 
 
+class _MaskedOutput(BaseModel):
+    """Final guard: every serialised output (JSON, JSONL, CSV, history) masks personal identity
+    numbers (``19790312-XXXX``), even in strings triage never saw (banners, errors)."""
+
+    @model_serializer(mode="wrap")
+    def _mask_personal_ids(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # No return annotation on purpose: pydantic then keeps the model's own JSON schema.
+        from scanner.masking import mask_data  # lazy: masking imports the classifier
+
+        return mask_data(handler(self))
+
+
 class Entry(BaseModel):
     """One file or directory seen in a bounded listing (no file bodies)."""
 
@@ -101,7 +120,7 @@ class Listing(BaseModel):
     """True when a bound (depth, entries, bytes, requests) stopped the crawl: 'at least N'."""
 
 
-class Finding(BaseModel):
+class Finding(_MaskedOutput):
     """One exposure. 'No authentication' and 'no encryption' are always separate findings."""
 
     host: str
@@ -159,7 +178,7 @@ class ProbeResult(BaseModel):
     """Service facts worth keeping that are not findings (dialects, server banner, ...)."""
 
 
-class Service(BaseModel):
+class Service(_MaskedOutput):
     """An open port in the report, with every probe's status on it."""
 
     host: str
@@ -183,7 +202,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Report(BaseModel):
+class Report(_MaskedOutput):
     scanner: ScannerInfo
     started_at: datetime
     finished_at: datetime | None = None

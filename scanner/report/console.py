@@ -54,6 +54,9 @@ def render_console(report: Report, console: Console | None = None) -> str:
 
     Printed to ``console`` when given (returns ""), else rendered as plain text and returned.
     """
+    from scanner.masking import mask_report  # personal identity numbers never reach the screen
+
+    report = mask_report(report)
     if console is None:
         buf = io.StringIO()
         _render(report, Console(file=buf, width=120, color_system=None, soft_wrap=False))

@@ -142,6 +142,9 @@ def render_html(
     delta: Delta | None = None,
     trend: list[tuple[str, dict[str, int]]] | None = None,
 ) -> str:
+    from scanner.masking import mask_report  # personal identity numbers never leave unmasked
+
+    report = mask_report(report)
     counts = Counter(f.severity for f in report.findings)
     new_ids = {f.id for f in delta.new} if delta else set()
     title = f"nasscan report {scan_id}" if scan_id else "nasscan report"

@@ -45,6 +45,9 @@ def _message(f: Finding) -> str:
 
 
 def to_sarif(report: Report) -> dict[str, Any]:
+    from scanner.masking import mask_report  # personal identity numbers never leave unmasked
+
+    report = mask_report(report)
     kinds = sorted({f.kind for f in report.findings}, key=lambda k: k.value)
     rules = [
         {
