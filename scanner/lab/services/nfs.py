@@ -17,6 +17,8 @@ namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port else
 
 from __future__ import annotations
 
+import shutil
+
 from scanner.lab.netns import LabError
 from scanner.lab.service import LAB_CONFIG_DIR, Daemon, LabContext, LabService, Ready
 
@@ -43,7 +45,9 @@ class NfsService(LabService):
         ctx.dir("nfs", "run", "ganesha")
         ctx.dir("nfs", "recovery")
         secure = ctx.dir("nfs", "secure")
-        (secure / "payroll_2021.csv").write_text("name,amount\nsynthetic,0\n")
+        for f in (LAB_CONFIG_DIR / "nfs" / "data" / "secure").iterdir():
+            shutil.copyfile(f, secure / f.name)
+            (secure / f.name).chmod(0o644)
         conf = ctx.render("nfs/ganesha.conf", base / "ganesha.conf", ADDR=ADDR)
         ctx.render("nfs/only-addr.nft", base / "only-addr.nft", ADDR=ADDR)
         return [

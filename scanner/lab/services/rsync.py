@@ -7,10 +7,22 @@ list, readable by anyone who knows its name).
 
 from __future__ import annotations
 
-from scanner.lab.service import LAB_PASSWORD, LAB_USER, Daemon, LabContext, LabService, Ready
+import shutil
+
+from scanner.lab.service import (
+    LAB_CONFIG_DIR,
+    LAB_PASSWORD,
+    LAB_USER,
+    Daemon,
+    LabContext,
+    LabService,
+    Ready,
+)
 
 ADDR = "127.0.10.41"
 PORT = 873
+DATA = LAB_CONFIG_DIR / "rsync" / "data"
+"""Files of the ``private`` and ``hidden`` modules (copied into the state dir / the image)."""
 
 
 class RsyncService(LabService):
@@ -21,13 +33,11 @@ class RsyncService(LabService):
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         base = ctx.dir("rsync")
-        private = ctx.dir("rsync", "private")
-        (private / "staff_contacts.csv").write_text("name,phone\nsynthetic,0700000000\n")
-        hidden = ctx.dir("rsync", "hidden")
-        (hidden / "old_export_2018.tar.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(60))
-        (hidden / "notes.txt").write_text("unlisted module: still open to anyone who asks\n")
-        for f in (*private.iterdir(), *hidden.iterdir()):
-            f.chmod(0o644)
+        for module in ("private", "hidden"):
+            dest = ctx.dir("rsync", module)
+            for f in (DATA / module).iterdir():
+                shutil.copyfile(f, dest / f.name)
+                (dest / f.name).chmod(0o644)
         secrets = base / "rsyncd.secrets"
         secrets.write_text(f"{LAB_USER}:{LAB_PASSWORD}\n")
         secrets.chmod(0o600)  # rsync refuses a secrets file others can read
