@@ -400,7 +400,8 @@ def scan_cmd(
 
             from scanner.report.console import render_console
 
-            console = Console(file=out) if output is None else Console(file=out, width=120)
+            tty = output is None and out.isatty()
+            console = Console(file=out) if tty else Console(file=out, width=140)
             render_console(report, console)
         elif fmt != "jsonl":
             out.write(_render(report, fmt))

@@ -257,7 +257,7 @@ class UdpEchoProbe(Probe):
 def claiming(probe_cls: type[Probe], *ports: int) -> Probe:
     """An instance of ``probe_cls`` claiming ``ports`` by default."""
     cls = type(probe_cls.__name__ + "Claim", (probe_cls,), {"default_ports": tuple(ports)})
-    return cls()  # type: ignore[no-any-return]
+    return cls()
 
 
 def options(ports: PortSpec, probes: list[Probe], **kw: object) -> ScanOptions:

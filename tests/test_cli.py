@@ -1,0 +1,221 @@
+"""The command line: exit codes, one-line errors, output formats valid against the schema.
+
+Scans here only target listeners these tests start on 127.0.56.x; the guard-rail tests use
+public or large scopes precisely because they are refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from scanner.cli import main
+from scanner.report import schema as report_schema
+
+
+class _Greeter(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        greeting = self.server.greeting  # type: ignore[attr-defined]
+        self.request.sendall(greeting)
+        if b"HANG" in greeting:
+            time.sleep(10)
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _serve(host: str, greeting: bytes) -> tuple[_Server, int]:
+    srv = _Server((host, 0), _Greeter)
+    srv.greeting = greeting  # type: ignore[attr-defined]
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return srv, srv.server_address[1]
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, int]]:
+    made = []
+    ports = {}
+    for name, host, greeting in [
+        ("plugin", "127.0.56.1", b"220 nasscan-plugin-test ready\r\n"),
+        ("hang", "127.0.56.2", b"220 nasscan-plugin-test HANG\r\n"),
+        ("other", "127.0.56.3", b"SSH-2.0-not-storage\r\n"),
+    ]:
+        srv, port = _serve(host, greeting)
+        made.append(srv)
+        ports[name] = port
+    yield ports
+    for srv in made:
+        srv.shutdown()
+        srv.server_close()
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "token"),
+    [
+        (["scan", "127.0.0.0/33"], "127.0.0.0/33"),
+        (["scan", "127.0.0.9-127.0.0.1"], "127.0.0.9-127.0.0.1"),
+        (["scan", "127.0.0.1-300"], "127.0.0.1-300"),
+        (["scan", "no-such-host.invalid"], "no-such-host.invalid"),
+        (["scan", "-iL", "/nonexistent/targets.txt"], "/nonexistent/targets.txt"),
+        (["scan", "127.0.0.1", "--exclude-file", "/nonexistent/ex.txt"], "/nonexistent/ex.txt"),
+        (["scan", "127.0.0.1", "--probes", "smb,nope"], "nope"),
+        (["scan", "127.0.0.1", "-p", "80,http"], "http"),
+        (["scan", "127.0.0.1", "-p", "90-80"], "90-80"),
+        (["scan", "127.0.0.1", "--shard", "3/2"], "3/2"),
+        (["scan", "127.0.0.1", "--exclude", "127.0.0.0/8"], "empty after exclusions"),
+        (["scan", "127.0.0.1", "--probe-option", "nfs.uid"], "nfs.uid"),
+        (["scan", "127.0.0.1", "--rules", "/nonexistent/rules.toml"], "/nonexistent/rules.toml"),
+        (["scan", "127.0.0.1", "--bogus"], "--bogus"),
+        (["scan", "127.0.0.1", "--rate", "fast"], "fast"),
+        (["scan", "127.0.0.1", "--format", "xml"], "xml"),
+        (["scan"], "no targets"),
+        # guard rails: refused before anything is sent
+        (["scan", "8.8.8.8"], "public"),
+        (["scan", "10.0.0.0/15"], "more than a /16"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    args: list[str], token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(args, capsys)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nasscan: error:")
+    assert token in lines[0]
+    assert "Traceback" not in err
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("nasscan, version ")
+    code, out, _ = run(["scan", "--help"], capsys)
+    assert code == 0 and "--fail-on" in out and "--shard" in out and "-iL" in out
+
+
+def test_json_report_valid_and_exit_codes(
+    servers: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "report.json"
+    base = ["scan", "127.0.56.1", "127.0.56.3", "-p", f"{servers['plugin']},{servers['other']}"]
+    base += ["--probes", "plugintest", "--timeout", "0.5", "--format", "json", "-o", str(out_file)]
+    code, out, err = run(base, capsys)
+    assert code == 1, err  # the plug-in's finding is at least low
+    data = json.loads(out_file.read_text())
+    jsonschema.validate(data, report_schema.load())
+    assert data["scanner"]["name"] == "nasscan"
+    assert data["started_at"].endswith("Z") or "+00:00" in data["started_at"]
+    services = {(s["host"], s["port"]) for s in data["services"]}
+    assert services == {("127.0.56.1", servers["plugin"]), ("127.0.56.3", servers["other"])}
+    (finding,) = data["findings"]
+    for key in ("id", "host", "port", "transport", "protocol", "kind", "authentication",
+                "encryption", "resource", "access", "severity", "title", "evidence",
+                "remediation"):
+        assert key in finding
+    assert finding["protocol"] == "plugintest" and finding["host"] == "127.0.56.1"
+    severity = finding["severity"]
+    stricter = {"info": "low", "low": "medium", "medium": "high", "high": "critical"}
+    if severity in stricter:
+        code, _, _ = run([*base, "--fail-on", stricter[severity]], capsys)
+        assert code == 0
+    code, _, _ = run([*base, "--fail-on", severity], capsys)
+    assert code == 1
+    code, _, _ = run([*base, "--fail-on", "none"], capsys)
+    assert code == 0
+
+
+def test_discovery_only_stdout_json_and_stdin_targets(
+    servers: dict[str, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("127.0.56.1\n127.0.56.3 # comment\n"))
+    args = ["scan", "-iL", "-", "--exclude", "127.0.56.3", "-p", str(servers["plugin"])]
+    code, out, _ = run([*args, "--probes", "none", "--format", "json", "--quiet"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    jsonschema.validate(data, report_schema.load())
+    assert [(s["host"], s["port"], s["probes"]) for s in data["services"]] == [
+        ("127.0.56.1", servers["plugin"], {})
+    ]
+    assert data["findings"] == [] and data["scope"]["exclusions"] == ["127.0.56.3"]
+
+
+def test_console_output(servers: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["scan", "127.0.56.1", "-p", str(servers["plugin"]), "--probes", "plugintest"]
+    code, out, _ = run(args, capsys)
+    assert code == 1
+    assert "Findings" in out and "plugintest" in out and "unauthenticated-access" in out
+    assert "1 open services, 1 findings" in out
+
+
+def test_jsonl_streams_and_ctrl_c_exits_3(servers: dict[str, int], tmp_path: Path) -> None:
+    out_file = tmp_path / "findings.jsonl"
+    nasscan = Path(sys.executable).with_name("nasscan")
+    proc = subprocess.Popen(
+        [str(nasscan), "scan", "127.0.56.1", "127.0.56.2",
+         "-p", f"{servers['plugin']},{servers['hang']}", "--probes", "plugintest",
+         "--probe-timeout", "60", "--format", "jsonl", "-o", str(out_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if out_file.exists() and out_file.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.05)
+        lines = out_file.read_text().splitlines()
+        assert len(lines) == 1, "the finding was not streamed while the scan was running"
+        assert proc.poll() is None, "the scan should still be waiting on the hanging probe"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, err
+    assert b"Traceback" not in err
+    finding = json.loads(lines[0])
+    jsonschema.validate(finding, report_schema.finding_schema())
+    assert finding["host"] == "127.0.56.1"
+
+
+def test_shipped_schema_matches_the_model() -> None:
+    assert report_schema.load() == report_schema.generate(), (
+        "scanner/schema/report.schema.json is stale: run python -m scanner.report.schema --write"
+    )
+
+
+def test_probes_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["probes"], capsys)
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert header == ["NAME", "PORTS", "TRANSPORT", "INTRUSIVE", "DESCRIPTION"]
+    assert any(line.startswith("plugintest ") for line in out.splitlines())
+
+
+def test_never_sends_outside_loopback_here() -> None:
+    """Sanity for this file: every address used above is 127.x (or refused before sending)."""
+    for host in ("127.0.56.1", "127.0.56.2", "127.0.56.3"):
+        assert socket.inet_aton(host)[0] == 127
+    assert os.environ.get("NASSCAN_NEVER_SET_THIS") is None
