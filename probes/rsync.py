@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import os
 import shutil
+import subprocess
+import threading
 import time
 from typing import Any
 
@@ -198,45 +200,11 @@ class RsyncProbe(Probe):
             "LC_ALL": "C",
             "HOME": "/nonexistent",
         }
-        entries: list[Entry] = []
-        truncated = False
-        read = 0
         async with ctx.dialer.slot(service.host, service.port):
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-                env=env,
-            )
-            assert proc.stdout is not None
-            try:
-                async with asyncio.timeout(t):
-                    while True:
-                        line = await proc.stdout.readline()
-                        if not line:
-                            break
-                        read += len(line)
-                        item = proto.parse_list_only(line.decode("utf-8", "replace"))
-                        if item is None or item.path == ".":
-                            continue
-                        if item.path.count("/") >= ctx.bounds.depth:
-                            truncated = True
-                            continue
-                        if len(entries) >= ctx.bounds.entries or read > ctx.bounds.bytes:
-                            truncated = True
-                            break
-                        path = "/" + item.path + ("/" if item.is_dir else "")
-                        entries.append(Entry(path=path, size=None if item.is_dir else item.size,
-                                             mtime=item.mtime, is_dir=item.is_dir))  # fmt: skip
-            except TimeoutError:
-                truncated = True
-            finally:
-                if proc.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(proc.wait(), 2)
+            entries, truncated = await ctx.dialer.run_blocking(
+                _list_only, argv, env, float(t), ctx.bounds.entries, ctx.bounds.bytes,
+                ctx.bounds.depth,
+            )  # fmt: skip
         files = [e for e in entries if not e.is_dir]
         ev = {
             "files": len(files),
@@ -246,6 +214,50 @@ class RsyncProbe(Probe):
             "truncated": truncated,
         }
         return Listing(entries=entries, truncated=truncated), ev
+
+
+def _list_only(
+    argv: list[str], env: dict[str, str], timeout: float, max_entries: int, max_bytes: int,
+    depth: int,
+) -> tuple[list[Entry], bool]:  # fmt: skip
+    """Run ``rsync --list-only`` (blocking, in the dialer's thread pool), bounded and killed
+    at the deadline or as soon as a bound is reached."""
+    entries: list[Entry] = []
+    truncated = False
+    read = 0
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env=env,
+    )  # fmt: skip
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            read += len(raw)
+            item = proto.parse_list_only(raw.decode("utf-8", "replace"))
+            if item is None or item.path == ".":
+                continue
+            if item.path.count("/") >= depth:
+                truncated = True
+                continue
+            if len(entries) >= max_entries or read > max_bytes:
+                truncated = True
+                break
+            path = "/" + item.path + ("/" if item.is_dir else "")
+            size = None if item.is_dir else item.size
+            entries.append(Entry(path=path, size=size, mtime=item.mtime, is_dir=item.is_dir))
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(2)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if proc.returncode not in (0, None) and proc.returncode < 0:
+        truncated = True  # killed at the deadline
+    return entries, truncated
 
 
 PROBE = RsyncProbe()
