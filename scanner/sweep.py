@@ -66,6 +66,9 @@ _SO_LINGER = _socket.SO_LINGER
 _LINGER_RST = struct.pack("ii", 1, 0)
 _EPOLLOUT = select.EPOLLOUT
 _EINPROGRESS = errno.EINPROGRESS
+_ECONNABORTED = errno.ECONNABORTED
+_ECONNREFUSED = errno.ECONNREFUSED
+_SPARE_MAX = 64
 
 
 class PairSpace(Protocol):
@@ -139,6 +142,9 @@ class _Core:
         self.batch = batch
         self.ep = select.epoll()
         self.pending: dict[int, _Rec] = {}
+        # Refused sockets kept for reuse (saves socket() and close(): about a third of the CPU).
+        self.spare4: list[Any] = []
+        self.spare6: list[Any] = []
         self.retry_q: deque[tuple[str, int, int]] = deque()
         # Timer wheel: key = tick index of the deadline -> fds expiring in that tick.
         self.tick = max(0.002, self.timeout / 16)
@@ -162,6 +168,10 @@ class _Core:
             with contextlib.suppress(OSError):
                 rec[0].close()
         self.pending.clear()
+        for sock in (*self.spare4, *self.spare6):
+            sock.close()
+        self.spare4.clear()
+        self.spare6.clear()
         self.ep.close()
 
     # -- one step ------------------------------------------------------------------------------
@@ -303,6 +313,7 @@ class _Core:
         pairs = self.pairs
         stats = self.stats
         register = self.ep.register
+        spare4, spare6 = self.spare4, self.spare6
         key = int((now + self.timeout) / self.tick) + 1
         bucket = self.wheel.get(key)
         if bucket is None:
@@ -320,14 +331,29 @@ class _Core:
                 ip, port = nxt
                 tries = 0
                 stats.attempted += 1
-            try:
-                sock = _socket.socket(_AF_INET6 if ":" in ip else _AF_INET, _STREAM_NB)
-            except OSError as exc:
-                if exc.errno in RESOURCE_ERRNOS:
-                    self._resource_error(ip, port, tries, now)
-                    return False
-                raise
-            err = sock.connect_ex((ip, port))
+            family = _AF_INET6 if ":" in ip else _AF_INET
+            pool = spare6 if family == _AF_INET6 else spare4
+            if pool:
+                # A socket whose last connect was refused: Linux lets it connect again. The
+                # first connect() after a failure only reports ECONNABORTED and resets it.
+                sock = pool.pop()
+                err = sock.connect_ex((ip, port))
+                if err == _ECONNABORTED:
+                    err = sock.connect_ex((ip, port))
+                if err == _ECONNABORTED:  # not reusable after all: start afresh
+                    sock.close()
+                    sock = None
+            else:
+                sock = None
+            if sock is None:
+                try:
+                    sock = _socket.socket(family, _STREAM_NB)
+                except OSError as exc:
+                    if exc.errno in RESOURCE_ERRNOS:
+                        self._resource_error(ip, port, tries, now)
+                        return False
+                    raise
+                err = sock.connect_ex((ip, port))
             if err == _EINPROGRESS:
                 # On loopback (and any path where the answer arrives during the syscall) the
                 # refusal is already recorded: read it now and skip epoll entirely.
@@ -350,6 +376,12 @@ class _Core:
                 sock.close()
                 stats.open += 1
                 self.found(ip, port)
+            elif err == _ECONNREFUSED:
+                stats.closed += 1
+                if len(pool) < _SPARE_MAX:
+                    pool.append(sock)
+                else:
+                    sock.close()
             else:
                 sock.close()
                 if err in RESOURCE_ERRNOS:
