@@ -121,7 +121,7 @@ def test_json_report_valid_and_exit_codes(
     out_file = tmp_path / "report.json"
     base = ["scan", "127.0.56.1", "127.0.56.3", "-p", f"{servers['plugin']},{servers['other']}"]
     base += ["--probes", "plugintest", "--timeout", "0.5", "--format", "json", "-o", str(out_file)]
-    code, out, err = run(base, capsys)
+    code, _, err = run(base, capsys)
     assert code == 1, err  # the plug-in's finding is at least low
     data = json.loads(out_file.read_text())
     jsonschema.validate(data, report_schema.load())
@@ -130,9 +130,22 @@ def test_json_report_valid_and_exit_codes(
     services = {(s["host"], s["port"]) for s in data["services"]}
     assert services == {("127.0.56.1", servers["plugin"]), ("127.0.56.3", servers["other"])}
     (finding,) = data["findings"]
-    for key in ("id", "host", "port", "transport", "protocol", "kind", "authentication",
-                "encryption", "resource", "access", "severity", "title", "evidence",
-                "remediation"):
+    for key in (
+        "id",
+        "host",
+        "port",
+        "transport",
+        "protocol",
+        "kind",
+        "authentication",
+        "encryption",
+        "resource",
+        "access",
+        "severity",
+        "title",
+        "evidence",
+        "remediation",
+    ):
         assert key in finding
     assert finding["protocol"] == "plugintest" and finding["host"] == "127.0.56.1"
     severity = finding["severity"]
