@@ -702,16 +702,30 @@ def parse_tree_connect_response(message: bytes) -> TreeConnectResponse:
     return TreeConnectResponse(hdr.status, hdr.tree_id, stype, flags, caps, access)
 
 
-def build_create_directory(
+FILE_READ_DATA = 0x00000001
+FILE_READ_EA = 0x00000008
+FILE_DIRECTORY_FILE = 0x00000001
+FILE_NON_DIRECTORY_FILE = 0x00000040
+
+
+def build_create(
     message_id: int,
     session_id: int,
     tree_id: int,
     path: str,
     *,
+    desired_access: int = FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+    create_options: int = FILE_DIRECTORY_FILE,
     maximal_access: bool = True,
-    **kw: int,
+    credit_charge: int = 0,
+    credit_request: int = 31,
 ) -> bytes:
-    """CREATE (open existing) of a directory for listing, optionally asking for ``MxAc``."""
+    """CREATE with disposition FILE_OPEN (never creates), optionally asking for ``MxAc``.
+
+    The defaults open a directory for listing; reading access to a file is checked with
+    ``desired_access=FILE_READ_DATA|FILE_READ_ATTRIBUTES, create_options=FILE_NON_DIRECTORY_FILE``
+    (an open, no data is read).
+    """
     name = path.replace("/", "\\").strip("\\").encode("utf-16-le")
     name_off = 64 + 56
     contexts = b""
@@ -729,11 +743,11 @@ def build_create_directory(
         2,  # impersonation
         0,
         0,
-        FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+        desired_access,
         0,
         0x7,  # share read|write|delete: we never block anyone
         1,  # FILE_OPEN: never create
-        0x1,  # FILE_DIRECTORY_FILE
+        create_options,
         name_off,
         len(name),
         ctx_off,
@@ -744,7 +758,14 @@ def build_create_directory(
         buf += b"\x00" * (ctx_off - name_off - len(name)) + contexts
     if not buf:
         buf = b"\x00"
-    hdr = build_header(CREATE, message_id, session_id=session_id, tree_id=tree_id, **kw)
+    hdr = build_header(
+        CREATE,
+        message_id,
+        session_id=session_id,
+        tree_id=tree_id,
+        credit_charge=credit_charge,
+        credit_request=credit_request,
+    )
     return hdr + body + buf
 
 
@@ -982,12 +1003,31 @@ class Smb2Session:
         return parse_tree_connect_response(msg)
 
     async def open_directory(self, tree_id: int, path: str) -> CreateResponse:
+        """Open a directory for listing, asking for the maximal access granted on it."""
         msg = await self._call(
-            build_create_directory(
+            build_create(
                 self.mid,
                 self.session_id,
                 tree_id,
                 path,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            CREATE,
+        )
+        return parse_create_response(msg)
+
+    async def open_file_for_read(self, tree_id: int, path: str) -> CreateResponse:
+        """Open (never create) a file with read access; no data is read."""
+        msg = await self._call(
+            build_create(
+                self.mid,
+                self.session_id,
+                tree_id,
+                path,
+                desired_access=FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                create_options=FILE_NON_DIRECTORY_FILE,
+                maximal_access=False,
                 credit_charge=self._charge(),
                 credit_request=64,
             ),
