@@ -196,6 +196,8 @@ def test_compose_mounts_the_lab_config_files() -> None:
             assert str(port).startswith("127.0.0.1:"), (name, port)
         for vol in svc.get("volumes", []):
             src = vol.split(":")[0] if isinstance(vol, str) else vol["source"]
+            if src in doc.get("volumes", {}):
+                continue  # a named volume (the lab state), not a file of ours
             path = (COMPOSE.parent / src).resolve()
             assert path.exists(), (name, src)
             mounted.add(path)
@@ -204,7 +206,9 @@ def test_compose_mounts_the_lab_config_files() -> None:
             ctx_dir = COMPOSE.parent / (build if isinstance(build, str) else build["context"])
             df = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
             assert (ctx_dir / df).is_file(), name
-    # every SMB/FTP/HTTP config template the namespace lab renders is what compose mounts
+    # the content generator and every SMB/FTP/HTTP config template the namespace lab renders
+    # are what compose mounts
+    assert (REPO_ROOT / "scanner" / "lab" / "content.py").resolve() in mounted
     for sub in ("smb", "ftp", "http"):
         for f in (LAB_CONFIG_DIR / sub).iterdir():
             assert any(f.resolve() == m or m in f.resolve().parents for m in mounted), f
@@ -481,3 +485,31 @@ def test_up_recovers_and_down_leaves_nothing(lab: Lab) -> None:
 def test_exec_without_namespace_says_so() -> None:
     r = _lab_cli("nasscan-never-created", "exec", "--", "true")
     assert r.returncode == 2 and "nasscan lab up" in r.stderr
+
+
+def test_render_sh_matches_python_renderer(tmp_path: Path) -> None:
+    """docker/lab/render.sh (the images) renders templates exactly as the namespace lab does."""
+    templates = [p for sub in ("smb", "ftp", "http") for p in (LAB_CONFIG_DIR / sub).iterdir()]
+    assert len(templates) >= 12
+    for t in templates:
+        text = t.read_text()
+        names = set(re.findall(r"@@([A-Z0-9_]+)@@", text))
+        values = {n: f"/v/{n.lower()}|&x" for n in names}
+        r = subprocess.run([str(LAB_CONFIG_DIR / "render.sh"), str(t), str(tmp_path / "out")],
+                           env={"PATH": os.environ["PATH"], **values}, capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, (t, r.stderr)
+        assert (tmp_path / "out").read_text() == render_text(text, values), t
+        if names:  # a missing variable is an error there too
+            r = subprocess.run([str(LAB_CONFIG_DIR / "render.sh"), str(t), str(tmp_path / "o2")],
+                               env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=10)
+            assert r.returncode != 0, t
+
+
+def test_compose_services_are_the_lab_daemons() -> None:
+    from scanner.lab.services import ftp, http, smb
+
+    doc = yaml.safe_load(COMPOSE.read_text())
+    expected = {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES,
+                "http-apache", "http-lighttpd", "http-python"}
+    assert expected <= set(doc["services"])
