@@ -87,13 +87,15 @@ class ISCSIProbe(Probe):
 
         findings: list[Finding] = [cleartext]
         results: dict[str, str] = {}
+        logouts: dict[str, bool] = {}
         for t in targets[: ctx.bounds.resources]:
             async with ctx.dialer.tcp(host, port) as conn:
                 s = iscsi.Session(conn, initiator=initiator)
                 o = await s.login(t.name)
                 if o.ok:
+                    logouts[t.name] = False
                     with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
-                        await s.logout()
+                        logouts[t.name] = await s.logout()
             if o.ok:
                 results[t.name] = "open"
                 findings.append(Finding(
@@ -102,10 +104,10 @@ class ISCSIProbe(Probe):
                     authentication=Authentication.NONE,
                     encryption=Encryption.NONE,
                     resource=t.name,
-                    access=Access.WRITE,
+                    access=Access.READ,
                     title=f"iSCSI target {t.name} accepts a login without authentication",
                     evidence={"auth_method": "None", "addresses": t.addresses[:4],
-                              "access": "block-level SCSI after login (write not attempted)",
+                              "access": "block-level SCSI after login (writes never attempted)",
                               "negotiated": dict(list(o.target_keys.items())[:8])},
                     remediation="Require CHAP (better mutual CHAP) and restrict the target's "
                     "initiator ACL to the hosts that use it.",
@@ -113,6 +115,7 @@ class ISCSIProbe(Probe):
             else:
                 results[t.name] = "auth-required" if o.auth_required else o.detail
         info["targets"] = results
+        info["logouts"] = logouts
         n_open = sum(1 for v in results.values() if v == "open")
         status = Status.SUCCESS
         if targets and not n_open and all(v == "auth-required" for v in results.values()):
