@@ -53,9 +53,9 @@ def test_captured_send_targets() -> None:
     p = pdu("text_sendtargets")
     assert p.opcode == iscsi.OP_TEXT_RSP and p.flags & iscsi.FLAG_FINAL
     targets = iscsi.parse_send_targets(iscsi.decode_kv(p.data))
-    assert [t.name for t in targets] == [
-        "iqn.2026-01.lab.nasscan:open",
+    assert sorted(t.name for t in targets) == [
         "iqn.2026-01.lab.nasscan:chap",
+        "iqn.2026-01.lab.nasscan:open",
     ]
     assert all(t.addresses and t.addresses[0].startswith("127.0.10.61:3260") for t in targets)
 
