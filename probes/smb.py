@@ -116,10 +116,16 @@ class SmbProbe(Probe):
     )
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        """One SMB2 NEGOTIATE; if that is not answered, one SMB1 NEGOTIATE (SMB1-only servers)."""
         try:
             async with ctx.dialer.tcp(service.host, service.port) as conn:
                 await smb2.negotiate(conn)
             return True
+        except Exception:
+            pass
+        try:
+            async with ctx.dialer.tcp(service.host, service.port) as conn:
+                return (await smb2.negotiate_smb1(conn)).accepted
         except Exception:
             return False
 

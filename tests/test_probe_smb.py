@@ -1,0 +1,115 @@
+"""The SMB probe against the lab's real Samba servers (smb-guest, smb1, smb-secure).
+
+Run inside the lab: ``nasscan lab up --only smb && nasscan lab exec -- python -m pytest ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from lab_fixtures import Lab
+
+from probes.smb import PROBE
+from scanner.lab import content, manifest
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Kind,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+)
+from scanner.probe import ListingBounds, ProbeContext
+
+pytestmark = pytest.mark.lab
+
+GUEST, SMB1, SECURE = "127.0.10.1", "127.0.10.2", "127.0.10.3"
+
+
+async def run(make_ctx: Callable[..., ProbeContext], host: str, **kw: object) -> ProbeResult:
+    return await PROBE.run(ServiceInfo(host=host, port=445), make_ctx(timeout=60.0, **kw))
+
+
+@pytest.mark.parametrize("name", ["smb-guest", "smb1", "smb-secure"])
+async def test_manifest(lab: Lab, make_ctx: Callable[..., ProbeContext], name: str) -> None:
+    target = lab.target(name)
+    result = await run(make_ctx, target.host)
+    assert result.protocol == "smb"
+    problems = manifest.check(manifest.Manifest([target]), result.findings)
+    assert problems == [], (problems, result.info)
+
+
+async def test_guest_server_recordings_readable_locked_and_staff_not(
+    lab: Lab, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    result = await run(make_ctx, GUEST)
+    assert result.status is Status.SUCCESS
+    unauth = [f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS]
+    assert [f.resource for f in unauth] == ["recordings"]
+    rec = unauth[0]
+    assert rec.authentication is Authentication.GUEST
+    assert rec.access is Access.READ  # a file opened for reading; MxAc shows no write bits
+    assert rec.listing is not None and not rec.listing.truncated
+    paths = {e.path for e in rec.listing.entries}
+    assert content.RECORDING_EXAMPLE in paths
+    assert rec.encryption is Encryption.OPTIONAL
+    shares = result.info["shares"]
+    # `locked` is guest ok and the tree connect succeeds: only the root listing fails
+    assert shares["locked"] == "open root: STATUS_ACCESS_DENIED"
+    assert shares["staff"].startswith("tree connect: STATUS_ACCESS_DENIED")
+    assert "IPC$" not in shares  # not storage: never checked
+    assert result.info["dialects"] == ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"]
+    assert result.info["smb1"] is False
+    assert result.info["guest_session"] == "accepted"
+    assert result.info["enumeration"].startswith("NetShareEnumAll")
+    clear = [f for f in result.findings if f.kind is Kind.CLEARTEXT_TRANSPORT]
+    assert len(clear) == 1 and clear[0].evidence["encryption_capable"] is True
+    assert clear[0].evidence["session_encrypt_data"] is False
+
+
+async def test_listing_respects_bounds(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, GUEST, bounds=ListingBounds(entries=5))
+    rec = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert rec.listing is not None and rec.listing.truncated
+    assert len(rec.listing.entries) == 5 and rec.evidence["truncated"] is True
+    shallow = await run(make_ctx, GUEST, bounds=ListingBounds(depth=1))
+    rec = next(f for f in shallow.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert rec.listing is not None and rec.listing.truncated
+    assert all("/" not in e.path for e in rec.listing.entries)
+    assert "2019" in {e.path for e in rec.listing.entries}
+
+
+async def test_smb1_only_server(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, SMB1)
+    assert result.status is Status.SUCCESS
+    assert result.info["dialects"] == ["NT LM 0.12 (SMB1)"]
+    legacy = [f for f in result.findings if f.kind is Kind.LEGACY_PROTOCOL]
+    assert len(legacy) == 1 and legacy[0].evidence["smb1_only"] is True
+    public = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert public.resource == "public" and public.authentication is Authentication.GUEST
+    assert public.access is Access.LIST  # pysmb over SMB1 proves listing only
+    assert public.listing is not None
+    assert content.RECORDING_EXAMPLE in {e.path for e in public.listing.entries}
+    clear = next(f for f in result.findings if f.kind is Kind.CLEARTEXT_TRANSPORT)
+    assert clear.encryption is Encryption.NONE
+
+
+async def test_secure_twin(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, SECURE)
+    assert result.status is Status.AUTH_REQUIRED
+    assert result.findings == []
+    assert result.info["dialects"] == ["3.1.1"]
+    assert result.info["signing_required"] is True
+    assert result.info["encryption_capable"] is True
+    assert result.info["null_session"].startswith("refused")
+    assert result.info["guest_session"].startswith("refused")
+
+
+async def test_detect_and_not_applicable(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    ctx = make_ctx()
+    assert await PROBE.detect(ServiceInfo(host=GUEST, port=445), ctx)
+    assert await PROBE.detect(ServiceInfo(host=SMB1, port=445), ctx)  # by its SMB1 answer
+    refused = await PROBE.run(ServiceInfo(host=GUEST, port=446), ctx)
+    assert refused.status is Status.REFUSED
