@@ -102,9 +102,10 @@ async def _get(
     body: bytes = b"", follow: bool = True,
 ) -> tuple[str, HttpResponse] | None:  # fmt: skip
     """One request (following same-host redirects); records auth challenges; None on failure."""
+    last: tuple[str, HttpResponse] | None = None
     for _ in range(MAX_REDIRECTS + 1):
         if not st.budget.can_request():
-            return None
+            return last
         st.budget.requests_left -= 1
         try:
             resp = await st.target.request(
@@ -142,10 +143,11 @@ async def _get(
                 new += "?" + parts.query
             if new == path:
                 return path, resp
+            last = (path, resp)
             path = new
             continue
         return path, resp
-    return None
+    return last
 
 
 def _own_authorities(t: HttpTarget) -> set[str]:
@@ -173,7 +175,9 @@ async def _baseline(st: _State) -> _Baseline:
     if got is None:
         return _Baseline()
     final, resp = got
-    parsed = parse_listing(resp.body, path=final, content_type=resp.content_type, server=st.server)
+    parsed = parse_listing(
+        resp.body, path=final, content_type=resp.content_type, server=st.server, max_entries=2000
+    )
     names = frozenset(e.name for e in parsed.entries) if parsed else None
     return _Baseline(resp.status, _soft404_key(resp.body, final), names)
 
@@ -214,12 +218,17 @@ async def _crawl_http(st: _State, root: str, first: ParsedListing, ctx: ProbeCon
             if resp.status != 200:
                 continue
             parsed = parse_listing(
-                resp.body, path=path, content_type=resp.content_type, server=st.server
+                resp.body,
+                path=path,
+                content_type=resp.content_type,
+                server=st.server,
+                max_entries=ctx.bounds.entries,
             )
             if parsed is None:
                 continue
         st.visited.add(path)
         crawl.pages += 1
+        crawl.truncated = crawl.truncated or parsed.truncated
         for item in parsed.entries:
             if len(crawl.entries) >= max_entries:
                 crawl.truncated = True
@@ -379,6 +388,8 @@ class HttpProbe(Probe):
                 continue
             if path in st.visited:
                 continue
+            if len(listing_roots) >= ctx.bounds.resources:
+                break
             got = root_got if path == "/" else await _get(st, "GET", _quote_path(path))
             if got is None:
                 if budget.truncated:
@@ -389,7 +400,11 @@ class HttpProbe(Probe):
                 continue
             final = unquote(urlsplit(final).path)
             parsed = parse_listing(
-                resp.body, path=final, content_type=resp.content_type, server=st.server
+                resp.body,
+                path=final,
+                content_type=resp.content_type,
+                server=st.server,
+                max_entries=ctx.bounds.entries,
             )
             if parsed is None or _is_soft404(base, resp.body, final, parsed):
                 continue
@@ -411,6 +426,7 @@ class HttpProbe(Probe):
             if clear is not None:
                 findings.append(clear)
         info["requests"] = target.requests
+        info["bytes"] = target.bytes_read
         if any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings):
             status = Status.SUCCESS
         elif st.auth_challenges:

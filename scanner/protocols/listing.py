@@ -51,6 +51,8 @@ class ListedItem:
 class ParsedListing:
     family: str
     entries: list[ListedItem] = field(default_factory=list)
+    truncated: bool = False
+    """The page held more links than ``max_entries``: only the first ones were parsed."""
 
 
 # -- sizes and dates --------------------------------------------------------------------------
@@ -248,11 +250,17 @@ class _Tokenizer(HTMLParser):
 
 # -- entry extraction --------------------------------------------------------------------------
 
+_SIMPLE_HREF = re.compile(r"^[^/?#:.][^/?#:]*/?$")
+
+
 def _child(base: str, href: str) -> tuple[str, bool] | None:
     """(name, is_dir) when ``href`` is a direct child of the directory ``base``; else None."""
     href = href.strip()
     if not href or href.startswith(("?", "#", "mailto:", "javascript:", "data:")):
         return None
+    if _SIMPLE_HREF.match(href):  # fast path: 'name' or 'name/' relative to the directory
+        name = unquote(href.rstrip("/"))
+        return (name, href.endswith("/")) if name not in (".", "..") and "/" not in name else None
     parts = urlsplit(href)
     if parts.scheme or parts.netloc:
         return None
@@ -384,13 +392,27 @@ def _generic(tok: _Tokenizer, base: str) -> list[ListedItem] | None:
     return items
 
 
-def _parse_html(body: str, base: str, server: str) -> ParsedListing | None:
+def _parse_html(body: str, base: str, server: str, max_entries: int) -> ParsedListing | None:
     tok = _Tokenizer()
+    cut = False
     try:
-        tok.feed(body)
-        tok.close()
+        for i in range(0, len(body), 32768):
+            tok.feed(body[i : i + 32768])
+            if len(tok.anchors) > max_entries + 64:
+                cut = True
+                break
+        else:
+            tok.close()
     except Exception:  # HTMLParser is lenient; anything left is a non-listing
         return None
+    parsed = _parse_tokens(tok, base, server)
+    if parsed is not None and cut:
+        parsed.truncated = True
+        parsed.entries = parsed.entries[:max_entries]
+    return parsed
+
+
+def _parse_tokens(tok: _Tokenizer, base: str, server: str) -> ParsedListing | None:
     family = _detect_family(tok, server)
     if family in _STRICT_FAMILIES and (
         tok.tags.get("form") or tok.tags.get("input") or _dominance(tok, base) < 0.9
@@ -476,7 +498,12 @@ def _decode(body: bytes, content_type: str) -> str:
 
 
 def parse_listing(
-    body: bytes, *, path: str = "/", content_type: str = "", server: str = ""
+    body: bytes,
+    *,
+    path: str = "/",
+    content_type: str = "",
+    server: str = "",
+    max_entries: int = 20000,
 ) -> ParsedListing | None:
     """The listing on this page, or None when the page is not a directory listing."""
     ct = content_type.lower()
@@ -487,4 +514,4 @@ def parse_listing(
         if b"<list" in body[:512]:
             return _parse_nginx_xml(body)
         return None
-    return _parse_html(_decode(body, content_type), _dir_base(path), server.lower())
+    return _parse_html(_decode(body, content_type), _dir_base(path), server.lower(), max_entries)

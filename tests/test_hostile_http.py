@@ -1,0 +1,175 @@
+"""Hostile HTTP servers (in-process, on 127.0.66.x): an endless listing, a huge page, a redirect
+loop and a slow drip. The HTTP probe must end within its timeout, inside its bounds, with
+bounded memory, and report nothing it did not see."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from probes.http import PROBE
+from scanner.models import Kind, ProbeResult, ServiceInfo
+from scanner.probe import ListingBounds, ProbeContext
+
+Handler = Callable[[str, str, asyncio.StreamWriter], Awaitable[None]]
+TIMEOUT = 6.0
+
+
+async def _serve_one(handler: Handler, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    try:
+        first = await asyncio.wait_for(r.read(1), 5)
+        if not first or first == b"\x16":  # a TLS ClientHello: not spoken here
+            return
+        head = first + await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+        method, path = head.decode("latin-1").split(" ", 2)[:2]
+        await handler(method, path, w)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        pass
+    finally:
+        w.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(w.wait_closed(), 1)
+
+
+@contextlib.asynccontextmanager
+async def serve(addr: str, handler: Handler) -> AsyncIterator[int]:
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        t = asyncio.current_task()
+        assert t is not None
+        tasks.add(t)
+        try:
+            await _serve_one(handler, r, w)
+        finally:
+            tasks.discard(t)
+
+    server = await asyncio.start_server(on_conn, addr, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield port
+    finally:
+        server.close()
+        for t in list(tasks):
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _listing_page(path: str, n: int) -> bytes:
+    rows = "".join(
+        f'<a href="d{i}/">d{i}/</a>      14-Mar-2019 10:15       -\n'
+        f'<a href="f{i}.wav">f{i}.wav</a>     14-Mar-2019 10:15    1234\n'
+        for i in range(n)
+    )
+    return (
+        f"<html><head><title>Index of {path}</title></head><body><h1>Index of {path}</h1>"
+        f'<hr><pre><a href="../">../</a>\n{rows}</pre><hr></body></html>'
+    ).encode()
+
+
+async def endless(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    if method != "GET" or "nasscan-" in path:
+        w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        return
+    body = _listing_page(path, 150)
+    w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body))
+    w.write(body)
+    await w.drain()
+
+
+async def huge(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = b"<html><head><title>Index of /</title></head><body><h1>Index of /</h1><hr><pre>"
+    w.write(b"%x\r\n%s\r\n" % (len(head), head))
+    for i in itertools.count():
+        row = b'<a href="f%d.wav">f%d.wav</a>   14-Mar-2019 10:15   1234\n' % (i, i)
+        chunk = row * 200
+        w.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await w.drain()
+
+
+async def redirect_loop(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    target = "/b/" if path.startswith("/a/") else "/a/"
+    w.write(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+async def slow_drip(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n")
+    await w.drain()
+    for _ in range(10_000):
+        w.write(b"<")
+        await w.drain()
+        await asyncio.sleep(0.2)
+
+
+async def slow_headers(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    for b in b"HTTP/1.1 200 OK\r\nX-Drip: " + b"a" * 10_000:
+        w.write(bytes([b]))
+        await w.drain()
+        await asyncio.sleep(0.1)
+
+
+async def _probe(
+    make_ctx: Callable[..., ProbeContext], addr: str, handler: Handler, bounds: ListingBounds
+) -> tuple[ProbeResult, float, int]:
+    async with serve(addr, handler) as port:
+        ctx = make_ctx(bounds=bounds, timeout=TIMEOUT)
+        tracemalloc.start()
+        t0 = time.monotonic()
+        try:
+            result = await asyncio.wait_for(
+                PROBE.run(ServiceInfo(host=addr, port=port), ctx), TIMEOUT + 5
+            )
+        finally:
+            elapsed = time.monotonic() - t0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    return result, elapsed, peak
+
+
+BOUNDS = ListingBounds(depth=4, entries=500, bytes=1024 * 1024, requests=30)
+
+
+async def test_endless_listing_stops_at_bounds(make_ctx: Callable[..., ProbeContext]) -> None:
+    result, elapsed, peak = await _probe(make_ctx, "127.0.66.1", endless, BOUNDS)
+    assert elapsed < TIMEOUT
+    found = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert 1 <= len(found) <= BOUNDS.resources
+    assert found[0].resource == "/"
+    for f in found:
+        assert f.listing is not None and f.listing.truncated
+        assert len(f.listing.entries) <= BOUNDS.entries
+    assert result.info["requests"] <= BOUNDS.requests
+    assert peak < 64 * 1024 * 1024
+
+
+async def test_huge_page_is_cut_at_the_byte_bound(make_ctx: Callable[..., ProbeContext]) -> None:
+    result, elapsed, peak = await _probe(make_ctx, "127.0.66.2", huge, BOUNDS)
+    assert elapsed < TIMEOUT
+    assert result.info["bytes"] <= BOUNDS.bytes
+    (f,) = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert f.listing is not None and f.listing.truncated
+    assert len(f.listing.entries) <= BOUNDS.entries
+    assert peak < 64 * 1024 * 1024
+
+
+async def test_redirect_loop_ends(make_ctx: Callable[..., ProbeContext]) -> None:
+    result, elapsed, _ = await _probe(make_ctx, "127.0.66.3", redirect_loop, BOUNDS)
+    assert elapsed < TIMEOUT
+    assert not [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert result.info["requests"] <= BOUNDS.requests
+
+
+@pytest.mark.parametrize("handler", [slow_drip, slow_headers], ids=["body", "headers"])
+async def test_slow_drip_ends_within_timeout(
+    make_ctx: Callable[..., ProbeContext], handler: Handler
+) -> None:
+    result, elapsed, _ = await _probe(make_ctx, "127.0.66.4", handler, BOUNDS)
+    assert elapsed < TIMEOUT
+    assert not [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
