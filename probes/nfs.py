@@ -11,7 +11,9 @@ the finding id is the same whether the probe ran on 111 or on 2049, and v3 and v
 are one finding naming both versions.
 
 Options: ``nfs.uid`` / ``nfs.gid`` (AUTH_SYS identity, default 65534 = nobody; uid 0 only when
-asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-only client would).
+asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-only client would),
+``nfs.transport`` (``tcp`` default, ``udp`` for rpcbind/MOUNT/NFSv3; NFSv4 is always TCP;
+rpcbind falls back to UDP when TCP 111 is closed).
 
 AUTH_SYS is no authentication: the client states a uid and the server believes it, so an
 export that mounts and lists with AUTH_SYS is ``unauthenticated-access`` (authentication=none).
@@ -237,6 +239,7 @@ class _NFSRun:
         versions = str(ctx.option("nfs.versions", "3,4"))
         self.want_v3 = "3" in versions
         self.want_v4 = "4" in versions
+        self.transport = "udp" if str(ctx.option("nfs.transport", "tcp")) == "udp" else "tcp"
         self.exports: dict[str, ExportState] = {}
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -253,7 +256,7 @@ class _NFSRun:
         mountd_port: int | None = None
         nfs_versions: set[int] = set()
         if mappings is not None:
-            tcp = [m for m in mappings if m.prot == portmap.IPPROTO_TCP]
+            tcp = self.select_transport(mappings)
             nfs = [m for m in tcp if m.prog == nfs3.NFS_PROG]
             if nfs:
                 nfs_port = nfs[0].port
@@ -268,6 +271,7 @@ class _NFSRun:
                 )
         self.nfs_port = nfs_port
         self.info["nfs_port"] = nfs_port
+        self.info["transport"] = self.transport
 
         if mountd_port and self.want_v3:
             await self.v3(mountd_port, nfs_port)
@@ -276,12 +280,36 @@ class _NFSRun:
         return self.result()
 
     # -- rpcbind --------------------------------------------------------------------------
+    def connect(self, port: int) -> contextlib.AbstractAsyncContextManager[RPCClient]:
+        return rpc.connect(self.ctx.dialer, self.host, port, transport=self.transport)
+
+    def select_transport(self, mappings: list[portmap.Mapping]) -> list[portmap.Mapping]:
+        """The mappings of our transport; switch to the other one if NFS/MOUNT lack ours."""
+        progs = (nfs3.NFS_PROG, mount.MOUNT_PROG)
+        for transport in (self.transport, "udp" if self.transport == "tcp" else "tcp"):
+            prot = portmap.IPPROTO_UDP if transport == "udp" else portmap.IPPROTO_TCP
+            chosen = [m for m in mappings if m.prot == prot]
+            if any(m.prog in progs for m in chosen):
+                self.transport = transport
+                return chosen
+        return []
+
+    async def _dump(self, port: int, transport: str) -> list[portmap.Mapping]:
+        async with rpc.connect(self.ctx.dialer, self.host, port, transport=transport) as c:
+            self.info["privileged_source_port"] = (c.source_port or 4096) < 1024
+            return await portmap.dump(c)
+
     async def rpcbind(self) -> list[portmap.Mapping] | None:
         port = self.service.port if self.service.port != NFS_PORT else PORTMAP_PORT
         try:
-            async with rpc.connect(self.ctx.dialer, self.host, port) as c:
-                self.info["privileged_source_port"] = (c.source_port or 4096) < 1024
-                mappings = await portmap.dump(c)
+            try:
+                mappings = await self._dump(port, self.transport)
+            except (OSError, TimeoutError):
+                if self.transport != "tcp" or port != PORTMAP_PORT:
+                    raise
+                # a portmapper reachable over UDP only (old servers, filtered TCP)
+                mappings = await self._dump(port, "udp")
+                self.info["rpcbind_transport"] = "udp"
         except (OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
             if port == self.service.port:
                 raise  # the service we were asked about is not a working rpcbind
@@ -294,7 +322,7 @@ class _NFSRun:
     # -- NFSv3 via MOUNT ---------------------------------------------------------------------
     async def v3(self, mountd_port: int, nfs_port: int) -> None:
         bounds = self.ctx.bounds
-        async with rpc.connect(self.ctx.dialer, self.host, mountd_port) as mc:
+        async with self.connect(mountd_port) as mc:
             exports = await mount.export(mc)
             self.info["exports"] = [
                 {"path": e.path, "clients": list(e.clients) or ["(everyone)"]}
@@ -306,7 +334,7 @@ class _NFSRun:
             todo = exports[: bounds.resources]
             if not todo:
                 return
-            async with rpc.connect(self.ctx.dialer, self.host, nfs_port) as nc:
+            async with self.connect(nfs_port) as nc:
                 for e in todo:
                     await self.v3_export(mc, nc, self.export(e.path))
 
@@ -347,7 +375,8 @@ class _NFSRun:
     # -- NFSv4 -------------------------------------------------------------------------------
     async def v4(self, nfs_port: int, *, required: bool) -> None:
         try:
-            async with rpc.connect(self.ctx.dialer, self.host, nfs_port) as nc:
+            # RFC 7530 3.1: NFSv4 needs a congestion-controlled transport (servers refuse UDP)
+            async with rpc.connect(self.ctx.dialer, self.host, nfs_port, transport="tcp") as nc:
                 await self._v4_walk(nc)
         except rpc.RPCAcceptError as exc:
             if required:

@@ -78,6 +78,17 @@ async def test_each_version_alone(
     assert info["export_states"]["/export/secure"]["auth_required"] == [f"nfsv{version}"]
 
 
+async def test_over_udp(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    ctx = make_ctx(timeout=60.0, options={"nfs.transport": "udp"})
+    status, info, findings = await run(lab, ctx, 111)
+    assert status == Status.SUCCESS and info["transport"] == "udp"
+    assert manifest.check(manifest.Manifest([lab.target("nfs")]), findings) == []
+    (f,) = [f for f in findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert f.evidence["versions"] == ["nfsv3", "nfsv4"]
+    assert f.listing is not None
+    assert content.RECORDING_EXAMPLE in {e.path for e in f.listing.entries}
+
+
 async def test_listing_is_bounded(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
     ctx = make_ctx(timeout=60.0, bounds=ListingBounds(entries=5))
     _, _, findings = await run(lab, ctx)
