@@ -513,3 +513,32 @@ def test_compose_services_are_the_lab_daemons() -> None:
     expected = {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES,
                 "http-apache", "http-lighttpd", "http-python"}
     assert expected <= set(doc["services"])
+
+
+def test_up_as_non_root_says_what_is_needed() -> None:
+    if not shutil.which("setpriv"):
+        pytest.fail("setpriv (util-linux) is needed for this test")
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+         "scanner.lab.cli", "--ns", "nasscan-nonroot", "up", "--only", "smb"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+    )
+    assert r.returncode == 2
+    assert "needs root" in r.stderr and "scripts/setup.sh" in r.stderr
+    assert not netns.exists("nasscan-nonroot")
+
+
+@pytest.mark.parametrize("ns_env", [None, "nasscan-not-this-one"])
+def test_lab_test_outside_namespace_fails_clearly(ns_env: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in (netns.ENV_NS, "NASSCAN_LAB_ONLY")}
+    if ns_env:
+        env[netns.ENV_NS] = ns_env
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_lab.py::test_smb1_only_server"],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env,
+    )
+    assert r.returncode == 1, r.stdout[-2000:]
+    assert "ERROR tests/test_lab.py::test_smb1_only_server" in r.stdout
+    assert "lab exec" in r.stdout
+    assert "skipped" not in r.stdout
