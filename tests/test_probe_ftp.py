@@ -1,0 +1,124 @@
+"""The FTP probe against the lab's real vsftpd servers (ftp-anon on 21 and 2121, ftp-local, ftps).
+
+Run inside the lab: ``nasscan lab up --only ftp && nasscan lab exec -- python -m pytest ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from lab_fixtures import Lab
+
+from probes.ftp import PROBE, Facts
+from scanner.engine import Engine, ScanOptions
+from scanner.lab import content, manifest
+from scanner.models import (
+    Access,
+    Authentication,
+    Encryption,
+    Kind,
+    ProbeResult,
+    ServiceInfo,
+    Status,
+)
+from scanner.ports import PortSpec
+from scanner.probe import ListingBounds, ProbeContext
+from scanner.targets import build_scope
+
+pytestmark = pytest.mark.lab
+
+ANON, LOCAL, FTPS = "127.0.10.11", "127.0.10.12", "127.0.10.13"
+
+
+async def run(
+    make_ctx: Callable[..., ProbeContext], host: str, port: int = 21, **kw: object
+) -> ProbeResult:
+    return await PROBE.run(ServiceInfo(host=host, port=port), make_ctx(timeout=60.0, **kw))
+
+
+@pytest.mark.parametrize("name", ["ftp-anon", "ftp-anon-2121", "ftp-local", "ftps"])
+async def test_manifest(lab: Lab, make_ctx: Callable[..., ProbeContext], name: str) -> None:
+    target = lab.target(name)
+    result = await run(make_ctx, target.host, target.port)
+    assert result.protocol == "ftp"
+    problems = manifest.check(manifest.Manifest([target]), result.findings)
+    assert problems == [], (problems, result.info)
+
+
+async def test_anonymous_listing(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, ANON)
+    assert result.status is Status.SUCCESS
+    anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert anon.authentication is Authentication.ANONYMOUS
+    assert anon.evidence["user_reply"] == 230  # no_anon_password=YES: 230 straight after USER
+    assert anon.access is Access.READ and anon.encryption is Encryption.NONE
+    assert anon.listing is not None and not anon.listing.truncated
+    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
+    assert "writable_hint" not in anon.evidence  # write_enable=NO, nothing world-writable
+    assert result.info["auth_tls_accepted"] is False
+    clear = next(f for f in result.findings if f.kind is Kind.CLEARTEXT_TRANSPORT)
+    assert clear.encryption is Encryption.NONE
+
+
+async def test_listing_bounds(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, ANON, bounds=ListingBounds(entries=4))
+    anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert anon.listing is not None and anon.listing.truncated
+    assert len(anon.listing.entries) == 4
+    shallow = await run(make_ctx, ANON, bounds=ListingBounds(depth=1))
+    anon = next(f for f in shallow.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert anon.listing is not None and anon.listing.truncated
+    assert all("/" not in e.path for e in anon.listing.entries)
+    few = await run(make_ctx, ANON, bounds=ListingBounds(requests=2))
+    anon = next(f for f in few.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert anon.listing is not None and anon.listing.truncated
+    listed_dirs = [t for t in few.info["transcript"] if t.startswith("> LIST")]
+    assert len(listed_dirs) == 2
+
+
+async def test_local_users_plaintext(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, LOCAL)
+    assert result.status is Status.AUTH_REQUIRED
+    assert result.info["plaintext_user_reply"] == 331  # a password would be sent in clear
+    assert result.info["anonymous"].startswith("refused")
+    assert [f.kind for f in result.findings] == [Kind.CLEARTEXT_TRANSPORT]
+
+
+async def test_ftps_required(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    result = await run(make_ctx, FTPS)
+    assert result.status is Status.AUTH_REQUIRED
+    assert result.findings == []
+    assert result.info["auth_tls_accepted"] is True
+    assert result.info["plaintext_user_reply"] == 530
+    assert result.info["tls_user_reply"] == 331
+    assert PROBE._encryption(_facts(result)) is Encryption.REQUIRED
+
+
+def _facts(result: ProbeResult) -> Facts:
+    i = result.info
+    return Facts(
+        auth_tls_accepted=i["auth_tls_accepted"],
+        plaintext_user_reply=i["plaintext_user_reply"],
+        tls_user_reply=i["tls_user_reply"],
+        anonymous=i["anonymous"],
+    )
+
+
+async def test_port_2121_found_by_greeting(lab: Lab) -> None:
+    """2121 is no FTP default port: the engine finds it by the 220 greeting (matches_greeting)."""
+    assert not PROBE.claims_port(2121, PROBE.transport)
+    scope = await build_scope([ANON])
+    options = ScanOptions(
+        ports=PortSpec.of([2121]),
+        probes=[PROBE],
+        connect_timeout=1.0,
+        retries=0,
+        probe_timeout=60.0,
+        processes=1,
+    )
+    report = await Engine(scope, options).run()
+    assert [(s.host, s.port, s.protocol) for s in report.services] == [(ANON, 2121, "ftp")]
+    assert report.services[0].probes == {"ftp": Status.SUCCESS}
+    target = lab.target("ftp-anon-2121")
+    assert manifest.check(manifest.Manifest([target]), report.findings) == []
