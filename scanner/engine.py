@@ -206,8 +206,13 @@ class Engine:
             sample_bytes=o.sample_bytes,
         )
         queue: asyncio.Queue[tuple[str, int, Transport]] = asyncio.Queue()
+        udp_queue: asyncio.Queue[tuple[str, int, Transport]] = asyncio.Queue()
         n_workers = max(1, min(budget.probes // 2, 64))
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(n_workers)]
+        # UDP attempts mostly wait for silence: their own, wider pool keeps TCP probes moving.
+        if len(self.udp_space):
+            n_udp = max(1, min(512, budget.sweep // 4, len(self.udp_space)))
+            workers += [asyncio.create_task(self._worker(udp_queue)) for _ in range(n_udp)]
 
         def found(host: str, port: int) -> None:
             self.progress.open += 1
@@ -225,7 +230,7 @@ class Engine:
         )
         feeders = [
             asyncio.create_task(self._sweep(sweeper, found)),
-            asyncio.create_task(self._udp_feed(queue)),
+            asyncio.create_task(self._udp_feed(udp_queue)),
         ]
         aborter = asyncio.create_task(self._abort.wait())
         try:
@@ -237,7 +242,7 @@ class Engine:
                 pending.discard(aborter)
             self.progress.sweep_done = True
             if not self._abort.is_set():
-                joiner = asyncio.create_task(queue.join())
+                joiner = asyncio.create_task(_join(queue, udp_queue))
                 await asyncio.wait({joiner, aborter}, return_when=asyncio.FIRST_COMPLETED)
                 joiner.cancel()
         finally:
@@ -272,7 +277,7 @@ class Engine:
         if not len(self.udp_space):
             return
         for host, port in self.udp_space.iter_pairs(self.options.seed, self.options.shard):
-            while queue.qsize() > 1000:
+            while queue.qsize() > 512:
                 await asyncio.sleep(0.01)
             queue.put_nowait((host, port, Transport.UDP))
             await asyncio.sleep(0)
@@ -450,6 +455,11 @@ class Engine:
         if self.sweep_stats is not None:
             r.scope["sweep"] = asdict(self.sweep_stats)
         r.scope["duration_s"] = round((r.finished_at - r.started_at).total_seconds(), 3)
+
+
+async def _join(*queues: asyncio.Queue[tuple[str, int, Transport]]) -> None:
+    for q in queues:
+        await q.join()
 
 
 def _addr(info: ServiceInfo) -> str:
