@@ -236,7 +236,10 @@ def triage_finding(finding: Finding, rules: RuleSet | None = None) -> Finding:
         content = analyse_listing(
             finding.listing, finding.resource, rs, sniffed if isinstance(sniffed, dict) else None
         )
-        evidence.update(content.evidence(rs))
+        if finding.listing is not None:
+            evidence.update(content.evidence(rs))
+        elif content.resource_categories:  # nothing listed (e.g. a block device): name only
+            evidence["resource_categories"] = sorted(content.resource_categories)
         critical = content.critical_categories(rs)
         if critical:
             evidence["critical_content"] = critical
@@ -307,12 +310,15 @@ def summarise_service(findings: list[Finding]) -> str | None:
     ]
     if open_:
         best = max(open_, key=_rank)
-        content = _headline_text(best) or best.title
-        who = "by anyone" + _AUTH_NOTE.get(best.authentication, "")
-        verb = _ACCESS_WORD.get(best.access, "open") if best.access else "open"
-        line = f"{head}: {content}, {verb} {who}"
-        if best.resource and best.resource.strip("/"):
-            line += f" in {best.resource}"
+        content = _headline_text(best)
+        if content is None:  # no listing: the probe's own title says what is open
+            line = f"{head}: {best.title}"
+        else:
+            who = "by anyone" + _AUTH_NOTE.get(best.authentication, "")
+            verb = _ACCESS_WORD.get(best.access, "open") if best.access else "open"
+            line = f"{head}: {content}, {verb} {who}"
+            if best.resource and best.resource.strip("/"):
+                line += f" in {best.resource}"
         if len(open_) > 1:
             more = len(open_) - 1
             line += f" (+{more} more open resource{'s' if more > 1 else ''})"

@@ -208,6 +208,23 @@ def test_credentials_near_misses(path: str) -> None:
     assert "credentials" not in cats(path)
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("startup-config", {"device-config"}),
+        ("backup/nas.cfg", {"device-config", "backup"}),
+        ("cfg/core-switch-01.cfg", {"device-config"}),
+        ("backups/whatever.txt", {"backup"}),
+        ("pxelinux.0", set()),
+        ("etc/nginx.conf", set()),
+        ("mybackups/x.txt", set()),
+        ("switchboard.txt", set()),
+    ],
+)
+def test_device_configs_and_backup_folders(path: str, expected: set[str]) -> None:
+    assert cats(path) == expected
+
+
 def test_directories_are_not_classified() -> None:
     assert RULES.classify_entry(Entry(path="patient/19811218-9876", is_dir=True)) == {}
 

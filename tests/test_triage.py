@@ -94,7 +94,11 @@ def test_unauthenticated_dull_content_is_high() -> None:
 def test_unauthenticated_without_listing_is_high() -> None:
     t = triage_finding(unauth(None, resource="hidden"))
     assert t.severity == Severity.HIGH
-    assert t.evidence["files"] == 0 and t.evidence["entries_seen"] == 0
+    # Nothing was listed (e.g. a block device): no made-up '0 files'.
+    assert "files" not in t.evidence and "headline" not in t.evidence
+    named = triage_finding(unauth(None, resource="recordings"))
+    assert named.evidence["resource_categories"] == ["recording"]
+    assert named.severity == Severity.HIGH
 
 
 def test_unauthenticated_credentials_or_backups_are_high_not_critical() -> None:
@@ -296,6 +300,30 @@ def test_summary_cleartext_only_and_nothing() -> None:
     assert summarise_service([]) is None
     signing = other(Kind.SIGNING_NOT_REQUIRED)
     assert summarise_service([triage_finding(signing)]) is None
+
+
+def test_summary_without_listing_uses_the_probe_title() -> None:
+    f = Finding(
+        host="127.0.10.61",
+        port=3260,
+        protocol="iscsi",
+        kind=Kind.UNAUTHENTICATED_ACCESS,
+        authentication=Authentication.NONE,
+        resource="iqn.2026-01.lab.nasscan:open",
+        title="iSCSI target iqn.2026-01.lab.nasscan:open accepts a login without authentication",
+    )
+    clear = Finding(
+        host="127.0.10.61",
+        port=3260,
+        protocol="iscsi",
+        kind=Kind.CLEARTEXT_TRANSPORT,
+        encryption=Encryption.NONE,
+        title="iSCSI without IPsec",
+    )
+    assert summarise_service([triage_finding(f), triage_finding(clear)]) == (
+        "127.0.10.61:3260 iscsi (no TLS): iSCSI target iqn.2026-01.lab.nasscan:open accepts a "
+        "login without authentication"
+    )
 
 
 def test_summary_works_on_findings_loaded_from_json() -> None:
