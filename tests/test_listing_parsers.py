@@ -161,3 +161,31 @@ def test_nginx_html_roundtrip(items: list[tuple[str, int, bool]]) -> None:
 def test_arbitrary_bytes_never_raise(body: bytes) -> None:
     got = parse_listing(body, path="/")
     assert got is None or isinstance(got.entries, list)
+
+
+def test_webdav_multistatus_captured_from_nginx() -> None:
+    from scanner.protocols.webdav import advertised_write_methods, dav_classes, parse_multistatus
+
+    res = parse_multistatus((CORPUS / "webdav_nginx_propfind.xml").read_bytes())
+    by = {r.href: r for r in res}
+    assert by["/"].is_collection and by["/2019/"].is_collection and by["/my dir/"].is_collection
+    assert (by["/readme.txt"].size, by["/readme.txt"].mtime) == (3, "2019-03-14T10:15:00")
+    assert by["/logo & icon.png"].size == 20000 and not by["/logo & icon.png"].is_collection
+    assert all(r.ok for r in res) and len(res) == 6
+    allow = "GET,HEAD,PUT,DELETE,MKCOL,COPY,MOVE,PROPFIND,OPTIONS,LOCK,UNLOCK"
+    assert advertised_write_methods(allow) == ["PUT", "DELETE", "MKCOL", "MOVE", "COPY", "LOCK"]
+    assert advertised_write_methods("GET, HEAD, OPTIONS") == []
+    assert dav_classes("1, 2, <http://apache.org/dav/propset/fs/1>")[:2] == ["1", "2"]
+
+
+def test_webdav_rejects_non_multistatus_and_entities() -> None:
+    from scanner.protocols.webdav import parse_multistatus
+
+    with pytest.raises(ValueError):
+        parse_multistatus(b"<html><body>Index of /</body></html>")
+    with pytest.raises(ValueError):  # UnsafeXMLError is a ValueError
+        parse_multistatus(
+            b'<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x "y">]>'
+            b'<D:multistatus xmlns:D="DAV:"><D:response><D:href>&x;</D:href></D:response>'
+            b"</D:multistatus>"
+        )
