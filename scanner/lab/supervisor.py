@@ -9,6 +9,7 @@ records alone, so it also cleans up after a crash or after service code changed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ def state_root() -> Path:
 
 def context(ns: str) -> LabContext:
     return LabContext(ns=ns, state=state_root() / ns)
+
+
+@contextlib.contextmanager
+def _lock(ns: str) -> Iterator[None]:
+    """Serialise up/down of one namespace (e.g. scripts/test.sh's up and the fixture's)."""
+    root = state_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{ns}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- preflight
@@ -241,6 +255,14 @@ def _log_tail(ctx: LabContext, name: str, n: int = 15) -> str:
 
 def up(ns: str | None = None, only: list[str] | None = None, echo: Any = None) -> LabContext:
     """Bring the (selected) services up; idempotent; returns the context."""
+    name = netns.ns_name(ns)
+    if os.geteuid() != 0:
+        preflight([])
+    with _lock(name):
+        return _up(name, only, echo)
+
+
+def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
     say = echo or (lambda _msg: None)
     name = netns.ns_name(ns)
     try:
@@ -392,6 +414,13 @@ def down(ns: str | None = None, echo: Any = None) -> list[int]:
 
     Returns PIDs of processes still inside the namespace afterwards (empty when clean).
     """
+    name = netns.ns_name(ns)
+    preflight([])
+    with _lock(name):
+        return _down(name, echo)
+
+
+def _down(ns: str, echo: Any) -> list[int]:
     say = echo or (lambda _msg: None)
     name = netns.ns_name(ns)
     preflight([])
