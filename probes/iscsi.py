@@ -5,7 +5,10 @@ its disks without authentication (``unauthenticated-access``, resource = the tar
 CHAP demand or an authentication/authorization failure is authentication required: we try the
 login for real instead of trusting the discovery answer (nmap's iscsi-info gets CHAP targets
 wrong). iSCSI has no encryption of its own: one ``cleartext-transport`` finding per portal.
-Every session is logged out.
+After an accepted login, read-only SCSI metadata commands (REPORT LUNS, INQUIRY, READ CAPACITY,
+MODE SENSE) describe the LUNs: ``access`` is ``write`` when a disk is not write-protected, else
+``read``; no block is ever read or written (option ``iscsi.luns=false`` skips this). Every
+session is logged out.
 """
 
 from __future__ import annotations
@@ -87,27 +90,36 @@ class ISCSIProbe(Probe):
 
         findings: list[Finding] = [cleartext]
         results: dict[str, str] = {}
+        describe = bool(ctx.option("iscsi.luns", True))
         logouts: dict[str, bool] = {}
         for t in targets[: ctx.bounds.resources]:
             async with ctx.dialer.tcp(host, port) as conn:
                 s = iscsi.Session(conn, initiator=initiator)
                 o = await s.login(t.name)
+                luns: list[iscsi.LunInfo] | None = None
                 if o.ok:
+                    if describe:
+                        with contextlib.suppress(iscsi.ISCSIProtocolError, TimeoutError):
+                            luns = await s.describe_luns()
                     logouts[t.name] = False
                     with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
                         logouts[t.name] = await s.logout()
             if o.ok:
                 results[t.name] = "open"
+                disks = [x for x in luns or [] if x.device_type == 0]
+                writable = any(x.write_protected is False for x in disks)
                 findings.append(Finding(
                     **base,
                     kind=Kind.UNAUTHENTICATED_ACCESS,
                     authentication=Authentication.NONE,
                     encryption=Encryption.NONE,
                     resource=t.name,
-                    access=Access.READ,
+                    access=Access.WRITE if writable else Access.READ,
                     title=f"iSCSI target {t.name} accepts a login without authentication",
                     evidence={"auth_method": "None", "addresses": t.addresses[:4],
-                              "access": "block-level SCSI after login (writes never attempted)",
+                              "access": "block-level SCSI after login (no block read or "
+                              "written; write protection from MODE SENSE)",
+                              "luns": _lun_evidence(luns),
                               "negotiated": dict(list(o.target_keys.items())[:8])},
                     remediation="Require CHAP (better mutual CHAP) and restrict the target's "
                     "initiator ACL to the hosts that use it.",
@@ -123,5 +135,26 @@ class ISCSIProbe(Probe):
         return ProbeResult(status=status, protocol="iscsi", findings=findings, info=info,
                            detail=f"{len(targets)} target(s), {n_open} open without CHAP")
 
+
+def _lun_evidence(luns: list[iscsi.LunInfo] | None) -> list[dict[str, Any]] | str:
+    if luns is None:
+        return "not examined"
+    out: list[dict[str, Any]] = []
+    for x in luns[:8]:
+        dtype = x.device_type
+        item: dict[str, Any] = {
+            "lun": x.lun,
+            "type": _DEVICE_TYPES.get(dtype, dtype) if dtype is not None else None,
+            "product": f"{x.vendor} {x.product}".strip(),
+        }
+        if x.size_bytes is not None:
+            item["size_bytes"] = x.size_bytes
+        if x.write_protected is not None:
+            item["write_protected"] = x.write_protected
+        out.append(item)
+    return out
+
+
+_DEVICE_TYPES = {0: "disk", 1: "tape", 5: "cd/dvd", 12: "controller", 13: "enclosure"}
 
 PROBE = ISCSIProbe()

@@ -85,6 +85,36 @@ def test_bounds() -> None:
         iscsi.parse_login_response(iscsi.PDU(bytes([iscsi.OP_REJECT]) + b"\0" * 47))
 
 
+def test_scsi_metadata_parsers() -> None:
+    assert iscsi.encode_lun(1) == b"\x00\x01" + bytes(6)
+    assert iscsi.encode_lun(300)[:2] == b"\x41\x2c"
+    report = (16).to_bytes(4, "big") + bytes(4) + iscsi.encode_lun(0) + iscsi.encode_lun(300)
+    assert iscsi.parse_report_luns(report) == [0, 300]
+    # a list length claiming 2^32/8 LUNs is cut to what is present and to the bound
+    huge = b"\xff\xff\xff\xf8" + bytes(4) + iscsi.encode_lun(5) * 40
+    assert iscsi.parse_report_luns(huge) == [5] * iscsi.MAX_LUNS
+    info = iscsi.LunInfo(1)
+    iscsi.parse_inquiry(info, bytes([0]) + bytes(7) + b"IET     " + b"VIRTUAL-DISK    ")
+    iscsi.parse_read_capacity10(info, (8191).to_bytes(4, "big") + (512).to_bytes(4, "big"))
+    iscsi.parse_mode_sense6(info, bytes([3, 0, 0x80, 0]))
+    assert (info.device_type, info.vendor, info.product) == (0, "IET", "VIRTUAL-DISK")
+    assert info.size_bytes == 4 * 1024 * 1024 and info.write_protected is True
+    iscsi.parse_mode_sense6(info, bytes([3, 0, 0x00, 0]))
+    assert info.write_protected is False
+    for parser in (iscsi.parse_read_capacity10, iscsi.parse_mode_sense6):
+        with pytest.raises(iscsi.ISCSIProtocolError):
+            parser(info, b"\x00")
+    with pytest.raises(iscsi.ISCSIProtocolError):
+        iscsi.parse_report_luns(b"\x00\x00")
+
+
+def test_scsi_cdbs_are_read_only() -> None:
+    # INQUIRY, REPORT LUNS, READ CAPACITY(10), MODE SENSE(6): no write-type opcode is ever built
+    ops = {iscsi.cdb_inquiry()[0], iscsi.cdb_report_luns()[0], iscsi.cdb_read_capacity10()[0],
+           iscsi.cdb_mode_sense6()[0]}
+    assert ops == {0x12, 0xA0, 0x25, 0x1A}
+
+
 keys = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="="),
                min_size=1, max_size=20)
 values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)

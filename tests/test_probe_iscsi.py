@@ -31,6 +31,9 @@ async def test_iscsi_matches_manifest(lab: Lab, make_ctx: Callable[..., ProbeCon
     assert clear.encryption == Encryption.NONE and set(clear.evidence["targets"]) == {OPEN, CHAP}
     # unlike nmap's iscsi-info, the CHAP target is known to need authentication
     assert res.info["targets"] == {OPEN: "open", CHAP: "auth-required"}
+    # LUN metadata from read-only SCSI commands: the lab's disk is a write-protected 4 MiB LUN
+    disks = [x for x in unauth[0].evidence["luns"] if x["type"] == "disk"]
+    assert disks and all(d["write_protected"] is True and d["size_bytes"] > 0 for d in disks)
     # every session we opened was logged out, and the target confirmed it
     assert res.info["discovery_logout"] is True and res.info["logouts"] == {OPEN: True}
 

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scanner.dialer import Connection
 
+OP_SCSI_CMD = 0x01
+OP_SCSI_RSP = 0x21
+OP_DATA_IN = 0x25
+OP_R2T = 0x31
 OP_NOP_IN = 0x20
 OP_LOGIN_REQ = 0x03
 OP_LOGIN_RSP = 0x23
@@ -66,6 +70,33 @@ STATUS = {
 AUTH_STATUSES = {0x0201, 0x0202}
 
 DEFAULT_INITIATOR = "iqn.2026-01.io.nasscan:scanner"
+
+
+SCSI_GOOD = 0x00
+SCSI_CHECK_CONDITION = 0x02
+MAX_SCSI_IN = 4096
+"""Largest SCSI data-in we ask for (metadata only: LUN list, capacity, mode header)."""
+MAX_DATA_IN_PDUS = 16
+MAX_LUNS = 16
+
+# read-only CDBs (SPC/SBC): nothing here can change a LUN
+CDB_TEST_UNIT_READY = bytes(6)
+
+
+def cdb_inquiry(alloc: int = 96) -> bytes:
+    return bytes([0x12, 0, 0, 0, alloc, 0])
+
+
+def cdb_report_luns(alloc: int = 512) -> bytes:
+    return bytes([0xA0, 0, 0, 0, 0, 0]) + alloc.to_bytes(4, "big") + bytes(2)
+
+
+def cdb_read_capacity10() -> bytes:
+    return bytes([0x25]) + bytes(9)
+
+
+def cdb_mode_sense6(alloc: int = 64) -> bytes:
+    return bytes([0x1A, 0x08, 0x3F, 0, alloc, 0])  # DBD, all pages: we read the header only
 
 
 class ISCSIProtocolError(Exception):
@@ -208,6 +239,62 @@ class LoginOutcome:
 
 
 @dataclass
+class LunInfo:
+    lun: int
+    device_type: int | None = None
+    vendor: str = ""
+    product: str = ""
+    blocks: int | None = None
+    block_size: int | None = None
+    write_protected: bool | None = None
+
+    @property
+    def size_bytes(self) -> int | None:
+        if self.blocks is None or self.block_size is None:
+            return None
+        return self.blocks * self.block_size
+
+
+def encode_lun(lun: int) -> bytes:
+    """SAM LUN field: peripheral device addressing for LUNs below 256, else flat space."""
+    if lun < 256:
+        return bytes([0, lun]) + bytes(6)
+    return bytes([0x40 | ((lun >> 8) & 0x3F), lun & 0xFF]) + bytes(6)
+
+
+def parse_report_luns(data: bytes, max_luns: int = MAX_LUNS) -> list[int]:
+    if len(data) < 8:
+        raise ISCSIProtocolError("short REPORT LUNS answer")
+    n = int.from_bytes(data[:4], "big") // 8
+    out: list[int] = []
+    for i in range(min(n, max_luns, (len(data) - 8) // 8)):
+        b = data[8 + 8 * i : 16 + 8 * i]
+        out.append(((b[0] & 0x3F) << 8 | b[1]) if b[0] & 0xC0 == 0x40 else b[1])
+    return out
+
+
+def parse_inquiry(info: LunInfo, data: bytes) -> None:
+    if len(data) >= 1:
+        info.device_type = data[0] & 0x1F
+    if len(data) >= 32:
+        info.vendor = data[8:16].decode("ascii", "replace").strip()
+        info.product = data[16:32].decode("ascii", "replace").strip()
+
+
+def parse_read_capacity10(info: LunInfo, data: bytes) -> None:
+    if len(data) < 8:
+        raise ISCSIProtocolError("short READ CAPACITY answer")
+    info.blocks = int.from_bytes(data[:4], "big") + 1
+    info.block_size = int.from_bytes(data[4:8], "big")
+
+
+def parse_mode_sense6(info: LunInfo, data: bytes) -> None:
+    if len(data) < 4:
+        raise ISCSIProtocolError("short MODE SENSE answer")
+    info.write_protected = bool(data[2] & 0x80)
+
+
+@dataclass
 class SendTarget:
     name: str
     addresses: list[str] = field(default_factory=list)
@@ -325,6 +412,71 @@ class Session:
             ttt = pdu.u32(20)
             payload = b""
         raise ISCSIProtocolError("SendTargets answer did not end in a bounded number of PDUs")
+
+    async def scsi_read(self, lun: int, cdb: bytes, alloc: int) -> tuple[int, bytes]:
+        """Run one read-type (data-in) SCSI command; returns (SCSI status, data)."""
+        if len(cdb) > 16 or alloc > MAX_SCSI_IN:
+            raise ValueError("CDB too long or allocation too large")
+        itt = self._next_itt()
+        bhs = bytearray(BHS_LEN)
+        bhs[0] = OP_SCSI_CMD
+        bhs[1] = FLAG_FINAL | 0x40 | 0x01  # final, read, simple task attribute
+        bhs[8:16] = encode_lun(lun)
+        struct.pack_into(">III", bhs, 16, itt, alloc, self.cmd_sn)
+        struct.pack_into(">I", bhs, 28, self.exp_stat_sn)
+        bhs[32 : 32 + len(cdb)] = cdb
+        self.cmd_sn = (self.cmd_sn + 1) & 0xFFFFFFFF
+        await self.conn.send(encode_pdu(bhs))
+        data = b""
+        for _ in range(MAX_DATA_IN_PDUS):
+            pdu = await self._read(OP_DATA_IN, OP_SCSI_RSP)
+            if pdu.opcode == OP_REJECT:
+                raise ISCSIProtocolError("target rejected the SCSI command")
+            if pdu.u32(16) != itt:
+                raise ISCSIProtocolError("SCSI answer for another task")
+            if pdu.opcode == OP_DATA_IN:
+                data += pdu.data
+                if len(data) > alloc:
+                    raise ISCSIProtocolError("more data-in than requested")
+                if pdu.flags & 0x01:  # S: status carried here
+                    self.exp_stat_sn = (pdu.u32(24) + 1) & 0xFFFFFFFF
+                    return pdu.bhs[3], data
+                continue
+            self.exp_stat_sn = (pdu.u32(24) + 1) & 0xFFFFFFFF
+            if pdu.bhs[2] != 0:
+                raise ISCSIProtocolError(f"SCSI command failed: response {pdu.bhs[2]:#04x}")
+            return pdu.bhs[3], data
+        raise ISCSIProtocolError("SCSI answer did not end in a bounded number of PDUs")
+
+    async def _scsi_good(self, lun: int, cdb: bytes, alloc: int) -> bytes | None:
+        """Retry once after CHECK CONDITION (a unit attention right after login is normal)."""
+        for _ in range(2):
+            status, data = await self.scsi_read(lun, cdb, alloc)
+            if status == SCSI_GOOD:
+                return data
+            if status != SCSI_CHECK_CONDITION:
+                return None
+        return None
+
+    async def describe_luns(self, max_luns: int = MAX_LUNS) -> list[LunInfo]:
+        """LUN list, type, size and write protection: metadata only, no block is read."""
+        raw = await self._scsi_good(0, cdb_report_luns(512), 512)
+        luns = parse_report_luns(raw, max_luns) if raw is not None else [0]
+        out: list[LunInfo] = []
+        for lun in luns[:max_luns]:
+            info = LunInfo(lun)
+            inq = await self._scsi_good(lun, cdb_inquiry(96), 96)
+            if inq is not None:
+                parse_inquiry(info, inq)
+            if info.device_type == 0:  # direct-access block device (a disk)
+                cap = await self._scsi_good(lun, cdb_read_capacity10(), 8)
+                if cap is not None:
+                    parse_read_capacity10(info, cap)
+                mode = await self._scsi_good(lun, cdb_mode_sense6(64), 64)
+                if mode is not None:
+                    parse_mode_sense6(info, mode)
+            out.append(info)
+        return out
 
     async def logout(self) -> bool:
         """Close the session; True when the target confirmed."""
