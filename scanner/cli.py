@@ -45,7 +45,27 @@ def _fail(message: str) -> NoReturn:
     raise InputError(message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The top-level group; feature commands (lab, history) are loaded on first use."""
+
+    _extended = False
+
+    def _extend(self) -> None:
+        if not self._extended:
+            type(self)._extended = True
+            _load_extensions()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._extend()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._extend()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="nasscan")
 def cli() -> None:
     """nasscan: find network storage that answers without authentication or encryption."""
@@ -341,7 +361,8 @@ def scan_cmd(
         stream=sys.stderr,
     )
     try:
-        probes = select_probes(probes_spec)
+        discovery_only = probes_spec is not None and probes_spec.strip() == "none"
+        probes = [] if discovery_only else select_probes(probes_spec)
     except UnknownProbeError as exc:
         _fail(str(exc))
     try:
@@ -412,24 +433,21 @@ def scan_cmd(
     return EXIT_FINDINGS if _fails(report, fail_on) else EXIT_OK
 
 
-def _register_subcommands() -> None:
-    """Commands that live with their feature: the lab and the scan history."""
-    try:
-        from scanner.lab.cli import lab as lab_group
-    except ImportError:  # pragma: no cover - until the lab package is complete
-        pass
-    else:
-        cli.add_command(lab_group, "lab")
+def _load_extensions() -> None:
+    """Register the commands that live with their feature: the lab and the scan history.
+
+    Imported only when a command other than ``scan``/``probes`` is asked for (or for --help):
+    they pull in heavy libraries that a scan does not need at start-up.
+    """
+    from scanner.lab.cli import lab as lab_group
+
     try:
         from scanner.history.cli import COMMANDS
-    except ImportError:  # pragma: no cover - until the history package is complete
+    except ImportError:  # pragma: no cover - until the history package is committed
         COMMANDS = []
-    for command in COMMANDS:
+    for command in [lab_group, *COMMANDS]:
         if command.name and command.name not in cli.commands:
             cli.add_command(command)
-
-
-_register_subcommands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
