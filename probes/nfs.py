@@ -508,6 +508,7 @@ class _NFSRun:
         clients = self._clients(st)
         if clients is not None:
             evidence["clients"] = clients
+            evidence["open_to"] = mount.Export(st.path, st.clients or ()).exposure
         if st.access_bits:
             evidence["nfsv3_access"] = st.access_bits
         versions = " and ".join(v.replace("nfs", "NFS") for v in sorted(st.versions))

@@ -39,7 +39,7 @@ async def test_open_export_over_v3_and_v4(
     assert f.port == 2049 and f.protocol == "nfs"
     assert f.authentication == Authentication.NONE
     assert f.evidence["versions"] == ["nfsv3", "nfsv4"]
-    assert f.evidence["clients"] == ["(everyone)"]
+    assert f.evidence["clients"] == ["(everyone)"] and f.evidence["open_to"] == "everyone"
     assert f.evidence["flavors"] == ["sys"]
     assert "read" in f.evidence["nfsv3_access"] and "modify" not in f.evidence["nfsv3_access"]
     assert f.listing is not None and not f.listing.truncated

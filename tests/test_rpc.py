@@ -165,6 +165,16 @@ def test_garbage_never_escapes_as_another_exception(data: bytes) -> None:
             decoder(rpc.decode_reply(data, 0))
 
 
+def test_client_list_exposure() -> None:
+    assert mount.Export("/a").exposure == "everyone"  # empty list: any host
+    assert mount.Export("/a", ("*",)).exposure == "everyone"
+    assert mount.Export("/a", ("10.0.0.0/8", "db1")).exposure == "wide-network"
+    assert mount.Export("/a", ("192.0.2.0/24",)).exposure == "restricted"
+    assert mount.Export("/a", ("*.example.org",)).exposure == "wildcard"
+    assert mount.Export("/a", ("@backup", "nas2")).exposure == "restricted"
+    assert not mount.Export("/a", ("10.0.0.0/8",)).open_to_everyone
+
+
 def test_wrong_xid_and_not_a_reply() -> None:
     data = captured("portmap_dump")
     xid = struct.unpack(">I", data[:4])[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from scanner.protocols.rpc import AUTH_NULL, OpaqueAuth, RPCClient
@@ -34,6 +35,28 @@ MNT3_ERRORS = {
 }
 
 
+WIDE_PREFIX_V4 = 16
+WIDE_PREFIX_V6 = 48
+
+
+def client_scope(client: str) -> str:
+    """Classify one export client entry: ``everyone``, ``wide-network``, ``wildcard`` or
+    ``restricted`` (a host, a netgroup or a narrow network)."""
+    c = client.strip()
+    if c in ("", "*", "everyone", "(everyone)", "0.0.0.0/0", "::/0", "0.0.0.0"):
+        return "everyone"
+    if "/" in c:
+        try:
+            net = ipaddress.ip_network(c, strict=False)
+        except ValueError:
+            return "restricted"
+        wide = WIDE_PREFIX_V4 if net.version == 4 else WIDE_PREFIX_V6
+        return "wide-network" if net.prefixlen <= wide else "restricted"
+    if "*" in c or "?" in c:
+        return "wildcard"
+    return "restricted"
+
+
 @dataclass(frozen=True)
 class Export:
     path: str
@@ -42,7 +65,15 @@ class Export:
     @property
     def open_to_everyone(self) -> bool:
         """An empty list, ``*`` or ``everyone`` means any host may mount."""
-        return not self.clients or any(c in ("*", "everyone", "(everyone)") for c in self.clients)
+        return not self.clients or any(client_scope(c) == "everyone" for c in self.clients)
+
+    @property
+    def exposure(self) -> str:
+        """The widest client scope: everyone > wide-network > wildcard > restricted."""
+        if not self.clients:
+            return "everyone"
+        order = ("everyone", "wide-network", "wildcard", "restricted")
+        return min((client_scope(c) for c in self.clients), key=order.index)
 
 
 @dataclass
