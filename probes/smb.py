@@ -151,12 +151,12 @@ class SmbProbe(Probe):
         try:
             async with ctx.dialer.tcp(host, port) as conn:
                 neg = await smb2.negotiate(conn)
-        except (ConnectionRefusedError, OSError) as exc:
-            if isinstance(exc, ConnectionRefusedError):
-                return ProbeResult(status=Status.REFUSED, detail=str(exc))
-            smb2_error = f"{type(exc).__name__}: {exc}"
-        except TimeoutError:
+        except TimeoutError:  # before OSError: TimeoutError is one
             smb2_error = "timeout"
+        except ConnectionRefusedError as exc:
+            return ProbeResult(status=Status.REFUSED, detail=str(exc))
+        except OSError as exc:
+            smb2_error = f"{type(exc).__name__}: {exc}"
         except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError) as exc:
             smb2_error = f"{type(exc).__name__}: {exc}"
 
@@ -175,6 +175,12 @@ class SmbProbe(Probe):
         if not facts.smb1 and not facts.smb2:
             if smb2_error == "timeout":
                 return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
+            if any("SmbProtocolError" in (e or "") for e in (smb2_error, smb1_error)):
+                # it answered, but not with SMB (or broke our bounds)
+                return ProbeResult(
+                    status=Status.PROTOCOL_ERROR,
+                    detail=f"not SMB (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
+                )
             return ProbeResult(
                 status=Status.NOT_APPLICABLE,
                 detail=f"no SMB answer (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
