@@ -21,6 +21,7 @@ import secrets
 import ssl
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
@@ -301,6 +302,17 @@ async def _crawl_dav(st: _State, root: str, first: list[Any], ctx: ProbeContext)
     return crawl
 
 
+async def _own_budget(st: _State, ctx: ProbeContext, crawl: Coroutine[Any, Any, _Crawl]) -> _Crawl:
+    """Run one resource's crawl with its own request/byte bounds (``ListingBounds`` are per
+    resource); the service's deadline stays shared."""
+    saved = st.budget
+    st.budget = _Budget(saved.deadline, ctx.bounds.requests, ctx.bounds.bytes)
+    try:
+        return await crawl
+    finally:
+        st.budget = saved
+
+
 def _evidence(crawl: _Crawl, url: str) -> dict[str, Any]:
     files = [e for e in crawl.entries if not e.is_dir]
     sizes = [e.size for e in files if e.size is not None]
@@ -411,7 +423,7 @@ class HttpProbe(Probe):
             root = _norm_dir(final)
             if root in st.visited:
                 continue
-            crawl = await _crawl_http(st, root, parsed, ctx)
+            crawl = await _own_budget(st, ctx, _crawl_http(st, root, parsed, ctx))
             listing_roots.append(root)
             url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
             findings.append(self._unauth(service, "http", root, crawl, url, target.tls))
@@ -468,7 +480,7 @@ class HttpProbe(Probe):
             resp, resources = res
             if resp.status != 207 or not resources:
                 continue
-            crawl = await _crawl_dav(st, path, resources, ctx)
+            crawl = await _own_budget(st, ctx, _crawl_dav(st, path, resources, ctx))
             url = f"{st.target.scheme}://{st.target.authority}{_quote_path(path)}"
             f = self._unauth(service, "webdav", path, crawl, url, st.target.tls)
             f.evidence["method"] = "PROPFIND Depth: 1 -> 207 Multi-Status"

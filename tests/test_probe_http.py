@@ -98,7 +98,8 @@ async def test_crawl_respects_bounds(lab: Lab, make_ctx: Callable[..., ProbeCont
     assert unauth.listing is not None and unauth.listing.truncated
     assert len(unauth.listing.entries) <= 5
     assert all(e.path.count("/") <= 2 for e in unauth.listing.entries)
-    assert result.info["requests"] <= 6
+    assert unauth.evidence["pages"] <= 6
+    assert result.info["requests"] <= 6 * 2  # discovery + this root's crawl
 
 
 async def test_detect_on_unclaimed_port(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
