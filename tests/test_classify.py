@@ -437,6 +437,17 @@ def test_parse_size_units() -> None:
             parse_size(bad, "f", "r", "min")
 
 
+def test_regex_patterns_with_inline_flags_still_work() -> None:
+    rs = parse_rules(
+        '[categories.a]\nlabel="a"\n[[rule]]\nname="r"\ncategory="a"\nwhere="name"\n'
+        'how="regex"\ncase_sensitive=true\npatterns=["(?i)^abc", "x$"]\n',
+        "<inline>",
+    )
+    assert rs.classify_entry(Entry(path="d/ABCd")) == {"a": 10}
+    assert rs.classify_entry(Entry(path="qx")) == {"a": 10}
+    assert rs.classify_entry(Entry(path="qX")) == {}
+
+
 def test_parse_rules_direct_text() -> None:
     rs = parse_rules(
         '[categories.a]\nlabel="a"\n[[rule]]\nname="n"\ncategory="a"\nwhere="path"\n'

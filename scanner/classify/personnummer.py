@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 # Digits not preceded/followed by another digit. Separator: '-' or '+' or nothing.
 _CANDIDATE = re.compile(r"(?<!\d)(?P<date>\d{8}|\d{6})(?P<sep>[-+]?)(?P<serial>\d{4})(?!\d)")
@@ -112,12 +113,20 @@ def _check(m: re.Match[str]) -> IdentityNumber | None:
 
 def candidates(text: str) -> list[IdentityNumber]:
     """Every date-valid identity-number-shaped string in ``text`` (check digit not required)."""
+    if len(text) < 10 or not any(ch.isdigit() for ch in text):
+        return []
+    return list(_candidates(text))
+
+
+@lru_cache(maxsize=8192)
+def _candidates(text: str) -> tuple[IdentityNumber, ...]:
+    # Cached: the same name is looked at by the detector rule, the phone detector and masking.
     found = []
     for m in _CANDIDATE.finditer(text):
         hit = _check(m)
         if hit is not None:
             found.append(hit)
-    return found
+    return tuple(found)
 
 
 def find(text: str) -> list[IdentityNumber]:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from scanner.classify import personnummer, phone
@@ -163,7 +163,7 @@ class Rule:
 
 def split_name(path: str) -> tuple[str, tuple[str, ...]]:
     """(file name, extensions): ``a/b.sql.gz`` -> ``("b.sql.gz", ("gz", "sql.gz"))``."""
-    name = PurePosixPath(path.rstrip("/") or "/").name
+    name = path.rstrip("/").rsplit("/", 1)[-1]
     parts = name.split(".")
     if len(parts) < 2 or not parts[-1]:
         return name, ()
@@ -347,7 +347,12 @@ def _parse_rule(source: str, index: int, raw: Any) -> Rule:
                     compiled.append(re.compile(p, flags))
                 except re.error as exc:
                     raise bad(f"pattern {p!r} is not a valid regular expression: {exc}") from None
-            regexes = tuple(compiled)
+            # One alternation: a single search per value instead of one per pattern (patterns
+            # with inline global flags cannot be joined: keep them apart then).
+            try:
+                regexes = (re.compile("|".join(f"(?:{c.pattern})" for c in compiled), flags),)
+            except re.error:
+                regexes = tuple(compiled)
         else:
             vals = [p if case_sensitive else p.casefold() for p in patterns]
             if where == "extension":
