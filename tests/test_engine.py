@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
+import jsonschema
 import pytest
+from lab_fixtures import Lab as LabFixture
 
 from scanner.engine import Engine, ScanOptions
 from scanner.models import (
@@ -30,13 +34,14 @@ from scanner.models import (
 )
 from scanner.ports import PortSpec
 from scanner.probe import Probe, ProbeContext, not_applicable
+from scanner.report import schema as report_schema
 from scanner.targets import build_scope
 
 GREETING = b"220 nasscan-test line server ready\r\n"
 
 
 @dataclass
-class Lab:
+class Listeners:
     greeter: tuple[str, int]
     silent: tuple[str, int]
     http: tuple[str, int]
@@ -63,7 +68,7 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 @pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
+async def net() -> AsyncIterator[Listeners]:
     servers: list[asyncio.Server] = []
     lab_accepts: dict[tuple[str, int], int] = {}
     times: list[float] = []
@@ -110,7 +115,9 @@ async def lab() -> AsyncIterator[Lab]:
     udp_transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=("127.0.55.5", 0))
     udp = udp_transport.get_extra_info("sockname")[:2]
     try:
-        yield Lab(greeter, silent, http, claimed, outside, (udp[0], udp[1]), lab_accepts, times)
+        yield Listeners(
+            greeter, silent, http, claimed, outside, (udp[0], udp[1]), lab_accepts, times
+        )
     finally:
         udp_transport.close()
         for w in hold:
@@ -275,32 +282,32 @@ def options(ports: PortSpec, probes: list[Probe], **kw: object) -> ScanOptions:
 # -- tests -----------------------------------------------------------------------------------
 
 
-async def test_discovery_finds_exactly_the_open_ports(lab: Lab) -> None:
+async def test_discovery_finds_exactly_the_open_ports(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.0/28"])
-    engine = Engine(scope, options(PortSpec.of(lab.tcp_ports), []))
+    engine = Engine(scope, options(PortSpec.of(net.tcp_ports), []))
     report = await engine.run()
     found = {(s.host, s.port) for s in report.services}
-    assert found == {lab.greeter, lab.silent, lab.http, lab.claimed}
+    assert found == {net.greeter, net.silent, net.http, net.claimed}
     assert all(s.probes == {} for s in report.services)
     assert engine.sweep_stats is not None
-    assert engine.sweep_stats.attempted == 16 * len(lab.tcp_ports)
+    assert engine.sweep_stats.attempted == 16 * len(net.tcp_ports)
     assert engine.sweep_stats.open == 4
     assert report.findings == [] and report.errors == [] and not report.aborted
-    assert lab.accepts.get(lab.outside, 0) == 0
+    assert net.accepts.get(net.outside, 0) == 0
 
 
-async def test_probe_stage_identifies_probes_and_survives_bad_probes(lab: Lab) -> None:
+async def test_probe_stage_identifies_probes_and_survives_bad_probes(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.1-4"])
     streamed: list[Finding] = []
     probes: list[Probe] = [
         LineProbe(),
         HttpishProbe(),
-        claiming(HangProbe, lab.silent[1]),
-        claiming(RaiseProbe, lab.claimed[1]),
+        claiming(HangProbe, net.silent[1]),
+        claiming(RaiseProbe, net.claimed[1]),
     ]
     engine = Engine(
         scope,
-        options(PortSpec.of(lab.tcp_ports), probes, probe_timeout=0.5),
+        options(PortSpec.of(net.tcp_ports), probes, probe_timeout=0.5),
         on_finding=streamed.append,
     )
     t0 = time.monotonic()
@@ -308,59 +315,59 @@ async def test_probe_stage_identifies_probes_and_survives_bad_probes(lab: Lab) -
     assert time.monotonic() - t0 < 10
     by = {(s.host, s.port): s for s in report.services}
     # unclaimed port, server speaks first: identified from the greeting
-    greeter = by[lab.greeter]
+    greeter = by[net.greeter]
     assert greeter.probes == {"line": Status.SUCCESS}
     assert greeter.protocol == "line"
     assert greeter.banner is not None and greeter.banner.startswith("220 nasscan-test")
     # unclaimed port, client speaks first: found by detect()
-    assert by[lab.http].probes == {"httpish": Status.SUCCESS}
-    assert by[lab.http].protocol == "httpish"
+    assert by[net.http].probes == {"httpish": Status.SUCCESS}
+    assert by[net.http].protocol == "httpish"
     # a hanging probe is cut off, a raising one becomes an error; the scan goes on
-    assert by[lab.silent].probes["hang"] == Status.TIMEOUT
-    assert "cut off" in by[lab.silent].details["hang"]
-    assert by[lab.claimed].probes["raise"] == Status.ERROR
-    assert "probe bug" in by[lab.claimed].details["raise"]
+    assert by[net.silent].probes["hang"] == Status.TIMEOUT
+    assert "cut off" in by[net.silent].details["hang"]
+    assert by[net.claimed].probes["raise"] == Status.ERROR
+    assert "probe bug" in by[net.claimed].details["raise"]
     # the finding went through triage and was streamed as found
     assert [f.id for f in streamed] == [f.id for f in report.findings]
     (finding,) = report.findings
-    assert finding.host == lab.greeter[0] and finding.port == lab.greeter[1]
+    assert finding.host == net.greeter[0] and finding.port == net.greeter[1]
     assert finding.probe == "line"
     assert finding.severity != Severity.INFO  # triage assigned a real severity
     assert finding.evidence["reply"] == "200 LIST"
 
 
-async def test_out_of_scope_dial_is_refused_and_recorded(lab: Lab) -> None:
+async def test_out_of_scope_dial_is_refused_and_recorded(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.0/24"])
-    probe = claiming(EscapeProbe, lab.greeter[1])
-    type(probe).target = lab.outside  # type: ignore[attr-defined]
-    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe]))
+    probe = claiming(EscapeProbe, net.greeter[1])
+    type(probe).target = net.outside  # type: ignore[attr-defined]
+    engine = Engine(scope, options(PortSpec.of([net.greeter[1]]), [probe]))
     report = await engine.run()
-    (svc,) = [s for s in report.services if (s.host, s.port) == lab.greeter]
+    (svc,) = [s for s in report.services if (s.host, s.port) == net.greeter]
     assert svc.probes["escape"] == Status.ERROR
     assert "outside the scan scope" in svc.details["escape"]
     assert any("outside the scan scope" in e for e in report.errors)
     assert engine.dialer is not None and engine.dialer.refused_out_of_scope == 1
-    assert lab.accepts.get(lab.outside, 0) == 0
+    assert net.accepts.get(net.outside, 0) == 0
     assert not report.aborted
 
 
-async def test_per_host_cap_holds(lab: Lab) -> None:
+async def test_per_host_cap_holds(net: Listeners) -> None:
     FanoutProbe.max_in_use = 0
-    scope = await build_scope([lab.greeter[0]])
-    probe = claiming(FanoutProbe, lab.greeter[1])
-    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], per_host=3))
+    scope = await build_scope([net.greeter[0]])
+    probe = claiming(FanoutProbe, net.greeter[1])
+    engine = Engine(scope, options(PortSpec.of([net.greeter[1]]), [probe], per_host=3))
     report = await engine.run()
     assert report.services[0].probes["fanout"] == Status.SUCCESS
     assert FanoutProbe.max_in_use == 3  # reached, never exceeded
     assert engine.dialer is not None and engine.dialer.dials == 8
 
 
-async def test_rate_holds_for_sweep_and_probes(lab: Lab) -> None:
-    scope = await build_scope([lab.greeter[0]])
-    probe = claiming(FanoutProbe, lab.greeter[1])
+async def test_rate_holds_for_sweep_and_probes(net: Listeners) -> None:
+    scope = await build_scope([net.greeter[0]])
+    probe = claiming(FanoutProbe, net.greeter[1])
     rate = 20.0
     # 1 sweep connect + 8 probe dials at 20/s with a burst of 2: at least (9 - 2) / 20 s
-    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], rate=rate))
+    engine = Engine(scope, options(PortSpec.of([net.greeter[1]]), [probe], rate=rate))
     t0 = time.monotonic()
     report = await engine.run()
     elapsed = time.monotonic() - t0
@@ -368,40 +375,40 @@ async def test_rate_holds_for_sweep_and_probes(lab: Lab) -> None:
     assert engine.dialer is not None and engine.dialer.dials == 8
     assert elapsed >= (9 - 2) / rate * 0.9
     # the probe's own connections, seen by the server, never exceed rate + burst per second
-    probe_times = sorted(lab.accept_times)[-8:]
+    probe_times = sorted(net.accept_times)[-8:]
     for i, t in enumerate(probe_times):
         in_window = [x for x in probe_times[i:] if x - t < 0.5]
         assert len(in_window) <= rate * 0.5 + 2
 
 
-async def test_resource_errors_are_scan_errors_not_results(lab: Lab) -> None:
+async def test_resource_errors_are_scan_errors_not_results(net: Listeners) -> None:
     FdProbe.calls = 0
-    scope = await build_scope([lab.greeter[0]])
-    probe = claiming(FdProbe, lab.greeter[1])
-    engine = Engine(scope, options(PortSpec.of([lab.greeter[1]]), [probe], retries=2))
+    scope = await build_scope([net.greeter[0]])
+    probe = claiming(FdProbe, net.greeter[1])
+    engine = Engine(scope, options(PortSpec.of([net.greeter[1]]), [probe], retries=2))
     report = await engine.run()
     assert FdProbe.calls == 3  # retried
     assert report.services[0].probes["fd"] == Status.ERROR
     assert any("resource error" in e for e in report.errors)
 
 
-async def test_udp_ports_go_straight_to_claiming_probes(lab: Lab) -> None:
+async def test_udp_ports_go_straight_to_claiming_probes(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.5-6"])
-    probe = claiming(UdpEchoProbe, lab.udp[1])
-    engine = Engine(scope, options(PortSpec.of([], [lab.udp[1]]), [probe]))
+    probe = claiming(UdpEchoProbe, net.udp[1])
+    engine = Engine(scope, options(PortSpec.of([], [net.udp[1]]), [probe]))
     report = await engine.run()
     assert [(s.host, s.port, s.transport) for s in report.services] == [
-        (lab.udp[0], lab.udp[1], Transport.UDP)
+        (net.udp[0], net.udp[1], Transport.UDP)
     ]
     assert report.services[0].probes == {"udpecho": Status.SUCCESS}
     assert report.scope["udp_attempts"] == 2
 
 
-async def test_abort_returns_partial_report(lab: Lab) -> None:
+async def test_abort_returns_partial_report(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.1-2"])
-    probes: list[Probe] = [LineProbe(), claiming(HangProbe, lab.silent[1])]
+    probes: list[Probe] = [LineProbe(), claiming(HangProbe, net.silent[1])]
     engine = Engine(
-        scope, options(PortSpec.of([lab.greeter[1], lab.silent[1]]), probes, probe_timeout=60)
+        scope, options(PortSpec.of([net.greeter[1], net.silent[1]]), probes, probe_timeout=60)
     )
     task = asyncio.create_task(engine.run())
     for _ in range(100):
@@ -415,10 +422,39 @@ async def test_abort_returns_partial_report(lab: Lab) -> None:
     assert report.finished_at is not None
 
 
-async def test_hostname_targets_keep_their_name(lab: Lab) -> None:
+async def test_hostname_targets_keep_their_name(net: Listeners) -> None:
     scope = await build_scope(["localhost"])
-    engine = Engine(scope, options(PortSpec.of([lab.outside[1]]), []))
+    engine = Engine(scope, options(PortSpec.of([net.outside[1]]), []))
     report = await engine.run()
     svc = next(s for s in report.services if s.host == "127.0.0.1")
     assert svc.hostname == "localhost"
     assert report.scope["hostnames"]["127.0.0.1"] == "localhost"
+
+
+# -- the whole job against the lab's real daemons ------------------------------------------------
+
+
+@pytest.mark.lab
+def test_full_scan_of_the_lab_matches_the_manifest(
+    lab: LabFixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nasscan scan 127.0.10.0/24` (plus the manifest's non-standard ports, e.g. FTP on 2121
+    found by its greeting) reports every expected finding and no forbidden one."""
+    from scanner.cli import main
+    from scanner.lab import manifest
+
+    tcp = sorted({t.port for t in lab.manifest.targets if t.transport == "tcp"})
+    udp = sorted({t.port for t in lab.manifest.targets if t.transport == "udp"})
+    ports = ",".join(str(p) for p in tcp) + "".join(f",U:{p}" for p in udp)
+    out = tmp_path / "lab.json"
+    code = main(["scan", "127.0.10.0/24", "-p", ports, "--format", "json", "-o", str(out), "-q"])
+    capsys.readouterr()
+    assert code == 1  # the lab is full of high and critical findings
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, report_schema.load())
+    assert data["errors"] == [] and not data["aborted"]
+    problems = manifest.check(lab.manifest, data["findings"], data["services"])
+    assert problems == []
+    # the 1177 server: plain HTTP on 443 is identified as HTTP, not TLS
+    svc = next(s for s in data["services"] if (s["host"], s["port"]) == ("127.0.10.21", 443))
+    assert svc["protocol"] == "http" and svc["tls"] is False
