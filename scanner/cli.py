@@ -161,6 +161,8 @@ def _load_rules(path: str | None) -> Any:
         return load_rules([path])
     except ImportError:  # pragma: no cover - classify is part of the package
         return None
+    except ValueError as exc:  # RuleError: its message names the file, the rule and the problem
+        _fail(f"bad rules file: {exc}")
     except Exception as exc:
         _fail(f"bad rules file {path!r}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
 

@@ -604,3 +604,34 @@ def test_mpeg_header_struct() -> None:
         for rate in range(3):
             b2 = (bitrate << 4) | (rate << 2)
             assert sniff(struct.pack("BBBB", 0xFF, 0xFB, b2, 0x64)) == "mp3"
+
+
+def test_cli_broken_rules_exit_2_with_one_clear_message(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = _write(tmp_path, _BASE + 'where = "name"\nhow = "regex"\npatterns = ["(oops"]\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scanner.cli",
+            "scan",
+            "127.0.0.1",
+            "-p",
+            "1",
+            "--rules",
+            str(p),
+            "-q",
+            "--probes",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1
+    assert str(p) in err[0] and "'broken-one'" in err[0]
+    assert "not a valid regular expression" in err[0]
