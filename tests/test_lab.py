@@ -462,6 +462,15 @@ def test_up_recovers_and_down_leaves_nothing(lab: Lab) -> None:
         assert "1 started" in r.stdout
         recs2 = {x.name: x for x in supervisor.load_records(ctx)}
         assert recs2["ftp-anon"].pid != crashed.pid and recs2["smb1"].pid == recs["smb1"].pid
+        # a daemon whose configuration changed is restarted by `up`
+        rec_file = ctx.state / "pids" / "smb1.json"
+        data = json.loads(rec_file.read_text())
+        rec_file.write_text(json.dumps({**data, "fingerprint": "old-config"}))
+        r = _lab_cli(ns, "up", "--only", "smb,ftp")
+        assert r.returncode == 0 and "smb1: configuration changed" in r.stdout, r.stderr
+        recs2 = {x.name: x for x in supervisor.load_records(ctx)}
+        assert recs2["smb1"].pid != recs["smb1"].pid
+        assert recs2["smb-guest"].pid == recs["smb-guest"].pid
         st = _lab_cli(ns, "status")
         assert st.returncode == 0, st.stdout + st.stderr
         assert st.stdout.count(" up ") == len(recs2)

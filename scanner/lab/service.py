@@ -25,6 +25,8 @@ images render the same files with ``docker/lab/render.sh``): ``@@LAB@@`` is the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -84,6 +86,10 @@ class Daemon:
     """Added to a minimal environment (PATH, LANG=C)."""
     cwd: Path | None = None
     ready_timeout: float = 15.0
+    watch: list[Path] = field(default_factory=list)
+    """Config files besides those named in ``argv`` (includes): ``up`` restarts the daemon when
+    any of them, a file named in ``argv`` (but ``*.log``), ``argv`` or ``env`` changed since it
+    was started."""
     new_session: bool = True
     """Start it in a new session (own process group). False for daemons that call setsid()
     themselves in the foreground (smbd), which fails for a session leader."""
@@ -95,6 +101,19 @@ class Daemon:
     """Commands run inside the namespace once the daemon is ready (must succeed)."""
     before_stop: list[list[str]] = field(default_factory=list)
     """Commands run inside the namespace before signalling (failures ignored)."""
+
+
+    def fingerprint(self) -> str:
+        """Hash of what the daemon runs with (argv, env, files in argv, watched files)."""
+        h = hashlib.sha256(json.dumps([self.argv, sorted(self.env.items())]).encode())
+        named = [Path(a) for a in self.argv if a.startswith("/") and not a.endswith(".log")]
+        for f in [*named, *self.watch]:
+            try:
+                if f.is_file() and f.stat().st_size < 4 * 1024 * 1024:
+                    h.update(str(f).encode() + b"\0" + f.read_bytes())
+            except OSError:
+                continue
+        return h.hexdigest()
 
 
 @dataclass

@@ -113,6 +113,7 @@ class Record:
     extra_pidfiles: list[str]
     before_stop: list[list[str]]
     ready: list[dict[str, Any]]
+    fingerprint: str = ""
 
     def alive(self) -> bool:
         return proc_starttime(self.pid) == self.starttime
@@ -240,6 +241,7 @@ def _start(ctx: LabContext, svc: LabService, d: Daemon) -> Record:
         extra_pidfiles=[str(x) for x in d.extra_pidfiles],
         before_stop=d.before_stop,
         ready=[c.__dict__ for c in d.ready],
+        fingerprint=d.fingerprint(),
     )
     _save_record(ctx, rec)
     return rec
@@ -289,10 +291,12 @@ def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
         todo = []
         for d in daemons:
             rec = records.get(d.name)
-            if rec is not None and rec.alive():
+            if rec is not None and rec.alive() and rec.fingerprint == d.fingerprint():
                 running.append((svc, d, rec))
             else:
                 if rec is not None:
+                    if rec.alive():
+                        say(f"{d.name}: configuration changed, restarting")
                     _stop_records(ctx, [rec])
                 todo.append(d)
         if todo:

@@ -57,6 +57,7 @@ class HttpService(LabService):
                 argv=["nginx", "-p", str(run), "-c", str(conf), "-e", "stderr",
                       "-g", "daemon off;"],
                 ready=[Ready.tcp(addr, port)],
+                watch=[site_conf],
             ))
         # Apache
         run = ctx.dir("http", "http-apache")

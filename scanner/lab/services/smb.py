@@ -49,6 +49,7 @@ class SmbService(LabService):
                     argv=["smbd", "--foreground", "--debug-stdout", "-s", str(conf)],
                     ready=[Ready.tcp(addr, 445)],
                     extra_pidfiles=[run / "pid" / "samba-dcerpcd.pid"],
+                    watch=[include],
                     stop_timeout=8.0,
                     new_session=False,  # smbd -F calls setsid() itself
                 )
