@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scanner.classify import RuleError, default_rules, load_rules, parse_rules, phone
-from scanner.classify.magic import SNIFF_CATEGORY, choose_samples, sniff
+from scanner.classify.magic import SNIFF_CATEGORY, choose_samples, sniff, sniff_evidence
 from scanner.classify.rules import parse_size, split_name
 from scanner.models import Entry
 
@@ -635,3 +635,27 @@ def test_cli_broken_rules_exit_2_with_one_clear_message(tmp_path: Path) -> None:
     assert len(err) == 1
     assert str(p) in err[0] and "'broken-one'" in err[0]
     assert "not a valid regular expression" in err[0]
+
+
+def test_sniff_evidence_feeds_triage() -> None:
+    from scanner.models import Authentication, Finding, Kind, Listing
+    from scanner.triage import triage_finding
+
+    samples = {f"x/{i}.dat": _wav() for i in range(12)}
+    samples["a/19811218-9876.bin"] = b"hello"
+    ev = sniff_evidence(samples, limit=3)
+    assert ev == {"x/0.dat": "wav", "x/1.dat": "wav", "x/2.dat": "wav"}
+    listing = Listing(entries=[Entry(path=p, size=10) for p in samples])
+    f = Finding(
+        host="127.0.0.1",
+        port=80,
+        protocol="http",
+        kind=Kind.UNAUTHENTICATED_ACCESS,
+        authentication=Authentication.NONE,
+        title="t",
+        listing=listing,
+        evidence={"sniffed": sniff_evidence(samples, limit=20)},
+    )
+    t = triage_finding(f)
+    assert t.evidence["confirmed_by_content"] == {"recording": 12}
+    assert t.evidence["sniffed"]["a/19811218-XXXX.bin"] is None

@@ -9,7 +9,7 @@ masks the paths. ``choose_samples`` picks which files to read: the interesting o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from scanner.models import Entry
 
@@ -168,4 +168,14 @@ def choose_samples(entries: Iterable[Entry], count: int = 3) -> list[Entry]:
         out.append(e)
         if len(out) >= count:
             break
+    return out
+
+
+def sniff_evidence(samples: Mapping[str, bytes], limit: int = 8) -> dict[str, str | None]:
+    """``evidence["sniffed"]`` for a probe: ``{path: sniff(first_bytes)}``, at most ``limit``."""
+    out: dict[str, str | None] = {}
+    for path, data in samples.items():
+        if len(out) >= limit:
+            break
+        out[path] = sniff(data)
     return out
