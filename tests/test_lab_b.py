@@ -10,11 +10,14 @@ tests/lab_fixtures.py checks that); ``lab_b`` additionally makes sure these five
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -351,6 +354,47 @@ def test_lab_b_state_dirs_private(lab_b: Lab) -> None:
     assert (run / "rpcbind.sock").is_socket()
     assert (lab_b.ctx.state / "iscsi" / "run" / "tgtd" / f"socket.{iscsi.CONTROL_PORT}").exists()
     assert os.stat(lab_b.ctx.state / "rsync" / "rsyncd.secrets").st_mode & 0o077 == 0
+
+
+
+# ------------------------------------------------------------------ crash and restart
+
+
+def _children(pid: int) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                out[int(child)] = Path(f"/proc/{child}/comm").read_text().strip()
+    return out
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize(("daemon", "victim"), [("nfs", "ganesha.nfsd"), ("nfs", "rpcbind"),
+                                                ("iscsi", "tgtd")])
+def test_unit_exits_when_a_daemon_crashes_and_up_restarts_it(
+    lab_b: Lab, daemon: str, victim: str
+) -> None:
+    """run-nfs.sh / run-tgtd.sh exit when one of their daemons dies, so `up` sees the crash."""
+    recs = {r.name: r for r in supervisor.load_records(lab_b.ctx)}
+    unit = recs[daemon]
+    assert unit.alive()
+    kids = {pid for pid, comm in _children(unit.pid).items() if comm == victim}
+    assert len(kids) == 1, _children(unit.pid)
+    os.kill(kids.pop(), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while unit.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not unit.alive()
+    supervisor.up(lab_b.ns, [daemon])
+    again = {r.name: r for r in supervisor.load_records(lab_b.ctx)}[daemon]
+    assert again.alive() and again.pid != unit.pid
+    if daemon == "nfs":
+        r = lab_b.run(["showmount", "-e", nfs.ADDR])
+        assert r.returncode == 0 and nfs.OPEN_EXPORT in r.stdout, r.stderr
+    else:
+        out = _iscsi_login(lab_b, iscsi.OPEN_IQN, "None")
+        assert (out["class"], out["detail"]) == (0, 0)
 
 
 # ------------------------------------------------------------------ manifest
