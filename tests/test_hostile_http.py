@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
+import subprocess
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -174,3 +176,97 @@ async def test_slow_drip_ends_within_timeout(
     result, elapsed, _ = await _probe(make_ctx, "127.0.66.4", handler, BOUNDS)
     assert elapsed < TIMEOUT
     assert not [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+
+
+# -- in-process servers for behaviour that the lab does not cover ------------------------------
+
+
+async def catch_all_listing(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    """Soft-404: the same listing-looking page for every path, random ones included."""
+    body = _listing_page("/", 3)
+    w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body))
+    w.write(body)
+
+
+async def test_soft404_listing_lookalike_is_not_reported(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    result, _, _ = await _probe(make_ctx, "127.0.66.5", catch_all_listing, BOUNDS)
+    assert result.info["soft404"] is True
+    assert not [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+
+
+def _redirecting(location: str) -> Handler:
+    async def handler(method: str, path: str, w: asyncio.StreamWriter) -> None:
+        if path == "/":
+            w.write(
+                f"HTTP/1.1 301 Moved\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+        elif path.startswith("/files/") and method == "GET" and path.count("/") < 3:
+            await endless(method, path, w)
+        else:
+            w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+    return handler
+
+
+async def test_same_host_redirect_is_followed(make_ctx: Callable[..., ProbeContext]) -> None:
+    result, _, _ = await _probe(make_ctx, "127.0.66.6", _redirecting("/files/"), BOUNDS)
+    found = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert [f.resource for f in found] == ["/files/"]
+    assert found[0].listing is not None
+    assert any(e.path == "/files/f0.wav" for e in found[0].listing.entries)
+
+
+async def test_other_host_redirect_is_not_followed(make_ctx: Callable[..., ProbeContext]) -> None:
+    # /files/ is still found through the built-in path list, but never via the other host
+    result, _, _ = await _probe(
+        make_ctx, "127.0.66.7", _redirecting("http://127.0.66.99/files/"), BOUNDS
+    )
+    assert [f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == [
+        "/files/"
+    ]
+    assert all("127.0.66.99" not in str(f.evidence) for f in result.findings)
+
+
+@pytest.fixture(scope="module")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=nasscan-test", "-keyout", str(d / "k.pem"), "-out", str(d / "c.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "c.pem", d / "k.pem")
+    return ctx
+
+
+async def test_listing_over_tls_is_unauthenticated_but_not_cleartext(
+    make_ctx: Callable[..., ProbeContext], tls_context: ssl.SSLContext
+) -> None:
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            method, path = head.decode("latin-1").split(" ", 2)[:2]
+            if path.count("/") < 3:
+                await endless(method, path, w)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            w.close()
+
+    server = await asyncio.start_server(on_conn, "127.0.66.8", 0, ssl=tls_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await PROBE.run(
+            ServiceInfo(host="127.0.66.8", port=port), make_ctx(bounds=BOUNDS, timeout=TIMEOUT)
+        )
+    finally:
+        server.close()
+    assert result.tls is True and result.protocol == "https"
+    found = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert found and found[0].resource == "/"
+    f = found[0]
+    assert f.encryption.value == "required" and f.evidence["url"].startswith("https://")
+    assert not [f for f in result.findings if f.kind == Kind.CLEARTEXT_TRANSPORT]
