@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -170,12 +172,12 @@ class HttpishProbe(Probe):
     description = "test client-first protocol"
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
-        async with ctx.dialer.tcp(service.host, service.port) as conn:
+        async with ctx.dialer.tcp(service.host, service.port, tls=bool(service.tls)) as conn:
             await conn.send(b"GET / HTTP/1.0\r\n\r\n")
             return (await conn.recv(64)).startswith(b"HTTP/")
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        return ProbeResult(status=Status.SUCCESS, protocol="httpish", tls=False)
+        return ProbeResult(status=Status.SUCCESS, protocol="httpish", tls=bool(service.tls))
 
 
 class HangProbe(Probe):
@@ -429,6 +431,61 @@ async def test_hostname_targets_keep_their_name(net: Listeners) -> None:
     svc = next(s for s in report.services if s.host == "127.0.0.1")
     assert svc.hostname == "localhost"
     assert report.scope["hostnames"]["127.0.0.1"] == "localhost"
+
+
+async def test_silent_tls_port_is_identified_after_a_handshake(tmp_path: Path) -> None:
+    """An unclaimed port that waits for the client and speaks only TLS: identify() tries a TLS
+    handshake and asks the probes' detect() again with tls=True."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=nasscan-test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ssl_ctx.load_cert_chain(cert, key)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if (await asyncio.wait_for(reader.read(1024), 5)).startswith(b"GET "):
+                writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.55.9", 0, ssl=ssl_ctx)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        scope = await build_scope(["127.0.55.9"])
+        report = await Engine(scope, options(PortSpec.of([port]), [HttpishProbe()])).run()
+    finally:
+        server.close()
+        await server.wait_closed()
+    (svc,) = report.services
+    assert svc.probes == {"httpish": Status.SUCCESS}
+    assert svc.tls is True and svc.banner is None
+
+
+async def test_progress_display_draws_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from scanner.report.console import progress_display
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100)
+    async with progress_display(lambda: "sweeping 42 pairs", enabled=True, console=console):
+        await asyncio.sleep(0.3)
+    assert "sweeping 42 pairs" in buf.getvalue()
+    quiet = io.StringIO()
+    async with progress_display(
+        lambda: "x", enabled=False, console=Console(file=quiet, force_terminal=True)
+    ):
+        await asyncio.sleep(0.05)
+    assert quiet.getvalue() == ""
 
 
 # -- the whole job against the lab's real daemons ------------------------------------------------
