@@ -5,7 +5,16 @@ Run inside the lab: ``nasscan lab up --only smb && nasscan lab exec -- python -m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from lab_fixtures import Lab
@@ -22,6 +31,7 @@ from scanner.models import (
     Status,
 )
 from scanner.probe import ListingBounds, ProbeContext
+from scanner.protocols import smb2
 
 pytestmark = pytest.mark.lab
 
@@ -113,3 +123,95 @@ async def test_detect_and_not_applicable(lab: Lab, make_ctx: Callable[..., Probe
     assert await PROBE.detect(ServiceInfo(host=SMB1, port=445), ctx)  # by its SMB1 answer
     refused = await PROBE.run(ServiceInfo(host=GUEST, port=446), ctx)
     assert refused.status is Status.REFUSED
+
+
+# -- a writable guest share and a per-share encryption demand (own smbd, inside the lab ns) --------
+WRITABLE_ADDR = "127.0.10.190"  # outside the lab's address plan; added to lo for this test only
+
+_CONF = """[global]
+  server role = standalone server
+  interfaces = {addr}
+  bind interfaces only = yes
+  smb ports = 445
+  disable netbios = yes
+  map to guest = Bad User
+  guest account = nobody
+  private dir = {run}/private
+  lock directory = {run}/lock
+  state directory = {run}/state
+  cache directory = {run}/cache
+  pid directory = {run}/pid
+  ncalrpc dir = {run}/ncalrpc
+  log file = {run}/log.%m
+  passdb backend = tdbsam:{run}/private/passdb.tdb
+  load printers = no
+  printcap name = /dev/null
+  disable spoolss = yes
+[dropbox]
+  path = {run}/dropbox
+  guest ok = yes
+  read only = no
+[encrypted]
+  path = {run}/enc
+  guest ok = yes
+  read only = yes
+  smb encrypt = required
+"""
+
+
+@pytest.fixture
+def writable_smbd(lab: Lab) -> Iterator[str]:
+    run = Path(tempfile.mkdtemp(prefix="nasscan-smbw-"))
+    run.chmod(0o755)
+    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc", "dropbox", "enc"):
+        (run / sub).mkdir()
+    (run / "dropbox").chmod(0o777)  # the guest (nobody) may create files here
+    (run / "dropbox" / "upload-here.txt").write_text("anyone can write\n")
+    (run / "enc" / "secret.txt").write_text("encrypted share\n")
+    (run / "enc").chmod(0o755)
+    conf = run / "smb.conf"
+    conf.write_text(_CONF.format(addr=WRITABLE_ADDR, run=run))
+    subprocess.run(
+        ["ip", "addr", "replace", f"{WRITABLE_ADDR}/32", "dev", "lo"], check=True, timeout=10
+    )
+    proc = subprocess.Popen(
+        ["smbd", "--foreground", "--debug-stdout", "-s", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):  # up to 10 s
+            with contextlib.suppress(OSError), socket.create_connection((WRITABLE_ADDR, 445), 0.5):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("private smbd did not start")
+        yield WRITABLE_ADDR
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        dcerpcd = run / "pid" / "samba-dcerpcd.pid"
+        if dcerpcd.exists():
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(dcerpcd.read_text().split()[0]), signal.SIGTERM)
+        subprocess.run(["ip", "addr", "del", f"{WRITABLE_ADDR}/32", "dev", "lo"], timeout=10)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+async def test_write_judged_by_maximal_access_and_encrypted_share_not_readable(
+    writable_smbd: str, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    result = await run(make_ctx, writable_smbd)
+    unauth = {f.resource: f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS}
+    assert set(unauth) == {"dropbox"}
+    drop = unauth["dropbox"]
+    assert drop.access is Access.WRITE
+    assert int(drop.evidence["maximal_access"], 16) & smb2.FILE_ADD_FILE
+    assert drop.listing is not None
+    assert [e.path for e in drop.listing.entries] == ["upload-here.txt"]
+    # `smb encrypt = required` on the share: an unkeyed guest session is turned away
+    assert result.info["shares"]["encrypted"] == "tree connect: STATUS_ACCESS_DENIED"
