@@ -232,3 +232,78 @@ def test_never_sends_outside_loopback_here() -> None:
     for host in ("127.0.56.1", "127.0.56.2", "127.0.56.3"):
         assert socket.inet_aton(host)[0] == 127
     assert os.environ.get("NASSCAN_NEVER_SET_THIS") is None
+
+
+def test_low_fd_limit_is_not_reported_as_closed_ports(tmp_path: Path) -> None:
+    """At a soft and hard limit of 256 descriptors, --concurrency 4000 is sized down and the
+    sweep still finds exactly the planted ports, with no scan errors (no EMFILE 'closed')."""
+    import resource
+
+    first = socket.socket()
+    first.bind(("127.0.60.7", 0))
+    port = first.getsockname()[1]
+    second = socket.socket()
+    second.bind(("127.0.62.200", port))
+    for s in (first, second):
+        s.listen(64)
+    out_file = tmp_path / "fd.json"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    nasscan = Path(sys.executable).with_name("nasscan")
+    try:
+        proc = subprocess.run(
+            [str(nasscan), "scan", "127.0.60.0/22", "-p", f"{port},{port + 1}",
+             "--probes", "none", "--concurrency", "4000", "--format", "json",
+             "-o", str(out_file), "--quiet"],
+            preexec_fn=limit, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        first.close()
+        second.close()
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out_file.read_text())
+    assert data["scope"]["fd_limit"] == 256
+    assert data["scope"]["concurrency"] < 256
+    assert data["errors"] == []
+    assert {(s["host"], s["port"]) for s in data["services"]} == {
+        ("127.0.60.7", port),
+        ("127.0.62.200", port),
+    }
+    sweep = data["scope"]["sweep"]
+    assert sweep["attempted"] == 2048 and sweep["unresolved"] == 0
+    assert sweep["open"] + sweep["closed"] == 2048
+
+
+def test_shards_split_the_work_and_cover_it(
+    servers: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ports = f"{servers['plugin']},{servers['other']}"
+    found: list[tuple[str, int]] = []
+    attempted = 0
+    for i in (1, 2, 3):
+        out = tmp_path / f"shard{i}.json"
+        args = ["scan", "127.0.56.0/28", "-p", ports, "--probes", "none", "--seed", "7"]
+        code, _, err = run([*args, "--shard", f"{i}/3", "--format", "json", "-o", str(out)], capsys)
+        assert code == 0, err
+        data = json.loads(out.read_text())
+        assert data["scope"]["shard"] == f"{i}/3"
+        attempted += data["scope"]["sweep"]["attempted"]
+        found += [(s["host"], s["port"]) for s in data["services"]]
+    assert attempted == 16 * 2
+    assert sorted(found) == sorted(
+        [("127.0.56.1", servers["plugin"]), ("127.0.56.3", servers["other"])]
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sarif", "html"])
+def test_other_formats_render(
+    fmt: str, servers: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["scan", "127.0.56.1", "-p", str(servers["plugin"]), "--probes", "plugintest"]
+    code, out, err = run([*args, "--format", fmt], capsys)
+    assert code == 1, err
+    assert "127.0.56.1" in out
+    if fmt == "sarif":
+        assert json.loads(out)["version"] == "2.1.0"
