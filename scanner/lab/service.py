@@ -32,8 +32,9 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -230,16 +231,26 @@ def ensure_user(
     home = home or f"/home/{name}"
     exists = subprocess.run(["getent", "passwd", name], capture_output=True).returncode == 0
     if not exists:
-        subprocess.run(
-            ["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", name],
-            check=True,
-            capture_output=True,
-        )
+        _retry(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", name],
+               done=lambda: subprocess.run(["getent", "passwd", name],
+                                           capture_output=True).returncode == 0)
     Path(home).mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o755)
-    subprocess.run(
-        ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True
-    )
+    _retry(["chpasswd"], stdin=f"{name}:{password}\n")
+
+
+def _retry(
+    argv: list[str], stdin: str | None = None, done: Callable[[], bool] | None = None
+) -> None:
+    """Run a passwd-database command; other labs may hold /etc/shadow's lock: retry (bounded)."""
+    last = ""
+    for _ in range(20):
+        r = subprocess.run(argv, input=stdin, text=True, capture_output=True, timeout=30)
+        if r.returncode == 0 or (done is not None and done()):
+            return
+        last = r.stderr.strip()
+        time.sleep(0.25)
+    raise subprocess.CalledProcessError(1, argv, stderr=last)
 
 
 def ensure_cert(ctx: LabContext) -> tuple[Path, Path]:
