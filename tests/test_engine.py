@@ -488,6 +488,18 @@ async def test_progress_display_draws_on_a_terminal() -> None:
     assert quiet.getvalue() == ""
 
 
+async def test_ipv6_loopback_is_swept() -> None:
+    server = await asyncio.start_server(lambda r, w: w.close(), "::1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        scope = await build_scope(["::1"])
+        report = await Engine(scope, options(PortSpec.of([port, port + 1]), [])).run()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert [(s.host, s.port) for s in report.services] == [("::1", port)]
+
+
 # -- the whole job against the lab's real daemons ------------------------------------------------
 
 
