@@ -34,9 +34,8 @@ RUNNER = LAB_CONFIG_DIR / "nfs" / "run-nfs.sh"
 class NfsService(LabService):
     name = "nfs"
     addresses = (ADDR,)
-    executables = ("ganesha.nfsd", "rpcbind", "unshare", "nft", "showmount", "rpcinfo", "nfs-ls")
-    packages = ("nfs-ganesha", "nfs-ganesha-vfs", "rpcbind", "util-linux", "nftables",
-                "nfs-common", "libnfs-utils")
+    executables = ("ganesha.nfsd", "rpcbind", "unshare", "nft")
+    packages = ("nfs-ganesha", "nfs-ganesha-vfs", "rpcbind", "util-linux", "nftables")
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         base = ctx.dir("nfs")

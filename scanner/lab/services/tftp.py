@@ -19,8 +19,8 @@ FILES = ("startup-config", "pxelinux.0", "backup/nas.cfg")
 class TftpService(LabService):
     name = "tftp"
     addresses = (ADDR,)
-    executables = ("in.tftpd", "tftp")
-    packages = ("tftpd-hpa", "tftp-hpa")
+    executables = ("in.tftpd",)
+    packages = ("tftpd-hpa",)
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         root = ctx.dir("tftp", "root")
