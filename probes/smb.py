@@ -47,9 +47,12 @@ COMMON_SHARES: tuple[str, ...] = (
     "ftp", "web", "www", "docs", "documents", "nas", "storage", "transfer", "temp", "tmp",
     "software", "install", "archive", "C$", "D$", "E$", "ADMIN$", "NETLOGON", "SYSVOL",
 )  # fmt: skip
-"""Tried when share enumeration is denied (bounded by ``ctx.bounds.resources``)."""
+"""Tried when share enumeration is denied: one TREE_CONNECT each; at most
+``ctx.bounds.resources`` readable shares are crawled."""
 
 NOT_STORAGE = {"IPC$", "PRINT$"}
+MAX_CANDIDATES = 64
+"""Shares looked at per server (enumerated or from the built-in list), one TREE_CONNECT each."""
 
 # pysmb's SharedDevice.type values (low bits of the SRVSVC share type)
 _PYSMB_DISK, _PYSMB_PRINTER, _PYSMB_COMM, _PYSMB_IPC = 0, 1, 2, 3
@@ -269,7 +272,7 @@ class SmbProbe(Probe):
         if not modes:
             return
         await self._enumerate(host, port, ctx, facts)
-        candidates = [s for s in facts.shares if s.is_storage][: ctx.bounds.resources]
+        candidates = [s for s in facts.shares if s.is_storage][:MAX_CANDIDATES]
         for user, auth in modes:
             todo = [s for s in candidates if not _readable(facts, s.name)]
             if not todo:
@@ -282,6 +285,8 @@ class SmbProbe(Probe):
                     if r.status != smb2.STATUS_SUCCESS:
                         continue
                     for share in todo:
+                        if sum(r.readable for r in facts.results) >= ctx.bounds.resources:
+                            break
                         res = await self._check_share_smb2(sess, host, share.name, auth, ctx)
                         _merge(facts, res)
             except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError,
@@ -394,7 +399,7 @@ class SmbProbe(Probe):
             except Exception as exc:
                 errors.append(f"{label}: {type(exc).__name__}")
                 continue
-            facts.shares = shares[: max(ctx.bounds.resources * 4, 64)]
+            facts.shares = shares[:MAX_CANDIDATES]
             facts.enumeration = f"NetShareEnumAll ({label})"
             return
         facts.enumeration = "denied (" + "; ".join(errors) + "); tried common share names"

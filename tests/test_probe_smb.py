@@ -147,15 +147,21 @@ _CONF = """[global]
   load printers = no
   printcap name = /dev/null
   disable spoolss = yes
-[dropbox]
+  rpc start on demand helpers = no
+[public]
   path = {run}/dropbox
   guest ok = yes
   read only = no
-[encrypted]
+[data]
   path = {run}/enc
   guest ok = yes
   read only = yes
   smb encrypt = required
+[D$]
+  path = {run}/hidden
+  guest ok = yes
+  read only = yes
+  browseable = no
 """
 
 
@@ -163,12 +169,14 @@ _CONF = """[global]
 def writable_smbd(lab: Lab) -> Iterator[str]:
     run = Path(tempfile.mkdtemp(prefix="nasscan-smbw-"))
     run.chmod(0o755)
-    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc", "dropbox", "enc"):
+    for sub in ("private", "lock", "state", "cache", "pid", "ncalrpc", "dropbox", "enc", "hidden"):
         (run / sub).mkdir()
     (run / "dropbox").chmod(0o777)  # the guest (nobody) may create files here
     (run / "dropbox" / "upload-here.txt").write_text("anyone can write\n")
     (run / "enc" / "secret.txt").write_text("encrypted share\n")
     (run / "enc").chmod(0o755)
+    (run / "hidden" / "db_backup_2019.sql.gz").write_bytes(b"\x1f\x8b not really gzip")
+    (run / "hidden").chmod(0o755)
     conf = run / "smb.conf"
     conf.write_text(_CONF.format(addr=WRITABLE_ADDR, run=run))
     subprocess.run(
@@ -202,16 +210,22 @@ def writable_smbd(lab: Lab) -> Iterator[str]:
         shutil.rmtree(run, ignore_errors=True)
 
 
-async def test_write_judged_by_maximal_access_and_encrypted_share_not_readable(
+async def test_write_access_fallback_names_hidden_share_and_encrypted_share(
     writable_smbd: str, make_ctx: Callable[..., ProbeContext]
 ) -> None:
+    """SRVSVC is off here: the common-name list finds `public`, `data` and the hidden `D$`."""
     result = await run(make_ctx, writable_smbd)
+    assert result.info["enumeration"].startswith("denied")
     unauth = {f.resource: f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS}
-    assert set(unauth) == {"dropbox"}
-    drop = unauth["dropbox"]
-    assert drop.access is Access.WRITE
+    assert set(unauth) == {"public", "D$"}
+    drop = unauth["public"]
+    assert drop.access is Access.WRITE  # maximal access on the root holds FILE_ADD_FILE
     assert int(drop.evidence["maximal_access"], 16) & smb2.FILE_ADD_FILE
     assert drop.listing is not None
     assert [e.path for e in drop.listing.entries] == ["upload-here.txt"]
+    hidden = unauth["D$"]
+    assert hidden.access is Access.READ
+    assert int(hidden.evidence["maximal_access"], 16) & smb2.WRITE_BITS == 0
     # `smb encrypt = required` on the share: an unkeyed guest session is turned away
-    assert result.info["shares"]["encrypted"] == "tree connect: STATUS_ACCESS_DENIED"
+    assert result.info["shares"]["data"] == "tree connect: STATUS_ACCESS_DENIED"
+    assert result.info["shares"]["backup"] == "tree connect: STATUS_BAD_NETWORK_NAME"
