@@ -18,10 +18,9 @@ from typing import Any, NoReturn, TextIO
 import click
 
 from scanner import __version__
-from scanner.engine import Engine, ScanOptions
-from scanner.models import Finding, Report, Severity, Transport
-from scanner.ports import PortSpec, PortSpecError, parse_ports
-from scanner.probe import Probe
+from scanner.engine import Engine, ScanOptions, default_ports
+from scanner.models import Finding, Report, Severity
+from scanner.ports import PortSpecError, parse_ports
 from scanner.registry import UnknownProbeError, load_probes, select_probes
 from scanner.targets import (
     Scope,
@@ -97,13 +96,6 @@ def probes_cmd() -> None:
 
 
 # -- nasscan scan -----------------------------------------------------------------------------
-
-
-def _default_ports(probes: Sequence[Probe]) -> PortSpec:
-    chosen = probes or list(load_probes().values())
-    tcp = [p for pr in chosen if pr.transport == Transport.TCP for p in pr.default_ports]
-    udp = [p for pr in chosen if pr.transport == Transport.UDP for p in pr.default_ports]
-    return PortSpec.of(tcp, udp)
 
 
 def _probe_options(values: Sequence[str]) -> dict[str, Any]:
@@ -368,7 +360,7 @@ def scan_cmd(
     except UnknownProbeError as exc:
         _fail(str(exc))
     try:
-        port_spec = parse_ports(ports) if ports is not None else _default_ports(probes)
+        port_spec = parse_ports(ports) if ports is not None else default_ports(probes)
     except PortSpecError as exc:
         _fail(str(exc))
     if not port_spec:

@@ -482,3 +482,47 @@ async def run_scan(
     """Convenience wrapper: build an ``Engine`` and run it."""
     engine = Engine(scope, options, on_finding=on_finding, on_service=on_service)
     return await engine.run()
+
+
+def default_ports(probes: list[Probe]) -> PortSpec:
+    """The union of the probes' default ports (all installed probes when ``probes`` is empty)."""
+    from scanner.registry import load_probes
+
+    chosen = probes or list(load_probes().values())
+    tcp = [p for pr in chosen if pr.transport == Transport.TCP for p in pr.default_ports]
+    udp = [p for pr in chosen if pr.transport == Transport.UDP for p in pr.default_ports]
+    return PortSpec.of(tcp, udp)
+
+
+class ScopeNeedsConfirmation(ValueError):
+    """The scope has public addresses or is larger than a /16 and ``yes`` was not given."""
+
+
+async def scan_targets(
+    targets: list[str],
+    *,
+    exclude: list[str] | None = None,
+    ports: str | None = None,
+    probes: str | None = None,
+    yes: bool = False,
+    on_finding: FindingSink | None = None,
+    **option_fields: Any,
+) -> Report:
+    """Programmatic ``nasscan scan`` (for schedulers and scripts), same syntax as the CLI.
+
+    Raises ``TargetError``, ``PortSpecError``, ``UnknownProbeError`` on bad input and
+    ``ScopeNeedsConfirmation`` where the CLI would ask for ``--yes``. ``option_fields`` are
+    ``ScanOptions`` fields (rate, concurrency, seed, shard, ...).
+    """
+    from scanner.ports import parse_ports
+    from scanner.registry import select_probes
+    from scanner.targets import build_scope
+
+    chosen = [] if (probes or "").strip() == "none" else select_probes(probes)
+    spec = parse_ports(ports) if ports is not None else default_ports(chosen)
+    scope = await build_scope(targets, exclude or [])
+    why = scope.needs_confirmation()
+    if why and not yes:
+        raise ScopeNeedsConfirmation(why)
+    options = ScanOptions(ports=spec, probes=chosen, **option_fields)
+    return await run_scan(scope, options, on_finding=on_finding)

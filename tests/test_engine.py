@@ -500,6 +500,22 @@ async def test_ipv6_loopback_is_swept() -> None:
     assert [(s.host, s.port) for s in report.services] == [("::1", port)]
 
 
+async def test_scan_targets_api(net: Listeners) -> None:
+    from scanner.engine import ScopeNeedsConfirmation, scan_targets
+
+    report = await scan_targets(
+        ["127.0.55.0/29"],
+        exclude=["127.0.55.2"],
+        ports=",".join(str(p) for p in net.tcp_ports),
+        probes="none",
+        connect_timeout=0.5,
+        processes=1,
+    )
+    assert {(s.host, s.port) for s in report.services} == {net.greeter, net.http, net.claimed}
+    with pytest.raises(ScopeNeedsConfirmation, match="public"):
+        await scan_targets(["8.8.8.8"], probes="none")  # refused before anything is sent
+
+
 # -- the whole job against the lab's real daemons ------------------------------------------------
 
 
