@@ -5,7 +5,14 @@ Run inside the lab: ``nasscan lab up --only ftp && nasscan lab exec -- python -m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from lab_fixtures import Lab
@@ -13,6 +20,7 @@ from lab_fixtures import Lab
 from probes.ftp import PROBE, Facts
 from scanner.engine import Engine, ScanOptions
 from scanner.lab import content, manifest
+from scanner.lab.service import ensure_cert
 from scanner.models import (
     Access,
     Authentication,
@@ -122,3 +130,93 @@ async def test_port_2121_found_by_greeting(lab: Lab) -> None:
     assert report.services[0].probes == {"ftp": Status.SUCCESS}
     target = lab.target("ftp-anon-2121")
     assert manifest.check(manifest.Manifest([target]), report.findings) == []
+
+
+# -- implicit FTPS on 990 (own vsftpd inside the lab namespace) ----------------------------
+IMPLICIT_ADDR = "127.0.10.191"  # outside the lab's address plan; added to lo for this test only
+
+
+@pytest.fixture
+def implicit_ftps(lab: Lab) -> Iterator[str]:
+    crt, key = ensure_cert(lab.ctx)
+    run = Path(tempfile.mkdtemp(prefix="nasscan-ftps990-"))
+    run.chmod(0o755)
+    empty = run / "empty"
+    empty.mkdir()
+    empty.chmod(0o555)
+    conf = run / "vsftpd.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "listen=YES",
+                "listen_ipv6=NO",
+                f"listen_address={IMPLICIT_ADDR}",
+                "listen_port=990",
+                "background=NO",
+                "seccomp_sandbox=NO",
+                "write_enable=NO",
+                "anonymous_enable=YES",
+                "no_anon_password=YES",
+                f"anon_root={lab.content}",
+                "local_enable=NO",
+                "ssl_enable=YES",
+                "implicit_ssl=YES",
+                "allow_anon_ssl=YES",
+                "force_anon_data_ssl=NO",
+                "force_anon_logins_ssl=NO",
+                "require_ssl_reuse=NO",
+                f"rsa_cert_file={crt}",
+                f"rsa_private_key_file={key}",
+                "pasv_enable=YES",
+                f"pasv_address={IMPLICIT_ADDR}",
+                "pasv_min_port=30900",
+                "pasv_max_port=30909",
+                f"secure_chroot_dir={empty}",
+                "nopriv_user=nobody",
+                "connect_from_port_20=NO",
+                "xferlog_enable=NO",
+                "ftpd_banner=Implicit FTPS ready.",
+                "",
+            ]
+        )
+    )
+    conf.chmod(0o600)
+    subprocess.run(
+        ["ip", "addr", "replace", f"{IMPLICIT_ADDR}/32", "dev", "lo"], check=True, timeout=10
+    )
+    proc = subprocess.Popen(
+        ["vsftpd", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):  # up to 10 s
+            with contextlib.suppress(OSError), socket.create_connection((IMPLICIT_ADDR, 990), 0.5):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("implicit FTPS vsftpd did not start")
+        yield IMPLICIT_ADDR
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        subprocess.run(["ip", "addr", "del", f"{IMPLICIT_ADDR}/32", "dev", "lo"], timeout=10)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+async def test_implicit_ftps_on_990(
+    implicit_ftps: str, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    result = await run(make_ctx, implicit_ftps, 990)
+    assert result.status is Status.SUCCESS, result.detail
+    assert result.tls is True and result.info["implicit_tls"] is True
+    assert result.info["banner"] == "Implicit FTPS ready."
+    kinds = [f.kind for f in result.findings]
+    assert kinds == [Kind.UNAUTHENTICATED_ACCESS]  # no cleartext-transport: TLS from byte one
+    anon = result.findings[0]
+    assert anon.encryption is Encryption.REQUIRED
+    assert anon.authentication is Authentication.ANONYMOUS
+    assert anon.listing is not None
+    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
