@@ -76,7 +76,6 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         (["scan", "127.0.0.0/33"], "127.0.0.0/33"),
         (["scan", "127.0.0.9-127.0.0.1"], "127.0.0.9-127.0.0.1"),
         (["scan", "127.0.0.1-300"], "127.0.0.1-300"),
-        (["scan", "no-such-host.invalid"], "no-such-host.invalid"),
         (["scan", "-iL", "/nonexistent/targets.txt"], "/nonexistent/targets.txt"),
         (["scan", "127.0.0.1", "--exclude-file", "/nonexistent/ex.txt"], "/nonexistent/ex.txt"),
         (["scan", "127.0.0.1", "--probes", "smb,nope"], "nope"),
@@ -106,6 +105,20 @@ def test_bad_input_is_one_line_exit_2(
     assert lines[0].startswith("nasscan: error:")
     assert token in lines[0]
     assert "Traceback" not in err
+
+
+def test_unresolvable_name_is_one_line_exit_2() -> None:
+    """In a fresh network namespace (``unshare -n``) so the DNS query cannot leave the machine."""
+    nasscan = Path(sys.executable).with_name("nasscan")
+    proc = subprocess.run(
+        ["unshare", "-n", str(nasscan), "scan", "127.0.0.1", "no-such-host.invalid"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "nasscan: error: cannot resolve hostname: 'no-such-host.invalid'"
+    ]
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

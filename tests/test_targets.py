@@ -7,6 +7,8 @@ Parsing tests may mention any address; nothing here sends a packet (hostname tes
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -93,9 +95,23 @@ async def test_hostnames_resolve_and_keep_their_name() -> None:
     scope = await build_scope(["localhost"])
     assert "127.0.0.1" in scope
     assert scope.hostname_for("127.0.0.1") == "localhost"
-    with pytest.raises(TargetError) as err:
-        await build_scope(["no-such-host.invalid"])
-    assert err.value.token == "no-such-host.invalid"
+
+
+def test_unresolvable_hostname_names_the_token() -> None:
+    """Resolved in a fresh network namespace (``unshare -n``): the DNS query cannot leave."""
+    code = (
+        "import asyncio\n"
+        "from scanner.targets import TargetError, build_scope\n"
+        "try:\n"
+        "    asyncio.run(build_scope(['no-such-host.invalid']))\n"
+        "except TargetError as e:\n"
+        "    print(e.token, '|', e.reason)\n"
+    )
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert proc.stdout.strip() == "no-such-host.invalid | cannot resolve hostname"
 
 
 async def test_guard_rails() -> None:
