@@ -1,0 +1,78 @@
+"""Running one scan into the history store: used by ``nasscan scan`` and by schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner.engine import Engine, ScanOptions, default_ports
+from scanner.history.schedule import JobConfig
+from scanner.history.store import Store
+from scanner.models import Finding, Report, Service
+from scanner.ports import parse_ports
+from scanner.registry import select_probes
+from scanner.targets import Scope, build_scope
+
+
+class Recorder:
+    """Engine sinks that commit every service and finding to the store as they are found."""
+
+    def __init__(self, store: Store, scan_id: str) -> None:
+        self.store = store
+        self.scan_id = scan_id
+
+    def on_finding(self, finding: Finding) -> None:
+        self.store.record_finding(self.scan_id, finding)
+
+    def on_service(self, service: Service) -> None:
+        self.store.record_service(self.scan_id, service)
+
+    def finish(self, report: Report) -> None:
+        for service in report.services:  # final statuses of every service
+            self.store.record_service(self.scan_id, service)
+        for finding in report.findings:  # idempotent: ids are the primary key
+            self.store.record_finding(self.scan_id, finding)
+        self.store.finish_scan(self.scan_id, report)
+
+
+def provisional_scope(scope: Scope, options: ScanOptions) -> dict[str, Any]:
+    """The scope as recorded when the scan starts (the engine adds the rest when it ends)."""
+    return {
+        "targets": scope.targets,
+        "exclusions": scope.exclusions,
+        "ports": str(options.ports),
+        "probes": [p.name for p in options.probes],
+    }
+
+
+async def run_recorded(
+    store: Store, scope: Scope, options: ScanOptions, recorded_options: dict[str, Any]
+) -> tuple[str, Report]:
+    """Run a scan, committing what it finds as it finds it; returns (scan id, report)."""
+    engine = Engine(scope, options)
+    engine.report.scope = provisional_scope(scope, options)
+    scan_id = store.begin_scan(engine.report, recorded_options)
+    recorder = Recorder(store, scan_id)
+    engine.on_finding = recorder.on_finding
+    engine.on_service = recorder.on_service
+    report = await engine.run()
+    recorder.finish(report)
+    return scan_id, report
+
+
+async def scan_job(job: JobConfig, store: Store) -> str:
+    """A schedule job: scope, ports and probes from the job's config, recorded in ``store``."""
+    probes = select_probes(job.probes)
+    scope = await build_scope(job.targets, job.exclude)
+    why = scope.needs_confirmation()
+    if why and not job.yes:
+        raise ValueError(f"job {job.name}: refusing to scan: {why} (set yes = true)")
+    options = ScanOptions(
+        ports=parse_ports(job.ports) if job.ports else default_ports(probes),
+        probes=probes,
+        rate=job.rate,
+        concurrency=job.concurrency,
+        probe_timeout=job.timeout or 60.0,
+    )
+    scan_id, _ = await run_recorded(store, scope, options, {"job": job.name,
+                                                            **job.model_dump(mode="json")})
+    return scan_id
