@@ -38,6 +38,9 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Scanners reset connections; that is not worth a traceback on stderr."""
+
 
 def _serve(host: str, greeting: bytes) -> tuple[_Server, int]:
     srv = _Server((host, 0), _Greeter)
