@@ -237,9 +237,6 @@ class S3Probe(Probe):
             for obj in page.objects:
                 if len(entries) >= ctx.bounds.entries:
                     return entries, True, pages
-                depth = obj.key.count("/")
-                if depth >= ctx.bounds.depth + 2:
-                    continue
                 entries.append(Entry(path="/" + obj.key, size=obj.size, mtime=obj.mtime))
             if not page.truncated:
                 return entries, False, pages

@@ -253,10 +253,8 @@ class HttpTarget:
         return bool(self.tls)
 
 
-async def looks_like_http(
-    dialer: Dialer, host: str, port: int, *, timeout: float = 3.0
-) -> bool | None:
-    """Cheap detection: plaintext ``HEAD /`` then TLS; True/False for HTTP, None if no reply."""
+async def looks_like_http(dialer: Dialer, host: str, port: int, *, timeout: float = 3.0) -> bool:
+    """Cheap detection: plaintext ``HEAD /``, then over TLS; True when an HTTP status came back."""
     for tls in (False, True):
         with contextlib.suppress(OSError, TimeoutError, HttpError, ValueError, ssl.SSLError):
             t = HttpTarget(dialer, host, port, tls=tls, request_timeout=timeout, max_body=0)
