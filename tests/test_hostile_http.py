@@ -18,6 +18,7 @@ import pytest
 from probes.http import PROBE
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
+from scanner.protocols.http_client import HttpError, HttpTarget, parse_head
 
 Handler = Callable[[str, str, asyncio.StreamWriter], Awaitable[None]]
 TIMEOUT = 6.0
@@ -270,3 +271,52 @@ async def test_listing_over_tls_is_unauthenticated_but_not_cleartext(
     f = found[0]
     assert f.encryption.value == "required" and f.evidence["url"].startswith("https://")
     assert not [f for f in result.findings if f.kind == Kind.CLEARTEXT_TRANSPORT]
+
+
+# -- the small HTTP client on its own ----------------------------------------------------------
+
+
+def test_parse_head_accepts_http_and_rejects_the_rest() -> None:
+    version, status, reason, headers = parse_head(
+        b"HTTP/1.1 207 Multi-Status\r\nDAV: 1\r\nContent-Type: text/xml\r\n\r\n"
+    )
+    assert (version, status, reason) == ("HTTP/1.1", 207, "Multi-Status")
+    assert headers == [("dav", "1"), ("content-type", "text/xml")]
+    for bad in (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", b"@RSYNCD: 32.0\n\n", b"HTTP/2 200\r\n\r\n"):
+        with pytest.raises(HttpError):
+            parse_head(bad)
+
+
+async def chunked_and_sized(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    if path == "/chunked":
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        w.write(b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n")
+    elif path == "/sized":
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+    else:
+        w.write(b"HTTP/1.0 200 OK\r\n\r\nuntil-eof")
+    await w.drain()
+
+
+async def test_client_bodies_and_limits(make_ctx: Callable[..., ProbeContext]) -> None:
+    async with serve("127.0.66.9", chunked_and_sized) as port:
+        t = HttpTarget(make_ctx().dialer, "127.0.66.9", port, tls=False)
+        r = await t.request("GET", "/chunked")
+        assert (r.status, r.body, r.truncated) == (200, b"hello world", False)
+        r = await t.request("GET", "/sized", max_body=4)
+        assert (r.body, r.truncated) == (b"0123", True)
+        r = await t.request("GET", "/eof")
+        assert (r.version, r.body) == ("HTTP/1.0", b"until-eof")
+        assert t.requests == 3
+        with pytest.raises(ValueError):
+            await t.request("GET", "/x\r\nHost: evil")
+        with pytest.raises(ValueError):
+            await t.request("GET", "/", headers={"X": "a\r\nInjected: 1"})
+
+
+async def test_client_refuses_out_of_scope(make_ctx: Callable[..., ProbeContext]) -> None:
+    from scanner.dialer import OutOfScopeError
+
+    t = HttpTarget(make_ctx().dialer, "192.0.2.1", 80, tls=False)
+    with pytest.raises(OutOfScopeError):
+        await t.request("GET", "/")
