@@ -197,7 +197,8 @@ class FtpProbe(Probe):
     ) -> None:
         """Bounded breadth-first listing from the login directory."""
         b = ctx.bounds
-        mlsd = ftpp.feat_has(facts.feats, "MLST")
+        # option ftp.mlsd=false: LIST only (for servers whose MLSD is broken)
+        mlsd = ftpp.feat_has(facts.feats, "MLST") and ctx.option("ftp.mlsd", True) is not False
         await client.command("TYPE I")
 
         @contextlib.asynccontextmanager

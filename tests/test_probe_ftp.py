@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,10 @@ async def test_ftps_required(lab: Lab, make_ctx: Callable[..., ProbeContext]) ->
     assert result.info["plaintext_user_reply"] == 530
     assert result.info["tls_user_reply"] == 331
     assert PROBE._encryption(_facts(result)) is Encryption.REQUIRED
+
+
+def _iso_minute(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()[:16]
 
 
 def _facts(result: ProbeResult) -> Facts:
@@ -220,3 +225,74 @@ async def test_implicit_ftps_on_990(
     assert anon.authentication is Authentication.ANONYMOUS
     assert anon.listing is not None
     assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
+
+
+# -- MLSD, perm facts and a writable hint: pyftpdlib (Debian python3-pyftpdlib) in the lab ns ----
+PYFTPD_ADDR = "127.0.10.192"  # outside the lab's address plan; added to lo for this test only
+
+
+@contextlib.contextmanager
+def pyftpd(directory: Path, *, write: bool) -> Iterator[str]:
+    subprocess.run(
+        ["ip", "addr", "replace", f"{PYFTPD_ADDR}/32", "dev", "lo"], check=True, timeout=10
+    )
+    argv = ["/usr/bin/python3", "-m", "pyftpdlib", "-i", PYFTPD_ADDR, "-p", "21",
+            "-d", str(directory), "-r", "30910-30919"] + (["-w"] if write else [])  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # up to 10 s
+            with contextlib.suppress(OSError), socket.create_connection((PYFTPD_ADDR, 21), 0.5):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("pyftpdlib did not start")
+        yield PYFTPD_ADDR
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        subprocess.run(["ip", "addr", "del", f"{PYFTPD_ADDR}/32", "dev", "lo"], timeout=10)
+
+
+async def test_mlsd_listing(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
+    with pyftpd(lab.content, write=False) as host:
+        result = await run(make_ctx, host)
+        as_list = await run(make_ctx, host, options={"ftp.mlsd": False})
+    assert result.status is Status.SUCCESS, (result.detail, result.info)
+    assert result.info["listing_method"] == "MLSD"
+    assert any(f.startswith("MLST") for f in result.info["features"])
+    anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert anon.evidence["user_reply"] == 331 and anon.evidence["pass_reply"] == 230
+    assert anon.listing is not None and not anon.listing.truncated
+    entries = {e.path: e for e in anon.listing.entries}
+    rec = entries[content.RECORDING_EXAMPLE]
+    on_disk = (lab.content / content.RECORDING_EXAMPLE).stat()
+    assert rec.size == on_disk.st_size > 0 and not rec.is_dir
+    assert rec.mtime is not None and rec.mtime[:16] == _iso_minute(on_disk.st_mtime)
+    assert entries["2019"].is_dir and entries["2019"].size is None
+    assert anon.access is Access.READ  # MLSD perm fact 'r' on files
+    assert "writable_hint" not in anon.evidence
+    # the same tree through pyftpdlib's LIST output, parsed by the unix LIST parser
+    assert as_list.info["listing_method"] == "LIST"
+    listed = next(f for f in as_list.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+    assert listed.listing is not None
+    assert {e.path for e in listed.listing.entries} == set(entries)
+
+
+async def test_writable_is_only_a_labelled_hint(make_ctx: Callable[..., ProbeContext]) -> None:
+    tree = Path(tempfile.mkdtemp(prefix="nasscan-pyftpd-"))
+    try:
+        (tree / "incoming").mkdir()
+        (tree / "incoming" / "note.txt").write_text("drop files here\n")
+        before = sorted(p.name for p in tree.rglob("*"))
+        with pyftpd(tree, write=True) as host:
+            result = await run(make_ctx, host)
+        anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
+        assert anon.evidence["writable_hint"].startswith("HINT (not tested): MLSD perm")
+        assert anon.access is not Access.WRITE  # a hint is not proof
+        assert sorted(p.name for p in tree.rglob("*")) == before  # nothing was written
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
