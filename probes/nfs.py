@@ -10,6 +10,12 @@ and ``evidence["versions"]`` lists the versions that granted access (``nfsv3``, 
 the finding id is the same whether the probe ran on 111 or on 2049, and v3 and v4 of one export
 are one finding naming both versions.
 
+Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``): after an export's NFSv3
+listing, NFSv3 READ of the first N bytes (one READ, at most ``MAX_SAMPLE_READ``) of a few files
+chosen by ``scanner.classify.magic.choose_samples`` (``nfs.sample_files``, default 3, at most
+``MAX_SAMPLE_FILES``), sniffed into ``evidence["sniffed"]``. With ``sample_bytes == 0`` no READ
+is ever sent. Nothing is ever written.
+
 Options: ``nfs.uid`` / ``nfs.gid`` (AUTH_SYS identity, default 65534 = nobody; uid 0 only when
 asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-only client would),
 ``nfs.transport`` (``tcp`` default, ``udp`` for rpcbind/MOUNT/NFSv3; NFSv4 is always TCP;
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
@@ -54,6 +61,11 @@ MAX_V4_PSEUDO_DIRS = 32
 MAX_V4_PSEUDO_DEPTH = 6
 KRB_FLAVORS = {AuthFlavor.KRB5, AuthFlavor.KRB5I, AuthFlavor.KRB5P}
 PROTOCOL_ERRORS = (rpc.RPCProtocolError, XDRError, asyncio.IncompleteReadError)
+DEFAULT_SAMPLE_FILES = 3
+MAX_SAMPLE_FILES = 8
+"""``nfs.sample_files`` is clamped to 0..this (a handful of files per export)."""
+MAX_SAMPLE_READ = nfs3.MAX_READ
+"""Bytes asked per sampled file: min(--sample-bytes, this); one READ per file."""
 
 
 @dataclass
@@ -70,6 +82,9 @@ class ExportState:
     access: Access | None = None
     access_bits: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    samples: dict[str, bytes] = field(default_factory=dict)
+    """``--sample-bytes``: path -> first bytes read (NFSv3 READ)."""
+    sample_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,8 +131,13 @@ DirItem = tuple[str, bool, int | None, int | None, Any]
 Lister = Callable[[Any, Any], Awaitable[tuple[list[DirItem], Any]]]
 
 
-async def crawl(root: Any, list_page: Lister, bounds: ListingBounds) -> Listing:
-    """Breadth-first, bounded by depth, entries, bytes and requests."""
+async def crawl(
+    root: Any, list_page: Lister, bounds: ListingBounds, handles: dict[str, Any] | None = None
+) -> Listing:
+    """Breadth-first, bounded by depth, entries, bytes and requests.
+
+    ``handles``, when given, collects the handle of every listed file (for ``--sample-bytes``).
+    """
     c = Crawl(bounds)
     queue: list[tuple[str, Any, int]] = [("", root, 1)]
     while queue:
@@ -135,6 +155,8 @@ async def crawl(root: Any, list_page: Lister, bounds: ListingBounds) -> Listing:
                 if not c.add(Entry(path=path, size=None if is_dir else size,
                                    mtime=_iso(mtime), is_dir=is_dir)):
                     return c.listing()
+                if handles is not None and not is_dir and child is not None:
+                    handles[path] = child
                 if is_dir and child is not None:
                     if depth < bounds.depth:
                         queue.append((path + "/", child, depth + 1))
@@ -240,6 +262,9 @@ class _NFSRun:
         self.want_v3 = "3" in versions
         self.want_v4 = "4" in versions
         self.transport = "udp" if str(ctx.option("nfs.transport", "tcp")) == "udp" else "tcp"
+        self.sample_bytes = max(0, int(ctx.sample_bytes or 0))
+        files = int(ctx.option("nfs.sample_files", DEFAULT_SAMPLE_FILES))
+        self.sample_files = min(max(files, 0), MAX_SAMPLE_FILES)
         self.exports: dict[str, ExportState] = {}
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -352,14 +377,18 @@ class _NFSRun:
             st.errors.append(f"nfsv3 MNT: {res.error}")
             return
         st.flavors.update(res.flavors)
+        handles: dict[str, Any] = {}
         try:
-            listing = await crawl(res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds)
+            listing = await crawl(res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds,
+                                  handles)
             st.versions.add("nfsv3")
             st.listing = _merge(st.listing, listing)
             with contextlib.suppress(nfs3.NFS3Error, *PROTOCOL_ERRORS):
                 bits = await nfs3.access(nc, res.fhandle, self.cred)
                 st.access_bits = _access_names(bits)
                 st.access = _access_level(bits)
+            if self.sample_bytes > 0 and self.sample_files > 0:
+                await self.v3_samples(nc, st, listing, handles)
         except rpc.RPCDeniedError as exc:
             if exc.is_auth_error:
                 st.auth_required.add("nfsv3")
@@ -371,6 +400,24 @@ class _NFSRun:
         finally:
             with contextlib.suppress(OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
                 await mount.umnt(mc, st.path, self.cred)
+
+    async def v3_samples(
+        self, nc: RPCClient, st: ExportState, listing: Listing, handles: dict[str, Any]
+    ) -> None:
+        """INTRUSIVE (``--sample-bytes N``): one NFSv3 READ of the first N bytes of each of a
+        few files, the telling ones first. Never more than N bytes per file."""
+        count = min(self.sample_bytes, MAX_SAMPLE_READ)
+        readable = [e for e in listing.entries if e.path in handles]
+        for e in choose_samples(readable, self.sample_files):
+            try:
+                reply = await nfs3.read(nc, handles[e.path], count, self.cred)
+            except TimeoutError:
+                st.sample_errors[e.path] = "timeout"
+                break  # a server that stops answering gets no more reads
+            except (nfs3.NFS3Error, rpc.RPCDeniedError, *PROTOCOL_ERRORS) as exc:
+                st.sample_errors[e.path] = str(exc)[:120]
+                continue
+            st.samples[e.path] = reply.data[:count]
 
     # -- NFSv4 -------------------------------------------------------------------------------
     async def v4(self, nfs_port: int, *, required: bool) -> None:
@@ -511,6 +558,8 @@ class _NFSRun:
             evidence["open_to"] = mount.Export(st.path, st.clients or ()).exposure
         if st.access_bits:
             evidence["nfsv3_access"] = st.access_bits
+        if self.sample_bytes > 0:
+            evidence.update(self.sample_evidence(st))
         versions = " and ".join(v.replace("nfs", "NFS") for v in sorted(st.versions))
         return Finding(
             **self._base(),
@@ -529,6 +578,21 @@ class _NFSRun:
             ),
             listing=listing,
         )
+
+    def sample_evidence(self, st: ExportState) -> dict[str, Any]:
+        """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
+        ev: dict[str, Any] = {
+            "intrusive": ["sample-bytes"],
+            "sample_bytes": self.sample_bytes,
+            "sampled_files": len(st.samples),
+        }
+        if st.samples:
+            ev["sniffed"] = sniff_evidence(st.samples)
+        if st.sample_errors:
+            ev["sample_errors"] = dict(list(st.sample_errors.items())[:4])
+        if "nfsv3" not in st.versions:
+            ev["sample_note"] = "file bodies are sampled over NFSv3 only"
+        return ev
 
     def cleartext_finding(self, st: ExportState, flavors: list[str], enc: Encryption) -> Finding:
         return Finding(

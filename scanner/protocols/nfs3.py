@@ -1,7 +1,9 @@
 """NFS version 3 (RFC 1813): the few read-only procedures a scanner needs.
 
-FSINFO (server limits), READDIRPLUS (names, attributes and handles in one go) and ACCESS
-(what the claimed identity may do), plus the attribute types they share.
+FSINFO (server limits), READDIRPLUS (names, attributes and handles in one go), ACCESS
+(what the claimed identity may do) and READ (the first bytes of a file, only for the intrusive
+``--sample-bytes``), plus the attribute types they share. Nothing here writes: no WRITE, CREATE,
+SETATTR, REMOVE or any other modifying procedure is implemented.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from scanner.protocols.rpc import AUTH_NULL, OpaqueAuth, RPCClient
-from scanner.protocols.xdr import Packer, Unpacker
+from scanner.protocols.xdr import Packer, Unpacker, XDRError
 
 NFS_PROG = 100003
 NFS_V3 = 3
 NFSPROC3_NULL = 0
 NFSPROC3_ACCESS = 4
+NFSPROC3_READ = 6
 NFSPROC3_READDIRPLUS = 17
 NFSPROC3_FSINFO = 19
 
@@ -23,6 +26,8 @@ NFS3_FHSIZE = 64
 NFS3_MAXNAMLEN = 1024
 MAX_DIR_ENTRIES = 4096
 """Entries accepted in one READDIRPLUS reply (the reply size is bounded by maxcount anyway)."""
+MAX_READ = 65536
+"""The most bytes one READ may ask for (``read`` refuses larger counts)."""
 
 ACCESS3_READ = 0x01
 ACCESS3_LOOKUP = 0x02
@@ -175,6 +180,29 @@ def decode_access(u: Unpacker) -> int:
     return granted
 
 
+@dataclass(frozen=True)
+class ReadReply:
+    data: bytes
+    eof: bool
+    attrs: Fattr3 | None
+
+
+def decode_read(u: Unpacker, max_count: int = MAX_READ) -> ReadReply:
+    """READ3res; the data may be at most ``max_count`` bytes (what was asked for): a server
+    sending more is a protocol error, so a caller never holds more than it requested."""
+    status = u.uint()
+    attrs = decode_post_op_attr(u)
+    if status != 0:
+        raise NFS3Error("READ", status)
+    count = u.uint()
+    eof = u.boolean()
+    data = u.opaque(max_count)
+    u.done()
+    if count != len(data):
+        raise XDRError(f"READ count {count} disagrees with the {len(data)} data bytes")
+    return ReadReply(data, eof, attrs)
+
+
 async def null(client: RPCClient, cred: OpaqueAuth = AUTH_NULL) -> None:
     await client.call(NFS_PROG, NFS_V3, NFSPROC3_NULL, b"", cred)
 
@@ -207,3 +235,18 @@ async def access(
 ) -> int:
     args = Packer().opaque(fh).uint(mask).get_buffer()
     return decode_access(await client.call(NFS_PROG, NFS_V3, NFSPROC3_ACCESS, args, cred))
+
+
+def read_args(fh: bytes, count: int, offset: int = 0) -> bytes:
+    """READ3args: file handle, offset, count (1..MAX_READ)."""
+    if not 0 < count <= MAX_READ:
+        raise ValueError(f"READ count {count} outside 1..{MAX_READ}")
+    return Packer().opaque(fh).uhyper(offset).uint(count).get_buffer()
+
+
+async def read(
+    client: RPCClient, fh: bytes, count: int, cred: OpaqueAuth = AUTH_NULL, *, offset: int = 0
+) -> ReadReply:
+    """READ at most ``count`` bytes from ``offset``: one call, never more data than asked."""
+    args = read_args(fh, count, offset)
+    return decode_read(await client.call(NFS_PROG, NFS_V3, NFSPROC3_READ, args, cred), count)
