@@ -4,6 +4,11 @@ A read request for a random name proves the server is alive (an ERROR packet is 
 then a short, bounded list of well-known names (network-device configs, PXE boot files, backups)
 is requested, only the first block of each is read and the transfer is aborted. The names that
 exist are the finding's listing.
+
+Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``): the first
+``min(N, 512)`` bytes of that first block of each found file are kept and sniffed into
+``evidence["sniffed"]`` (the transfer is still aborted after block 1: no ACK, no further
+block). With ``sample_bytes == 0`` no file bytes reach the finding.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
+from scanner.classify.magic import sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
@@ -117,6 +123,19 @@ class TFTPProbe(Probe):
             "names_tried": len(names),
             "random_name_answer": info["random_name"],
         }
+        sample_bytes = max(0, int(ctx.sample_bytes or 0))
+        if sample_bytes > 0:
+            keep = min(sample_bytes, tftp.BLOCK)
+            evidence["intrusive"] = ["sample-bytes"]
+            evidence["sample_bytes"] = sample_bytes
+            sniffed = sniff_evidence({r.name: r.first_block[:keep] for r in found})
+            evidence["sampled_files"] = len(sniffed)
+            if sniffed:
+                evidence["sniffed"] = sniffed
+            if sample_bytes > tftp.BLOCK:
+                evidence["sample_note"] = (
+                    f"TFTP reads only the first {tftp.BLOCK}-byte block of each file"
+                )
         base: dict[str, Any] = {
             "host": host, "hostname": service.hostname, "port": port,
             "transport": Transport.UDP, "protocol": "tftp", "probe": "tftp",
