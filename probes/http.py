@@ -21,7 +21,7 @@ import secrets
 import ssl
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
@@ -60,6 +60,16 @@ TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 209
 MAX_REDIRECTS = 3
 SAMPLE = 10
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
+
+
+def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
+    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
+    value = ctx.option(key, default)
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    return list(default)
 
 
 @dataclass
@@ -393,7 +403,7 @@ class HttpProbe(Probe):
             "soft404": base.status == 200,
         }
         listing_roots: list[str] = []
-        paths = ["/", *[p for p in ctx.option("http.paths", DEFAULT_PATHS) if p != "/"]]
+        paths = ["/", *[p for p in option_list(ctx, "http.paths", DEFAULT_PATHS) if p != "/"]]
         for path in paths:
             path = _norm_dir("/" + path.lstrip("/"))
             if any(path.startswith(r) for r in listing_roots) and path in st.visited:
@@ -467,7 +477,7 @@ class HttpProbe(Probe):
         if writes:
             info["write_methods_advertised"] = writes
         candidates = list(DAV_PATHS)
-        for p in ctx.option("http.dav_paths", ()):
+        for p in option_list(ctx, "http.dav_paths", ()):
             candidates.append(_norm_dir("/" + str(p).lstrip("/")))
         for path in candidates:
             if "dav:" + path in st.visited:

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from scanner.dialer import OutOfScopeError
@@ -61,6 +62,16 @@ COMMON_MODULES = (
 NET_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError)
 
 
+def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
+    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
+    value = ctx.option(key, default)
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    return list(default)
+
+
 class RsyncProbe(Probe):
     name = "rsync"
     default_ports = (873,)
@@ -91,7 +102,7 @@ class RsyncProbe(Probe):
         async with ctx.dialer.tcp(service.host, service.port) as conn:
             greeting, modules, motd = await proto.list_modules(conn)
         listed = {m.name: m for m in modules}
-        extra = [str(n) for n in ctx.option("rsync.modules", COMMON_MODULES)]
+        extra = option_list(ctx, "rsync.modules", COMMON_MODULES)
         candidates = list(listed) + [n for n in extra if n not in listed]
         candidates = candidates[: max(1, ctx.bounds.resources)]
         results: dict[str, proto.ModuleReply] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from scanner.dialer import OutOfScopeError
@@ -38,6 +39,16 @@ COMMON_BUCKETS = (
 )  # fmt: skip
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
+
+
+def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
+    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
+    value = ctx.option(key, default)
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Sequence):
+        return [str(v) for v in value]
+    return list(default)
 
 
 class S3Probe(Probe):
@@ -131,7 +142,7 @@ class S3Probe(Probe):
             "allowed" if listed is not None else (err.code if err else root.status)
         )
         buckets: list[str] = list(listed or [])
-        extra = [str(b) for b in ctx.option("s3.buckets", COMMON_BUCKETS)]
+        extra = option_list(ctx, "s3.buckets", COMMON_BUCKETS)
         candidates = buckets + [b for b in extra if b not in buckets]
         candidates = candidates[: max(1, ctx.bounds.resources)]
 

@@ -36,3 +36,14 @@ async def test_rsync_listing_is_bounded(lab: Lab, make_ctx: Callable[..., ProbeC
     result = await PROBE.run(ServiceInfo(host=t.host, port=t.port), ctx)
     (rec,) = [f for f in result.findings if f.resource == "recordings"]
     assert rec.listing is not None and rec.listing.truncated and len(rec.listing.entries) == 7
+
+
+@pytest.mark.parametrize(("option", "found"), [("", set()), ("nope, hidden", {"hidden"})])
+async def test_unlisted_names_come_from_the_option_string(
+    lab: Lab, make_ctx: Callable[..., ProbeContext], option: str, found: set[str]
+) -> None:
+    t = lab.target("rsync")
+    ctx = make_ctx(timeout=30.0, options={"rsync.modules": option})
+    result = await PROBE.run(ServiceInfo(host=t.host, port=t.port), ctx)
+    unauth = {f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS}
+    assert unauth == {"recordings"} | found
