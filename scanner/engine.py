@@ -24,7 +24,7 @@ from typing import Any
 
 from scanner import __version__
 from scanner.dialer import Dialer, OutOfScopeError
-from scanner.identify import ResourceError, identify, is_resource_error
+from scanner.identify import Identification, ResourceError, identify, is_resource_error
 from scanner.limits import Budget, raise_nofile, size_concurrency
 from scanner.models import (
     Finding,
@@ -318,34 +318,47 @@ class Engine:
         if self.discovery_only:
             self._emit_service(service)
             return
-        probes = [p for p in self.options.probes if p.claims_port(port, Transport.TCP)]
-        if not probes:
-            try:
-                ident = await identify(
-                    info,
-                    self.options.probes,
-                    self.ctx,
-                    greeting_timeout=self.options.greeting_timeout,
-                    detect_timeout=min(self.options.probe_timeout, 10.0),
-                )
-            except OutOfScopeError as exc:
-                self._scan_error(service, "identify", Status.ERROR, str(exc))
-                return
-            except ResourceError as exc:
-                self._scan_error(service, "identify", Status.ERROR, f"resource error: {exc}")
-                return
-            info = ident.service
-            if info.greeting:
-                service.banner = _banner(info.greeting)
-            if info.tls is not None:
-                service.tls = info.tls
-            if ident.note:
-                service.details["identify"] = ident.note
-            probes = ident.probes
-        for probe in probes:
+        claimed = [p for p in self.options.probes if p.claims_port(port, Transport.TCP)]
+        for probe in claimed:
             result = await self._run_probe(probe, info, service)
             self._record(service, probe, result)
+        if claimed and any(st != Status.NOT_APPLICABLE for st in service.probes.values()):
+            self._emit_service(service)
+            return
+        # Nobody claims the port, or every claiming probe said "not mine": identify it.
+        others = [p for p in self.options.probes if p not in claimed]
+        if others:
+            ident = await self._identify(info, service, others)
+            if ident is not None:
+                for probe in ident.probes:
+                    result = await self._run_probe(probe, ident.service, service)
+                    self._record(service, probe, result)
         self._emit_service(service)
+
+    async def _identify(
+        self, info: ServiceInfo, service: Service, probes: list[Probe]
+    ) -> Identification | None:
+        try:
+            ident = await identify(
+                info,
+                probes,
+                self.ctx,
+                greeting_timeout=self.options.greeting_timeout,
+                detect_timeout=min(self.options.probe_timeout, 10.0),
+            )
+        except OutOfScopeError as exc:
+            self._scan_error(service, "identify", Status.ERROR, str(exc))
+            return None
+        except ResourceError as exc:
+            self._scan_error(service, "identify", Status.ERROR, f"resource error: {exc}")
+            return None
+        if ident.service.greeting:
+            service.banner = _banner(ident.service.greeting)
+        if ident.service.tls is not None:
+            service.tls = ident.service.tls
+        if ident.note:
+            service.details["identify"] = ident.note
+        return ident
 
     async def _probe_udp(self, host: str, port: int) -> None:
         hostname = self.scope.hostname_for(host)
@@ -436,7 +449,6 @@ class Engine:
         service.probes[stage] = status
         service.details[stage] = detail
         self.report.errors.append(f"{stage} on {service.host}:{service.port}: {detail}")
-        self._emit_service(service)
 
     def _emit_service(self, service: Service) -> None:
         if self.on_service is not None:

@@ -516,6 +516,25 @@ async def test_scan_targets_api(net: Listeners) -> None:
         await scan_targets(["8.8.8.8"], probes="none")  # refused before anything is sent
 
 
+class NotMineProbe(Probe):
+    name = "notmine"
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    description = "claims a port, then says it is not its protocol"
+
+    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+        return not_applicable("not my protocol")
+
+
+async def test_claimed_port_that_is_not_the_claimers_is_identified(net: Listeners) -> None:
+    """A probe claims the port by number but says 'not mine': greeting detection takes over."""
+    scope = await build_scope([net.greeter[0]])
+    probes: list[Probe] = [claiming(NotMineProbe, net.greeter[1]), LineProbe()]
+    report = await Engine(scope, options(PortSpec.of([net.greeter[1]]), probes)).run()
+    (svc,) = report.services
+    assert svc.probes == {"notmine": Status.NOT_APPLICABLE, "line": Status.SUCCESS}
+    assert svc.protocol == "line" and len(report.findings) == 1
+
+
 # -- the whole job against the lab's real daemons ------------------------------------------------
 
 
