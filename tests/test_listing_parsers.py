@@ -189,3 +189,77 @@ def test_webdav_rejects_non_multistatus_and_entities() -> None:
             b'<D:multistatus xmlns:D="DAV:"><D:response><D:href>&x;</D:href></D:response>'
             b"</D:multistatus>"
         )
+
+
+def _render(family: str, path: str, items: list[tuple[str, int, bool]]) -> bytes:
+    from html import escape
+    from urllib.parse import quote
+
+    def href(n: str, d: bool) -> str:
+        return quote(n) + ("/" if d else "")
+
+    if family == "python":
+        rows = "".join(
+            f'<li><a href="{href(n, d)}">{escape(n)}{"/" if d else ""}</a></li>\n'
+            for n, _, d in items
+        )
+        return (
+            f"<!DOCTYPE HTML><html><head><title>Directory listing for {escape(path)}</title>"
+            f"</head><body><h1>Directory listing for {escape(path)}</h1><hr><ul>\n{rows}</ul>"
+            "<hr></body></html>"
+        ).encode()
+    if family == "apache-ul":
+        rows = "".join(
+            f'<li><a href="{href(n, d)}"> {escape(n)}{"/" if d else ""}</a></li>\n'
+            for n, _, d in items
+        )
+        return (
+            f"<html><head><title>Index of {escape(path)}</title></head><body>"
+            f'<h1>Index of {escape(path)}</h1><ul><li><a href="../"> Parent Directory</a></li>\n'
+            f"{rows}</ul></body></html>"
+        ).encode()
+    rows = "".join(  # lighttpd
+        f'<tr><td class="n"><a href="{href(n, d)}">{escape(n)}</a>{"/" if d else ""}</td>'
+        f'<td class="m">2019-Mar-14 10:15:00</td><td class="s">{"- &nbsp;" if d else s}</td>'
+        f'<td class="t">{"Directory" if d else "application/octet-stream"}</td></tr>\n'
+        for n, s, d in items
+    )
+    return (
+        f"<html><head><title>Index of {escape(path)}</title></head><body>"
+        f'<h2>Index of {escape(path)}</h2><div class="list">'
+        f'<table summary="Directory Listing"><tbody>{rows}</tbody></table></div>'
+        '<div class="foot">lighttpd/1.4.69</div></body></html>'
+    ).encode()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["python", "apache-ul", "lighttpd"]),
+    st.lists(st.tuples(_name, st.integers(0, 10**6), st.booleans()), min_size=1, max_size=15,
+             unique_by=lambda t: t[0]),
+)  # fmt: skip
+def test_family_roundtrip(family: str, items: list[tuple[str, int, bool]]) -> None:
+    got = parse_listing(_render(family, "/rec/", items), path="/rec/")
+    assert got is not None and got.family == family
+    assert [(e.name, e.is_dir) for e in got.entries] == [(n, d) for n, _, d in items]
+    if family == "lighttpd":
+        assert [e.size for e in got.entries] == [None if d else s for n, s, d in items]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(["https://example.org/", "/", "#top", "?q=1", "/a/b/c.html"]),
+             max_size=8),
+)  # fmt: skip
+def test_index_of_titled_pages_without_child_links_are_no_listing(
+    text: str, hrefs: list[str]
+) -> None:
+    from html import escape
+
+    links = "".join(f'<a href="{h}">link</a> ' for h in hrefs)
+    page = (
+        "<html><head><title>Index of /</title></head><body><h1>Index of /</h1>"
+        f"<p>{escape(text)}</p><p>{links}</p></body></html>"
+    ).encode()
+    assert parse_listing(page, path="/") is None
