@@ -74,6 +74,7 @@ def cli() -> None:
 
 
 @cli.command("probes")
+@click.version_option(__version__, "--version", prog_name="nasscan")
 def probes_cmd() -> None:
     """List the installed probes: name, default ports, transport, intrusive, description."""
     probes = load_probes()
@@ -211,6 +212,7 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
 
 
 @cli.command("scan")
+@click.version_option(__version__, "--version", prog_name="nasscan")
 @click.argument("targets", nargs=-1)
 @click.option(
     "-p",
@@ -226,12 +228,20 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     metavar="SPEC,...",
     help="Addresses, CIDRs, ranges or names never to touch (always win).",
 )
-@click.option("--exclude-file", metavar="FILE", help="Exclusions from a file.")
+@click.option(
+    "--exclude-file",
+    "--excludefile",
+    "exclude_file",
+    metavar="FILE",
+    help="Exclusions from a file.",
+)
 @click.option(
     "-iL", "--input-list", "input_list", metavar="FILE|-", help="Targets from a file ('-' = stdin)."
 )
 @click.option(
     "--rate",
+    "--max-rate",
+    "rate",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="New connections per second, sweep and probes together.",
@@ -258,6 +268,8 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
 )
 @click.option(
     "--retries",
+    "--max-retries",
+    "retries",
     type=click.IntRange(min=0),
     default=1,
     show_default=True,

@@ -81,6 +81,8 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         (["scan", "127.0.0.1-300"], "127.0.0.1-300"),
         (["scan", "-iL", "/nonexistent/targets.txt"], "/nonexistent/targets.txt"),
         (["scan", "127.0.0.1", "--exclude-file", "/nonexistent/ex.txt"], "/nonexistent/ex.txt"),
+        (["scan", "127.0.0.1", "--excludefile", "/nonexistent/ex2.txt"], "/nonexistent/ex2.txt"),
+        (["scan", "127.0.0.1", "--max-retries", "-1"], "-1"),
         (["scan", "127.0.0.1", "--probes", "smb,nope"], "nope"),
         (["scan", "127.0.0.1", "-p", "80,http"], "http"),
         (["scan", "127.0.0.1", "-p", "90-80"], "90-80"),
@@ -126,6 +128,8 @@ def test_unresolvable_name_is_one_line_exit_2() -> None:
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("nasscan, version ")
+    code, out, _ = run(["scan", "--version"], capsys)
     assert code == 0 and out.startswith("nasscan, version ")
     code, out, _ = run(["scan", "--help"], capsys)
     assert code == 0 and "--fail-on" in out and "--shard" in out and "-iL" in out
