@@ -59,6 +59,7 @@ class Facts:
     writable_hint: str | None = None
     readable_hint: bool = False
     transcript: list[str] = field(default_factory=list)
+    service: ServiceInfo | None = None
 
 
 class FtpProbe(Probe):
@@ -93,9 +94,21 @@ class FtpProbe(Probe):
             return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
 
     def _partial(self, status: Status, detail: str, facts: Facts) -> ProbeResult:
+        """An attempt cut short. What was already proven stays reported: an accepted anonymous
+        login is a finding even when the listing (e.g. unreachable passive ports) failed."""
+        findings: list[Finding] = []
+        if facts.service is not None and facts.anonymous.startswith("accepted"):
+            if facts.listing is not None:
+                facts.listing.truncated = True
+            findings = [
+                f
+                for f in self._findings(facts.service, facts)
+                if f.kind is Kind.UNAUTHENTICATED_ACCESS
+            ]
         return ProbeResult(
             status=status,
             protocol=PROTOCOL if facts.banner else None,
+            findings=findings,
             detail=detail[:300],
             info=_info(facts),
         )
@@ -128,6 +141,7 @@ class FtpProbe(Probe):
 
     # -- the steps -------------------------------------------------------------------------------
     async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
+        facts.service = service
         facts.implicit_tls = service.port in IMPLICIT_TLS_PORTS or service.tls is True
         # 1. greeting, FEAT, anonymous login in the clear (or over implicit TLS)
         async with self._session(service, ctx, facts) as (conn, client, greeting):
@@ -242,6 +256,11 @@ class FtpProbe(Probe):
                 continue
             if path == "":
                 root_listed = ok or bool(res.entries)
+                if root_listed:
+                    # shared with facts so that a later failure keeps what was listed
+                    facts.listing = Listing(entries=[], truncated=True)
+                    entries = facts.listing.entries  # pydantic copied the list: use its own
+                    facts.listing_method = "MLSD" if mlsd else "LIST"
             for e in res.entries:
                 rel = f"{path}/{e.name}" if path else e.name
                 entries.append(Entry(path=rel, size=e.size, mtime=e.mtime, is_dir=e.is_dir))
@@ -255,8 +274,8 @@ class FtpProbe(Probe):
                 truncated = True
                 break
         facts.listing_method = "MLSD" if mlsd else "LIST"
-        if root_listed:
-            facts.listing = Listing(entries=entries, truncated=truncated)
+        if facts.listing is not None:
+            facts.listing.truncated = truncated
 
     @staticmethod
     def _hints(facts: Facts, e: ftpp.FtpEntry, rel: str) -> None:
@@ -279,6 +298,8 @@ class FtpProbe(Probe):
         plaintext_login = facts.plaintext_user_reply in (230, 331, 332) or (
             facts.anonymous == "accepted" and not facts.implicit_tls
         )
+        if facts.auth_tls_accepted is None:
+            return Encryption.UNKNOWN  # cut short before AUTH TLS was tried
         if not facts.auth_tls_accepted:
             return Encryption.NONE
         if plaintext_login:

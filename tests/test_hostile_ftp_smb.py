@@ -226,6 +226,9 @@ async def test_ftp_endless_listing_line(make_ctx: Callable[..., ProbeContext]) -
         result, elapsed, peak = await probe(FTP, "127.0.77.6", port, make_ctx)
     assert result.status is Status.PROTOCOL_ERROR
     assert elapsed < BUDGET and peak < MEMORY_BOUND
+    # the anonymous login was proven before the listing broke: still reported, without listing
+    [anon] = result.findings
+    assert anon.kind is Kind.UNAUTHENTICATED_ACCESS and anon.listing is None
 
 
 async def test_ftp_stalled_data_connection(make_ctx: Callable[..., ProbeContext]) -> None:
@@ -239,6 +242,9 @@ async def test_ftp_stalled_data_connection(make_ctx: Callable[..., ProbeContext]
         result, elapsed, _ = await probe(FTP, "127.0.77.7", port, make_ctx)
     assert result.status is Status.TIMEOUT
     assert elapsed < BUDGET + 1
+    [anon] = result.findings
+    assert anon.kind is Kind.UNAUTHENTICATED_ACCESS and anon.listing is None
+    assert anon.evidence["user_reply"] == 230
 
 
 async def test_ftp_pasv_address_out_of_scope_is_ignored(
