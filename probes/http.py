@@ -546,8 +546,8 @@ class HttpProbe(Probe):
         return Finding(
             host=service.host, hostname=service.hostname, port=service.port,
             protocol="http", kind=Kind.CLEARTEXT_TRANSPORT,
-            authentication=Authentication.REQUIRED if st.auth_challenges and not served
-            else Authentication.UNKNOWN,
+            authentication=Authentication.NONE if served
+            else Authentication.REQUIRED if st.auth_challenges else Authentication.UNKNOWN,
             encryption=Encryption.NONE, resource=None,
             title=f"Plain HTTP on {service.host}:{service.port}: " + "; ".join(reasons),
             evidence=ev,
