@@ -137,9 +137,12 @@ class SmbProbe(Probe):
         try:
             return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
         except TimeoutError:
+            # what was proven before the budget ran out stays reported
+            proven = (Kind.UNAUTHENTICATED_ACCESS, Kind.LEGACY_PROTOCOL, Kind.SIGNING_NOT_REQUIRED)
             return ProbeResult(
                 status=Status.TIMEOUT,
                 protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
+                findings=[f for f in self._findings(service, ctx, facts) if f.kind in proven],
                 detail="SMB probe ran out of time",
                 info=_info(facts),
             )

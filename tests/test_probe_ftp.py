@@ -282,7 +282,10 @@ async def test_mlsd_listing(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> 
     assert {e.path for e in listed.listing.entries} == set(entries)
 
 
-async def test_writable_is_only_a_labelled_hint(make_ctx: Callable[..., ProbeContext]) -> None:
+async def test_writable_is_only_a_labelled_hint(
+    lab: Lab, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    """(``lab``: makes sure this runs inside the namespace, where adding an address is ours.)"""
     tree = Path(tempfile.mkdtemp(prefix="nasscan-pyftpd-"))
     try:
         (tree / "incoming").mkdir()
