@@ -594,6 +594,9 @@ def _info(facts: Facts) -> dict[str, Any]:
             r.name: ("readable" if r.readable else r.detail or "not readable")
             for r in facts.results
         },
+        "share_encrypt_data": {
+            r.name: r.encrypt_data for r in facts.results if r.share_flags is not None
+        },
     }
 
 

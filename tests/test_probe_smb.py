@@ -70,6 +70,8 @@ async def test_guest_server_recordings_readable_locked_and_staff_not(
     assert shares["locked"] == "open root: STATUS_ACCESS_DENIED"
     assert shares["staff"].startswith("tree connect: STATUS_ACCESS_DENIED")
     assert "IPC$" not in shares  # not storage: never checked
+    # tree connect succeeded on these two: share flags without ENCRYPT_DATA
+    assert result.info["share_encrypt_data"] == {"recordings": False, "locked": False}
     assert result.info["dialects"] == ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"]
     assert result.info["smb1"] is False
     assert result.info["guest_session"] == "accepted"
