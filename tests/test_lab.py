@@ -564,3 +564,31 @@ def test_lab_test_outside_namespace_fails_clearly(ns_env: str | None) -> None:
     assert "ERROR tests/test_lab.py::test_smb1_only_server" in r.stdout
     assert "lab exec" in r.stdout
     assert "skipped" not in r.stdout
+
+
+def test_up_unknown_service_is_an_error_before_anything_starts() -> None:
+    r = _lab_cli("nasscan-unknown-svc", "up", "--only", "smb,nosuchservice")
+    assert r.returncode == 2 and "unknown lab service(s): nosuchservice" in r.stderr
+    assert not netns.exists("nasscan-unknown-svc")
+
+
+@pytest.mark.lab
+def test_exec_runs_inside_with_env_cwd_and_exit_code(lab: Lab, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != netns.ENV_NS}
+    env["NASSCAN_PROBE_VAR"] = "kept"
+    script = ('test "$NASSCAN_PROBE_VAR" = kept && test "$(pwd)" = "$1" && '
+              'test "$NASSCAN_LAB_NS" = "$2" && exit 7')
+    r = subprocess.run(
+        [sys.executable, "-m", "scanner.lab.cli", "--ns", lab.ns, "exec", "--", "sh", "-c",
+         script, "sh", str(tmp_path), lab.ns],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )
+    assert r.returncode == 7, r.stderr
+    # the command really is in the namespace: it sees the lab's addresses on lo
+    r = subprocess.run(
+        [sys.executable, "-m", "scanner.lab.cli", "--ns", lab.ns, "exec", "--", "ip", "-o",
+         "addr", "show", "dev", "lo"], capture_output=True, text=True, timeout=60, env=env,
+        cwd=REPO_ROOT)
+    assert "127.0.10.1/32" in r.stdout and "127.0.10.21/32" in r.stdout
+    links = run(["ip", "-o", "link", "show"]).stdout.strip().splitlines()
+    assert len(links) == 1 and ": lo:" in links[0]  # lo is the namespace's only interface
