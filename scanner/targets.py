@@ -157,24 +157,25 @@ def _merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def _subtract(include: list[Interval], exclude: list[Interval]) -> list[Interval]:
-    """Both merged and sorted; returns include minus exclude."""
+    """Both merged and sorted; returns include minus exclude in one linear pass."""
     out: list[Interval] = []
+    j = 0
     for iv in include:
-        pieces = [iv]
-        for ex in exclude:
-            if ex.version != iv.version or ex.end < iv.start or ex.start > iv.end:
-                continue
-            nxt: list[Interval] = []
-            for p in pieces:
-                if ex.end < p.start or ex.start > p.end:
-                    nxt.append(p)
-                    continue
-                if p.start < ex.start:
-                    nxt.append(Interval(p.version, p.start, ex.start - 1))
-                if ex.end < p.end:
-                    nxt.append(Interval(p.version, ex.end + 1, p.end))
-            pieces = nxt
-        out.extend(pieces)
+        start = iv.start
+        # skip exclusions entirely before this interval
+        while j < len(exclude) and (exclude[j].version, exclude[j].end) < (iv.version, iv.start):
+            j += 1
+        k = j
+        while k < len(exclude) and exclude[k].version == iv.version and exclude[k].start <= iv.end:
+            ex = exclude[k]
+            if ex.start > start:
+                out.append(Interval(iv.version, start, ex.start - 1))
+            start = max(start, ex.end + 1)
+            if ex.end > iv.end:
+                break
+            k += 1
+        if start <= iv.end:
+            out.append(Interval(iv.version, start, iv.end))
     return out
 
 

@@ -7,6 +7,7 @@ Parsing tests may mention any address; nothing here sends a packet (hostname tes
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import subprocess
 import sys
 import tracemalloc
@@ -253,3 +254,27 @@ def test_slash8_times_12_ports_in_flat_memory() -> None:
     assert len(set(first)) == 20000
     assert all(h.startswith("10.") for h, _ in first)
     assert space[len(space) - 1] == ("10.255.255.255", 9000)
+
+
+_small = st.lists(
+    st.tuples(st.sampled_from([4, 6]), st.integers(0, 200), st.integers(0, 30)), max_size=12
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_small, _small)
+def test_interval_subtraction_matches_set_arithmetic(
+    inc: list[tuple[int, int, int]], exc: list[tuple[int, int, int]]
+) -> None:
+    from scanner.targets import Interval, _merge, _subtract
+
+    def ivs(raw: list[tuple[int, int, int]]) -> list[Interval]:
+        return _merge(Interval(v, a, a + n) for v, a, n in raw)
+
+    def points(raw: list[tuple[int, int, int]]) -> set[tuple[int, int]]:
+        return {(v, x) for v, a, n in raw for x in range(a, a + n + 1)}
+
+    result = _subtract(ivs(inc), ivs(exc))
+    got = {(iv.version, x) for iv in result for x in range(iv.start, iv.end + 1)}
+    assert got == points(inc) - points(exc)
+    assert all(a.end < b.start or a.version < b.version for a, b in itertools.pairwise(result))
