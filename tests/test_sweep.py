@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -283,3 +284,18 @@ def test_persistent_resource_errors_are_reported_not_closed() -> None:
     assert stats.open == stats.closed == stats.timeouts == 0
     assert stats.unresolved == stats.attempted == out["total"] == 32
     assert not stats.complete
+
+
+def test_bench_tiny_still_runs() -> None:
+    """bench/ must not rot: the tiny workload (no namespace, 127.99.x) finds exactly its ports."""
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "tiny", "--runs", "1", "--check", "--no-netns"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| nasscan")]
+    assert len(rows) == 2 and all("| 1/1 |" in ln for ln in rows), proc.stdout
