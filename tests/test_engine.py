@@ -426,11 +426,13 @@ async def test_abort_returns_partial_report(net: Listeners) -> None:
 
 async def test_hostname_targets_keep_their_name(net: Listeners) -> None:
     scope = await build_scope(["localhost"])
-    engine = Engine(scope, options(PortSpec.of([net.outside[1]]), []))
+    engine = Engine(scope, options(PortSpec.of([net.outside[1]]), [LineProbe()]))
     report = await engine.run()
     svc = next(s for s in report.services if s.host == "127.0.0.1")
     assert svc.hostname == "localhost"
     assert report.scope["hostnames"]["127.0.0.1"] == "localhost"
+    (finding,) = [f for f in report.findings if f.host == "127.0.0.1"]
+    assert finding.hostname == "localhost"  # the finding keeps both name and address
 
 
 async def test_silent_tls_port_is_identified_after_a_handshake(tmp_path: Path) -> None:
