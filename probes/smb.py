@@ -97,6 +97,7 @@ class Facts:
     null_session: str = "not tried"
     guest_session: str = "not tried"
     session_encrypt_data: bool | None = None
+    user_session: str = "no credentials given"
     enumeration: str = "not tried"
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
@@ -241,13 +242,19 @@ class SmbProbe(Probe):
         return sorted(accepted, key=lambda n: _DIALECT_ORDER.get(n, 0))
 
     async def _smb2_login(
-        self, host: str, port: int, ctx: ProbeContext, user: str
+        self,
+        host: str,
+        port: int,
+        ctx: ProbeContext,
+        user: str,
+        password: str | None = None,
+        domain: str = "",
     ) -> tuple[str, smb2.SessionSetupResponse | None]:
         try:
             async with ctx.dialer.tcp(host, port) as conn:
                 neg = await smb2.negotiate(conn)
                 sess = smb2.Smb2Session(conn, neg)
-                r = await sess.login(user)
+                r = await sess.login(user, password=password, domain=domain)
         except Exception as exc:
             return f"error: {type(exc).__name__}", None
         if r.status == smb2.STATUS_SUCCESS:
@@ -270,8 +277,19 @@ class SmbProbe(Probe):
             if outcome.startswith("accepted") and resp is not None:
                 modes.append((user, auth))
                 flags.append(resp.encrypt_data)
+        # optional credentials (smb.user / smb.password / smb.domain): only the SESSION_SETUP
+        # answer is used, to see whether the server demands encryption of a real user's session
+        user_opt, pw_opt = ctx.option("smb.user"), ctx.option("smb.password")
+        if user_opt and pw_opt is not None:
+            outcome, user_r = await self._smb2_login(
+                host, port, ctx, str(user_opt), str(pw_opt), str(ctx.option("smb.domain", ""))
+            )
+            facts.user_session = f"{user_opt}: {outcome}"
+            if outcome == "accepted" and user_r is not None:
+                flags.append(user_r.encrypt_data)
         if flags:
-            facts.session_encrypt_data = any(flags)
+            # required only if every session the server accepted was told to encrypt
+            facts.session_encrypt_data = all(flags)
         if not modes:
             return
         await self._enumerate(host, port, ctx, facts)
@@ -587,6 +605,7 @@ def _info(facts: Facts) -> dict[str, Any]:
         "encryption_capable": facts.encryption_capable,
         "cipher": facts.cipher,
         "session_encrypt_data": facts.session_encrypt_data,
+        "user_session": facts.user_session,
         "null_session": facts.null_session,
         "guest_session": facts.guest_session,
         "enumeration": facts.enumeration,

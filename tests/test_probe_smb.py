@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab
 
-from probes.smb import PROBE
+from probes.smb import PROBE, Facts
 from scanner.lab import content, manifest
 from scanner.models import (
     Access,
@@ -231,3 +231,34 @@ async def test_write_access_fallback_names_hidden_share_and_encrypted_share(
     # `smb encrypt = required` on the share: an unkeyed guest session is turned away
     assert result.info["shares"]["data"] == "tree connect: STATUS_ACCESS_DENIED"
     assert result.info["shares"]["backup"] == "tree connect: STATUS_BAD_NETWORK_NAME"
+
+
+async def test_credentials_prove_encryption_required(
+    lab: Lab, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    """With smb.user/smb.password the secured twin's session comes back with ENCRYPT_DATA."""
+    creds = {"smb.user": "alice", "smb.password": "Secret123!"}
+    secure = await run(make_ctx, SECURE, options=creds)
+    assert secure.info["user_session"] == "alice: accepted"
+    assert secure.info["session_encrypt_data"] is True
+    assert PROBE._encryption(_facts(secure)) is Encryption.REQUIRED
+    assert secure.findings == []
+    assert "Secret123!" not in repr(secure.model_dump())
+    wrong = await run(make_ctx, SECURE, options={**creds, "smb.password": "wrong"})
+    assert wrong.info["user_session"] == "alice: refused (STATUS_LOGON_FAILURE)"
+    assert wrong.info["session_encrypt_data"] is None  # still unknown
+    guest_server = await run(make_ctx, GUEST, options=creds)
+    assert guest_server.info["user_session"] == "alice: accepted"
+    assert guest_server.info["session_encrypt_data"] is False
+    clear = next(f for f in guest_server.findings if f.kind is Kind.CLEARTEXT_TRANSPORT)
+    assert clear.encryption is Encryption.OPTIONAL
+
+
+def _facts(result: ProbeResult) -> Facts:
+    i = result.info
+    return Facts(
+        smb2=True,
+        smb1=i["smb1"],
+        encryption_capable=i["encryption_capable"],
+        session_encrypt_data=i["session_encrypt_data"],
+    )

@@ -432,3 +432,35 @@ def test_captured_smb1() -> None:
     assert nt1.accepted and not nt1.signing_required
     refused = smb2.parse_smb1_negotiate_response(cap("smb1_negotiate_refused.bin"))
     assert not refused.accepted
+
+
+def test_md4_vectors_and_nt_hash() -> None:
+    """RFC 1320 test suite, and the NT hash against pyspnego's implementation."""
+    from spnego._ntlm_raw import crypto
+
+    vectors = {
+        b"": "31d6cfe0d16ae931b73c59d7e0c089c0",
+        b"a": "bde52cb31de33e46245e05fbdbd6fb24",
+        b"abc": "a448017aaf21d8525fc10ae87aa6729d",
+        b"message digest": "d9130a8164549fe818874806e1c7014b",
+        b"abcdefghijklmnopqrstuvwxyz": "d79e1c308aa5bbcdeea8ed63df412da9",
+        b"1234567890" * 8: "e33b4ddc9c38f2199c3e7b164fcc0536",
+    }
+    for data, digest in vectors.items():
+        assert smb2.md4(data).hex() == digest
+    for pw in ("", "Secret123!", "ünïcødé", "x" * 200):
+        assert smb2.nt_hash(pw) == crypto.ntowfv1(pw)
+    assert smb2.nt_hash("") == smb2.NT_HASH_EMPTY_PASSWORD
+
+
+def test_ntlm_user_response_uses_the_password_hash() -> None:
+    from spnego._ntlm_raw import crypto
+
+    c = smb2.parse_ntlm_challenge(challenge_blob())
+    msg = smb2.build_ntlm_authenticate(
+        c, user="alice", domain="LAB", password_hash=smb2.nt_hash("Secret123!"), timestamp=5
+    )
+    nt_len, _, nt_off = struct.unpack_from("<HHI", msg, 20)
+    nt = msg[nt_off : nt_off + nt_len]
+    key = crypto.ntowfv2("alice", crypto.ntowfv1("Secret123!"), "LAB")
+    assert hmac.new(key, c.challenge + nt[16:], hashlib.md5).digest() == nt[:16]

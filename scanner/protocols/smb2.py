@@ -566,6 +566,36 @@ def _filetime_now() -> int:
     return int((time.time() + 11644473600) * 10_000_000)
 
 
+def md4(data: bytes) -> bytes:
+    """MD4 (RFC 1320): OpenSSL 3 has it only in the legacy provider, so it is here (NT hash)."""
+
+    def rol(x: int, n: int) -> int:
+        x &= 0xFFFFFFFF
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+
+    msg = data + b"\x80" + b"\x00" * ((55 - len(data)) % 64) + struct.pack("<Q", len(data) * 8)
+    h = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476]
+    for off in range(0, len(msg), 64):
+        x = struct.unpack("<16I", msg[off : off + 64])
+        a, b, c, d = h
+        for i in range(16):
+            k, sh = i, (3, 7, 11, 19)[i % 4]
+            a, b, c, d = d, rol(a + ((b & c) | (~b & d)) + x[k], sh), b, c
+        for i in range(16):
+            k, sh = (i % 4) * 4 + i // 4, (3, 5, 9, 13)[i % 4]
+            a, b, c, d = d, rol(a + ((b & c) | (b & d) | (c & d)) + x[k] + 0x5A827999, sh), b, c
+        for i in range(16):
+            k = (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)[i]
+            sh = (3, 9, 11, 15)[i % 4]
+            a, b, c, d = d, rol(a + (b ^ c ^ d) + x[k] + 0x6ED9EBA1, sh), b, c
+        h = [(v + n) & 0xFFFFFFFF for v, n in zip(h, (a, b, c, d), strict=True)]
+    return struct.pack("<4I", *h)
+
+
+def nt_hash(password: str) -> bytes:
+    return md4(password.encode("utf-16-le"))
+
+
 def build_ntlm_authenticate(
     challenge: NtlmChallenge,
     *,
@@ -574,12 +604,15 @@ def build_ntlm_authenticate(
     workstation: str = "NASSCAN",
     client_challenge: bytes | None = None,
     timestamp: int | None = None,
+    password_hash: bytes = NT_HASH_EMPTY_PASSWORD,
 ) -> bytes:
-    """AUTHENTICATE for an anonymous login (``user=''``) or a guest login with an empty password.
+    """AUTHENTICATE for an anonymous login (``user=''``), a guest login with an empty password,
+    or (with ``password_hash``) a user's login when the operator gave credentials.
 
     The guest answer is a correct NTLMv2 response for the empty password (servers that check it,
     like Windows with the Guest account enabled, accept it; Samba's ``map to guest = Bad User``
-    maps an unknown name to guest anyway).
+    maps an unknown name to guest anyway). No session key is exchanged: only the server's
+    SESSION_SETUP answer (status and session flags) is used.
     """
     flags = _NTLM_FLAGS & (challenge.flags | NTLM_NEGOTIATE_UNICODE)
     if not user:
@@ -590,7 +623,7 @@ def build_ntlm_authenticate(
         cc = client_challenge if client_challenge is not None else os.urandom(8)
         ts = timestamp if timestamp is not None else _filetime_now()
         ntowf = hmac.new(
-            NT_HASH_EMPTY_PASSWORD, (user.upper() + domain).encode("utf-16-le"), hashlib.md5
+            password_hash, (user.upper() + domain).encode("utf-16-le"), hashlib.md5
         ).digest()
         temp = b"\x01\x01" + b"\x00" * 6 + struct.pack("<Q", ts) + cc + b"\x00" * 4
         temp += challenge.target_info + b"\x00" * 4
@@ -965,7 +998,9 @@ class Smb2Session:
             return msg
         raise SmbProtocolError("too many interim responses")
 
-    async def login(self, user: str = "") -> SessionSetupResponse:
+    async def login(
+        self, user: str = "", *, password: str | None = None, domain: str = ""
+    ) -> SessionSetupResponse:
         """Anonymous (``user=''``) or guest (``user='guest'``, empty password) login.
 
         Returns the final response; its ``status`` says whether the login was accepted.
@@ -980,7 +1015,10 @@ class Smb2Session:
             return r1
         self.session_id = r1.session_id
         chal = parse_ntlm_challenge(r1.security_blob)
-        tok2 = spnego_response(build_ntlm_authenticate(chal, user=user))
+        pw_hash = NT_HASH_EMPTY_PASSWORD if password is None else nt_hash(password)
+        tok2 = spnego_response(
+            build_ntlm_authenticate(chal, user=user, domain=domain, password_hash=pw_hash)
+        )
         msg = await self._call(
             build_session_setup(
                 self.mid, self.session_id, tok2, credit_charge=self._charge(), credit_request=64
