@@ -3,6 +3,7 @@ service checked with a real client, positive and negative (inside the lab namesp
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import gzip
 import io
@@ -14,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import wave
 from pathlib import Path
 
@@ -528,13 +530,16 @@ def test_render_sh_matches_python_renderer(tmp_path: Path) -> None:
             assert r.returncode != 0, t
 
 
-def test_compose_services_are_the_lab_daemons() -> None:
+def _compose_names_of_lab_a() -> set[str]:
     from scanner.lab.services import ftp, http, smb
 
+    return {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES,
+            "http-apache", "http-lighttpd", "http-python"}
+
+
+def test_compose_services_are_the_lab_daemons() -> None:
     doc = yaml.safe_load(COMPOSE.read_text())
-    expected = {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES,
-                "http-apache", "http-lighttpd", "http-python"}
-    assert expected <= set(doc["services"])
+    assert _compose_names_of_lab_a() <= set(doc["services"])
 
 
 def test_up_as_non_root_says_what_is_needed() -> None:
@@ -592,3 +597,79 @@ def test_exec_runs_inside_with_env_cwd_and_exit_code(lab: Lab, tmp_path: Path) -
     assert "127.0.10.1/32" in r.stdout and "127.0.10.21/32" in r.stdout
     links = run(["ip", "-o", "link", "show"]).stdout.strip().splitlines()
     assert len(links) == 1 and ": lo:" in links[0]  # lo is the namespace's only interface
+
+
+def test_compose_entrypoints_serve_the_lab_configs(tmp_path: Path) -> None:
+    """Run every compose service's entrypoint (same script, same config files as the images) in
+    a fresh loopback-only namespace, with CFG/LAB pointing at the repo and a temp dir: each must
+    come up on its container port; one real client check per protocol. (No Docker engine here;
+    the binaries are the same Debian 12 packages the images install.)"""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (a network namespace): run the test suite via scripts/test.sh")
+    doc = yaml.safe_load(COMPOSE.read_text())
+    ns = f"nasscan-dk{os.getpid()}"
+    ctx = supervisor.LabContext(ns=ns, state=tmp_path)
+    # like the image's volume: readable by the daemons' unprivileged users (pytest's tmp_path
+    # is 0700)
+    lab_dir = Path(tempfile.mkdtemp(prefix="nasscan-dk-", dir="/var/tmp"))
+    lab_dir.chmod(0o755)
+    env = {
+        "PATH": supervisor.BASE_PATH, "LANG": "C", "CFG": str(LAB_CONFIG_DIR),
+        "LAB": str(lab_dir), "SMB_INTERFACES": "lo",
+        "CONTENT_PY_DIR": str(REPO_ROOT / "scanner" / "lab"),
+    }
+
+    def entry(name: str) -> list[str]:
+        svc = doc["services"][name]
+        df_dir = Path(svc["build"]["dockerfile"]).parent
+        return ["sh", str(COMPOSE.parent / df_dir / "entrypoint.sh"), *svc["command"]]
+
+    def in_ns(*argv: str) -> subprocess.CompletedProcess[str]:
+        return run(["ip", "netns", "exec", ns, *argv])
+
+    netns.create(ns)
+    try:
+        r = subprocess.run(ctx.ns_argv(entry("content")), env=env, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert (lab_dir / "content" / content.RECORDING_EXAMPLE).is_file()
+        checked = 0
+        mine = _compose_names_of_lab_a()
+        for name, svc in doc["services"].items():
+            if name not in mine:
+                continue  # lab B's services have their own test
+            port = int(str(svc["ports"][0]).rsplit(":", 1)[1].split("/")[0])
+            log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed below
+            p = subprocess.Popen(ctx.ns_argv(entry(name)), env=env, stdout=log,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                v = supervisor.check_ready(
+                    ctx, [(name, p.pid, [supervisor.Ready.tcp("127.0.0.1", port)])], 15.0)
+                assert v[name]["ready"], (name, (tmp_path / f"{name}.log").read_text()[-2000:])
+                if name == "smb-guest":
+                    r = in_ns("smbclient", "//127.0.0.1/recordings", "-N", "-c", "ls 2019/03/*")
+                    assert EXAMPLE in r.stdout, r.stdout + r.stderr
+                elif name == "ftp-anon":
+                    r = in_ns("curl", "-s", "--max-time", "5", "ftp://127.0.0.1/2019/03/")
+                    assert EXAMPLE in r.stdout, r.stderr
+                elif name == "http-nginx-443":
+                    r = in_ns("curl", "-s", "--max-time", "5", "http://127.0.0.1:443/2019/03/")
+                    assert EXAMPLE in r.stdout and "Index of" in r.stdout
+                elif name == "http-https-auth":
+                    r = in_ns("curl", "-sk", "--max-time", "5", "-o", "/dev/null", "-w",
+                              "%{http_code}", "https://127.0.0.1/")
+                    assert r.stdout == "401"
+                checked += 1
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+                log.close()
+        assert checked == len(mine) >= 15
+    finally:
+        for pid in netns.pids_in(ns):  # only processes inside the namespace this test made
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        netns.delete(ns)
+        shutil.rmtree(lab_dir, ignore_errors=True)
+    assert not netns.exists(ns)
