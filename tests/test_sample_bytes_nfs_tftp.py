@@ -29,6 +29,7 @@ from probes import nfs as nfs_probe
 from probes import tftp as tftp_probe
 from scanner.dialer import Dialer
 from scanner.lab import content
+from scanner.masking import mask_text
 from scanner.models import Finding, Kind, ServiceInfo, Severity, Status, Transport
 from scanner.probe import ProbeContext
 from scanner.protocols import nfs3, rpc
@@ -427,3 +428,37 @@ async def test_tftp_sniffs_a_wav_and_triage_makes_it_critical(
     assert big.evidence["sniffed"] == {WAV_NAME: "wav"}
     assert "512-byte block" in big.evidence["sample_note"]
     assert big.listing is not None and big.listing.entries[0].size is None  # size unknown
+
+
+# -- end to end: the engine passes --sample-bytes to the probes, triage and masking follow -------
+
+
+@pytest.mark.lab
+async def test_scan_with_sample_bytes_end_to_end(lab: Lab) -> None:
+    from scanner.engine import scan_targets
+
+    nfs_host, tftp_host = lab.target("nfs").host, lab.target("tftp").host
+    ports, probes = "T:2049,U:69", "nfs,tftp"
+    off = await scan_targets([nfs_host, tftp_host], ports=ports, probes=probes)
+    on = await scan_targets([nfs_host, tftp_host], ports=ports, probes=probes, sample_bytes=16)
+
+    def unauth(report: Any, protocol: str) -> Finding:
+        (f,) = [f for f in report.findings
+                if f.protocol == protocol and f.kind == Kind.UNAUTHENTICATED_ACCESS]
+        return f
+
+    for proto in ("nfs", "tftp"):
+        assert "sniffed" not in unauth(off, proto).evidence
+        assert unauth(on, proto).evidence["intrusive"] == ["sample-bytes"]
+    f = unauth(on, "nfs")
+    assert f.severity == Severity.CRITICAL
+    assert "wav" in f.evidence["sniffed"].values()
+    assert f.evidence["confirmed_by_content"]["recording"] >= 1
+    dumped = on.model_dump_json()
+    assert "sniffed" in dumped and "-XXXX_" in dumped
+    assert mask_text(dumped) == dumped  # nothing left to mask
+    # no unmasked identity number from the sampled paths leaves in the JSON output
+    for path in f.evidence["sniffed"]:
+        if path.startswith("2019/"):
+            stem = path.rsplit("/", 1)[1]
+            assert stem.split("_")[0].endswith("-XXXX")
