@@ -9,6 +9,7 @@ import click
 
 from scanner.lab import supervisor
 from scanner.lab.netns import LabError, ns_name
+from scanner.lab.services import all_services
 
 
 def _fail(e: LabError) -> None:
@@ -69,6 +70,10 @@ def status(ctx: click.Context) -> None:
     for r in rows:
         state = "up" if r.running and r.ready else ("starting/broken" if r.running else "down")
         click.echo(f"{r.service:<8} {r.name:<18} {state:<16} pid={r.pid} {' '.join(r.checks)}")
+    started = {r.service for r in rows}
+    for svc in all_services():
+        if svc.name not in started:
+            click.echo(f"{svc.name:<8} {'-':<18} not started")
     if not all(r.running and r.ready for r in rows):
         sys.exit(1)
 
