@@ -11,7 +11,8 @@ the finding id is the same whether the probe ran on 111 or on 2049, and v3 and v
 are one finding naming both versions.
 
 Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``): after an export's NFSv3
-listing, NFSv3 READ of the first N bytes (one READ, at most ``MAX_SAMPLE_READ``) of a few files
+listing, NFSv3 READ of the first N bytes (one READ, at most ``MAX_SAMPLE_READ``, over UDP
+``MAX_SAMPLE_READ_UDP``) of a few files
 chosen by ``scanner.classify.magic.choose_samples`` (``nfs.sample_files``, default 3, at most
 ``MAX_SAMPLE_FILES``), sniffed into ``evidence["sniffed"]``. With ``sample_bytes == 0`` no READ
 is ever sent. Nothing is ever written.
@@ -66,6 +67,8 @@ MAX_SAMPLE_FILES = 8
 """``nfs.sample_files`` is clamped to 0..this (a handful of files per export)."""
 MAX_SAMPLE_READ = nfs3.MAX_READ
 """Bytes asked per sampled file: min(--sample-bytes, this); one READ per file."""
+MAX_SAMPLE_READ_UDP = 8192
+"""Over UDP the reply must fit one datagram: the cap there."""
 
 
 @dataclass
@@ -406,7 +409,8 @@ class _NFSRun:
     ) -> None:
         """INTRUSIVE (``--sample-bytes N``): one NFSv3 READ of the first N bytes of each of a
         few files, the telling ones first. Never more than N bytes per file."""
-        count = min(self.sample_bytes, MAX_SAMPLE_READ)
+        cap = MAX_SAMPLE_READ_UDP if nc.transport == "udp" else MAX_SAMPLE_READ
+        count = min(self.sample_bytes, cap)
         readable = [e for e in listing.entries if e.path in handles]
         for e in choose_samples(readable, self.sample_files):
             try:

@@ -319,6 +319,19 @@ async def test_nfs_sample_bound_is_per_file_and_per_export(
 
 
 @pytest.mark.lab
+async def test_nfs_samples_over_udp_within_one_datagram(
+    lab: Lab, make_ctx: Callable[..., ProbeContext], rpc_calls: list[Call]
+) -> None:
+    t = lab.target("nfs")
+    ctx = make_ctx(timeout=60.0, sample_bytes=1 << 20, options={"nfs.transport": "udp"})
+    res = await nfs_probe.PROBE.run(ServiceInfo(host=t.host, port=111), ctx)
+    assert res.status == Status.SUCCESS and res.info["transport"] == "udp"
+    (f,) = [f for f in res.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert read_counts(rpc_calls) == [nfs_probe.MAX_SAMPLE_READ_UDP] * 3
+    assert "wav" in f.evidence["sniffed"].values()
+
+
+@pytest.mark.lab
 async def test_nfs_v4_only_does_not_sample(
     lab: Lab, make_ctx: Callable[..., ProbeContext], rpc_calls: list[Call]
 ) -> None:
