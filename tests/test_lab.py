@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml  # type: ignore[import-untyped]
+from hypothesis import given
+from hypothesis import strategies as st
 from lab_fixtures import Lab
 
 from scanner.lab import content, manifest, netns, supervisor
@@ -68,6 +70,16 @@ def test_luhn() -> None:
     assert content.luhn_valid("790312-2393")
     assert not content.luhn_valid("19790312-2391")
     assert not content.luhn_valid("1979031-2393")
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.integers(0, 9),
+       st.integers(1, 9))
+def test_luhn_property(nine: str, pos: int, delta: int) -> None:
+    number = nine + str(content.luhn_digit(nine))
+    assert content.luhn_valid(number)
+    # any single-digit change is detected (the point of the checksum)
+    changed = number[:pos] + str((int(number[pos]) + delta) % 10) + number[pos + 1:]
+    assert not content.luhn_valid(changed)
 
 
 def test_generate_writes_tree(tmp_path: Path) -> None:
