@@ -60,6 +60,7 @@ class Facts:
     readable_hint: bool = False
     transcript: list[str] = field(default_factory=list)
     service: ServiceInfo | None = None
+    listing_error: tuple[Status, str] | None = None
 
 
 class FtpProbe(Probe):
@@ -155,7 +156,7 @@ class FtpProbe(Probe):
             anon_ok = await self._anonymous(client, facts)
             if anon_ok:
                 facts.anonymous = "accepted"
-                await self._list(service, ctx, client, facts)
+                await self._list_safely(service, ctx, client, facts)
             else:
                 codes = [c for c in (facts.anon_user_reply, facts.anon_pass_reply) if c]
                 facts.anonymous = "refused (" + "/".join(str(c) for c in codes) + ")"
@@ -183,17 +184,41 @@ class FtpProbe(Probe):
                         if await self._anonymous(client, facts, over_tls=True):
                             facts.anonymous = "accepted over TLS only"
                             facts.anonymous_over_tls = True
+                            await self._list_safely(service, ctx, client, facts)
 
         findings = self._findings(service, facts)
         accepted = facts.anonymous.startswith("accepted")
+        status = Status.SUCCESS if accepted else Status.AUTH_REQUIRED
+        detail = None if accepted else "anonymous login refused"
+        if facts.listing_error is not None:
+            # the listing broke (hostile or firewalled data channel): say so in the status,
+            # keep every finding already proven
+            status, detail = facts.listing_error
         return ProbeResult(
-            status=Status.SUCCESS if accepted else Status.AUTH_REQUIRED,
+            status=status,
             protocol=PROTOCOL,
             tls=facts.implicit_tls,
             findings=findings,
-            detail=None if accepted else "anonymous login refused",
+            detail=detail,
             info=_info(facts),
         )
+
+    async def _list_safely(
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+    ) -> None:
+        """List; a failure of the listing alone is recorded, the probe goes on."""
+        try:
+            await self._list(service, ctx, client, facts)
+        except TimeoutError:
+            facts.listing_error = (Status.TIMEOUT, "listing timed out")
+        except (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError) as exc:
+            facts.listing_error = (Status.PROTOCOL_ERROR, f"listing: {exc}"[:300])
+        except OSError as exc:  # e.g. passive ports filtered
+            facts.listing_error = (Status.ERROR, f"listing: {type(exc).__name__}: {exc}"[:300])
+        else:
+            return
+        if facts.listing is not None:
+            facts.listing.truncated = True
 
     async def _anonymous(
         self, client: ftpp.FtpClient, facts: Facts, *, over_tls: bool = False
@@ -218,8 +243,14 @@ class FtpProbe(Probe):
         @contextlib.asynccontextmanager
         async def open_data(port: int) -> AsyncIterator[Connection]:
             # the host we dialed, never the address in the 227 reply
-            async with ctx.dialer.tcp(service.host, port, tls=facts.anonymous_over_tls) as c:
+            async with ctx.dialer.tcp(service.host, port) as c:
                 yield c
+
+        async def upgrade(data: object) -> None:
+            assert isinstance(data, Connection)
+            await asyncio.wait_for(
+                data.writer.start_tls(ctx.dialer.tls_context), ctx.dialer.read_timeout
+            )
 
         entries: list[Entry] = []
         truncated = False
@@ -240,6 +271,7 @@ class FtpProbe(Probe):
                     mlsd=mlsd,
                     max_entries=b.entries - len(entries),
                     max_bytes=budget,
+                    upgrade=upgrade if facts.anonymous_over_tls else None,
                 )
             except ftpp.FtpProtocolError:
                 if path == "" and mlsd:

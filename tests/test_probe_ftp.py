@@ -141,50 +141,27 @@ async def test_port_2121_found_by_greeting(lab: Lab) -> None:
 IMPLICIT_ADDR = "127.0.10.191"  # outside the lab's address plan; added to lo for this test only
 
 
-@pytest.fixture
-def implicit_ftps(lab: Lab) -> Iterator[str]:
+@contextlib.contextmanager
+def own_vsftpd(lab: Lab, port: int, settings: dict[str, str]) -> Iterator[str]:
+    """A vsftpd with TLS settings of the test's choosing, on IMPLICIT_ADDR (lab namespace)."""
     crt, key = ensure_cert(lab.ctx)
-    run = Path(tempfile.mkdtemp(prefix="nasscan-ftps990-"))
+    run = Path(tempfile.mkdtemp(prefix="nasscan-ownftp-"))
     run.chmod(0o755)
     empty = run / "empty"
     empty.mkdir()
     empty.chmod(0o555)
     conf = run / "vsftpd.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                "listen=YES",
-                "listen_ipv6=NO",
-                f"listen_address={IMPLICIT_ADDR}",
-                "listen_port=990",
-                "background=NO",
-                "seccomp_sandbox=NO",
-                "write_enable=NO",
-                "anonymous_enable=YES",
-                "no_anon_password=YES",
-                f"anon_root={lab.content}",
-                "local_enable=NO",
-                "ssl_enable=YES",
-                "implicit_ssl=YES",
-                "allow_anon_ssl=YES",
-                "force_anon_data_ssl=NO",
-                "force_anon_logins_ssl=NO",
-                "require_ssl_reuse=NO",
-                f"rsa_cert_file={crt}",
-                f"rsa_private_key_file={key}",
-                "pasv_enable=YES",
-                f"pasv_address={IMPLICIT_ADDR}",
-                "pasv_min_port=30900",
-                "pasv_max_port=30909",
-                f"secure_chroot_dir={empty}",
-                "nopriv_user=nobody",
-                "connect_from_port_20=NO",
-                "xferlog_enable=NO",
-                "ftpd_banner=Implicit FTPS ready.",
-                "",
-            ]
-        )
-    )
+    base = {
+        "listen": "YES", "listen_ipv6": "NO", "listen_address": IMPLICIT_ADDR,
+        "listen_port": str(port), "background": "NO", "seccomp_sandbox": "NO",
+        "write_enable": "NO", "anonymous_enable": "YES", "no_anon_password": "YES",
+        "anon_root": str(lab.content), "local_enable": "NO", "ssl_enable": "YES",
+        "allow_anon_ssl": "YES", "require_ssl_reuse": "NO", "rsa_cert_file": str(crt),
+        "rsa_private_key_file": str(key), "pasv_enable": "YES", "pasv_address": IMPLICIT_ADDR,
+        "pasv_min_port": "30900", "pasv_max_port": "30909", "secure_chroot_dir": str(empty),
+        "nopriv_user": "nobody", "connect_from_port_20": "NO", "xferlog_enable": "NO",
+    }  # fmt: skip
+    conf.write_text("".join(f"{k}={v}\n" for k, v in {**base, **settings}.items()))
     conf.chmod(0o600)
     subprocess.run(
         ["ip", "addr", "replace", f"{IMPLICIT_ADDR}/32", "dev", "lo"], check=True, timeout=10
@@ -194,11 +171,11 @@ def implicit_ftps(lab: Lab) -> Iterator[str]:
     )
     try:
         for _ in range(100):  # up to 10 s
-            with contextlib.suppress(OSError), socket.create_connection((IMPLICIT_ADDR, 990), 0.5):
+            with contextlib.suppress(OSError), socket.create_connection((IMPLICIT_ADDR, port), 0.5):
                 break
             time.sleep(0.1)
         else:
-            pytest.fail("implicit FTPS vsftpd did not start")
+            pytest.fail("own vsftpd did not start")
         yield IMPLICIT_ADDR
     finally:
         proc.terminate()
@@ -209,6 +186,16 @@ def implicit_ftps(lab: Lab) -> Iterator[str]:
             proc.wait(5)
         subprocess.run(["ip", "addr", "del", f"{IMPLICIT_ADDR}/32", "dev", "lo"], timeout=10)
         shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture
+def implicit_ftps(lab: Lab) -> Iterator[str]:
+    settings = {
+        "implicit_ssl": "YES", "force_anon_data_ssl": "NO", "force_anon_logins_ssl": "NO",
+        "ftpd_banner": "Implicit FTPS ready.",
+    }  # fmt: skip
+    with own_vsftpd(lab, 990, settings) as host:
+        yield host
 
 
 async def test_implicit_ftps_on_990(
@@ -299,3 +286,20 @@ async def test_writable_is_only_a_labelled_hint(
         assert sorted(p.name for p in tree.rglob("*")) == before  # nothing was written
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+
+
+async def test_anonymous_over_explicit_tls_only(
+    lab: Lab, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    """Anonymous allowed, but only after AUTH TLS (and data only with PROT P)."""
+    settings = {"force_anon_logins_ssl": "YES", "force_anon_data_ssl": "YES"}
+    with own_vsftpd(lab, 21, settings) as host:
+        result = await run(make_ctx, host)
+    assert result.status is Status.SUCCESS, (result.detail, result.info)
+    assert result.info["anonymous"] == "accepted over TLS only"
+    assert result.info["auth_tls_accepted"] is True
+    [anon] = result.findings  # plaintext USER refused: no cleartext-transport
+    assert anon.kind is Kind.UNAUTHENTICATED_ACCESS
+    assert anon.encryption is Encryption.REQUIRED
+    assert anon.listing is not None  # listed over a TLS data connection
+    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}

@@ -9,7 +9,7 @@ the passive data connection goes to the host we dialed, through the dialer.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -397,8 +397,13 @@ class FtpClient:
         mlsd: bool,
         max_entries: int,
         max_bytes: int,
+        upgrade: Callable[[DataStream], Awaitable[None]] | None = None,
     ) -> ListResult:
-        """One directory listing (MLSD or LIST) over a passive connection, bounded."""
+        """One directory listing (MLSD or LIST) over a passive connection, bounded.
+
+        ``upgrade`` (PROT P) starts TLS on the data connection after the 1xx reply: servers
+        begin the handshake only once the transfer command has arrived.
+        """
         res = ListResult()
         port = await self.passive_port()
         verb = "MLSD" if mlsd else "LIST"
@@ -408,6 +413,8 @@ class FtpClient:
             if prelim.kind != 1:
                 res.reply = prelim
                 return res
+            if upgrade is not None:
+                await upgrade(data)
             buf = b""
             async for chunk in _chunks(data, max_bytes):
                 res.bytes_read += len(chunk)
