@@ -12,6 +12,15 @@ Findings: ``unauthenticated-access`` (protocol ``http`` for listings, ``webdav``
 Multi-Status) per listing root, with the bounded ``Listing`` attached; one
 ``cleartext-transport`` per plaintext service that serves listings/DAV, offers Basic/Digest
 authentication, or sits on a port conventionally used for TLS.
+
+Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``): for each listing or WebDAV
+collection already reported as ``unauthenticated-access``, a few of its listed files
+(``http.sample_files``, default 3, at most ``MAX_SAMPLE_FILES``, chosen by
+``scanner.classify.magic.choose_samples``) are fetched from the same host and port with
+``GET`` + ``Range: bytes=0-(N-1)``, taking at most ``min(N, MAX_SAMPLE_READ)`` body bytes whatever
+the server sends (``HttpTarget.first_bytes``), no redirects followed; the bytes are sniffed into
+``evidence["sniffed"]`` and the finding says sampling was used (``evidence["intrusive"]``).
+With ``sample_bytes == 0`` no file body is ever requested.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
@@ -59,6 +69,11 @@ DAV_PATHS = ("/", "/dav/", "/webdav/")
 TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 2096})
 MAX_REDIRECTS = 3
 SAMPLE = 10
+DEFAULT_SAMPLE_FILES = 3
+MAX_SAMPLE_FILES = 8
+"""``http.sample_files`` is clamped to 0..this (a handful of files per listing)."""
+MAX_SAMPLE_READ = 64 * 1024
+"""Body bytes taken per sampled file: min(--sample-bytes, this)."""
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
 
@@ -338,6 +353,69 @@ def _evidence(crawl: _Crawl, url: str) -> dict[str, Any]:
     }
 
 
+def _sample_settings(ctx: ProbeContext) -> tuple[int, int]:
+    """(bytes per file, files per resource); (0, 0) when sampling is off."""
+    n = max(0, int(ctx.sample_bytes or 0))
+    if n == 0:
+        return 0, 0
+    try:
+        files = int(ctx.option("http.sample_files", DEFAULT_SAMPLE_FILES))
+    except (TypeError, ValueError):
+        files = DEFAULT_SAMPLE_FILES
+    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
+
+
+async def _sample(st: _State, ctx: ProbeContext, finding: Finding) -> None:
+    """INTRUSIVE (``--sample-bytes N``): read the first bytes of a few files of a listing that
+    is already an ``unauthenticated-access`` finding, on the same host and port, and record
+    what they are. Never called when ``ctx.sample_bytes == 0``."""
+    n, count = _sample_settings(ctx)
+    if n == 0 or finding.kind != Kind.UNAUTHENTICATED_ACCESS or finding.listing is None:
+        return
+    root = finding.resource or "/"
+    entries = [
+        e for e in finding.listing.entries
+        if e.path.startswith(root) and "://" not in e.path and not e.path.startswith("//")
+    ]  # fmt: skip
+    samples: dict[str, bytes] = {}
+    errors: dict[str, str] = {}
+    ranged: dict[str, str] = {}
+    requests = 0
+    for e in choose_samples(entries, count):
+        left = st.budget.remaining()
+        if left < 0.3:
+            errors[e.path] = "no time left"
+            break
+        requests += 1
+        try:
+            resp = await st.target.first_bytes(
+                _quote_path(e.path), n, timeout=max(0.3, min(st.target.request_timeout, left))
+            )
+        except (OutOfScopeError, ValueError) as exc:
+            errors[e.path] = str(exc)[:120]
+            continue
+        except NET_ERRORS as exc:
+            errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+            continue
+        if resp.status not in (200, 206):
+            errors[e.path] = f"HTTP {resp.status}"
+            continue
+        samples[e.path] = resp.body[:n]
+        ranged[e.path] = "honoured" if resp.status == 206 else "ignored (200, cut at N bytes)"
+    ev = finding.evidence
+    ev["intrusive"] = ["sample-bytes"]
+    ev["sample_bytes"] = n
+    ev["sampled_files"] = len(samples)
+    ev["sample_requests"] = requests
+    if samples:
+        ev["sniffed"] = sniff_evidence(samples)
+        ev["sample_range"] = dict(list(ranged.items())[:MAX_SAMPLE_FILES])
+    if errors:
+        ev["sample_errors"] = dict(list(errors.items())[:4])
+    if int(ctx.sample_bytes or 0) > n:
+        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
+
+
 class HttpProbe(Probe):
     name = "http"
     default_ports = (80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 5000, 5001, 9000)
@@ -436,7 +514,10 @@ class HttpProbe(Probe):
             crawl = await _own_budget(st, ctx, _crawl_http(st, root, parsed, ctx))
             listing_roots.append(root)
             url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
-            findings.append(self._unauth(service, "http", root, crawl, url, target.tls))
+            finding = self._unauth(service, "http", root, crawl, url, target.tls)
+            if ctx.sample_bytes > 0:
+                await _sample(st, ctx, finding)
+            findings.append(finding)
 
         dav_info = await self._webdav(st, service, ctx, findings)
         info.update(dav_info)
@@ -449,6 +530,11 @@ class HttpProbe(Probe):
                 findings.append(clear)
         info["requests"] = target.requests
         info["bytes"] = target.bytes_read
+        if ctx.sample_bytes > 0:
+            info["intrusive"] = ["sample-bytes"]
+            info["sample_requests"] = sum(
+                int(f.evidence.get("sample_requests", 0)) for f in findings
+            )
         if any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings):
             status = Status.SUCCESS
         elif st.auth_challenges:
@@ -499,6 +585,8 @@ class HttpProbe(Probe):
             if writes:
                 f.evidence["write_methods_advertised"] = writes
                 f.evidence["note"] = "write methods are advertised (not tried)"
+            if ctx.sample_bytes > 0:
+                await _sample(st, ctx, f)
             findings.append(f)
         return info
 

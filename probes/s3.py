@@ -5,6 +5,14 @@ Ceph RGW, ``x-amz-*`` headers), tries anonymous ListBuckets (``GET /``), then an
 ListObjectsV2 for every bucket found there plus a short built-in list of names (option
 ``s3.buckets``). A successful unsigned listing is ``unauthenticated-access`` with object count
 and total size; a plaintext endpoint is ``cleartext-transport``. Only GET requests: never writes.
+
+Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``): for each bucket already
+reported as listable, a few of its objects (``s3.sample_files``, default 3, at most
+``MAX_SAMPLE_FILES``, chosen by ``scanner.classify.magic.choose_samples``) get an anonymous
+GetObject with ``Range: bytes=0-(N-1)`` on the same endpoint, taking at most
+``min(N, MAX_SAMPLE_READ)`` body bytes whatever the server sends; the bytes are sniffed into
+``evidence["sniffed"]`` and the finding says sampling was used (``evidence["intrusive"]``).
+With ``sample_bytes == 0`` no GetObject is ever sent.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
@@ -39,6 +48,11 @@ COMMON_BUCKETS = (
 )  # fmt: skip
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
+DEFAULT_SAMPLE_FILES = 3
+MAX_SAMPLE_FILES = 8
+"""``s3.sample_files`` is clamped to 0..this (a handful of objects per bucket)."""
+MAX_SAMPLE_READ = 64 * 1024
+"""Body bytes taken per sampled object: min(--sample-bytes, this)."""
 
 
 def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
@@ -170,6 +184,8 @@ class S3Probe(Probe):
                 "truncated": truncated,
                 "bucket_listed_by_listbuckets": bucket in buckets,
             }
+            if ctx.sample_bytes > 0:
+                ev.update(await self._sample(target, bucket, entries, ctx, deadline))
             findings.append(
                 Finding(
                     host=service.host,
@@ -216,6 +232,11 @@ class S3Probe(Probe):
             )
         if denied:
             info["access_denied"] = denied
+        if ctx.sample_bytes > 0:
+            info["intrusive"] = ["sample-bytes"]
+            info["sample_requests"] = sum(
+                int(f.evidence.get("sample_requests", 0)) for f in findings
+            )
         info["buckets"] = buckets[:50]
         unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
         return ProbeResult(
@@ -225,6 +246,61 @@ class S3Probe(Probe):
             findings=findings,
             info=info,
         )
+
+    async def _sample(
+        self, target: HttpTarget, bucket: str, entries: list[Entry], ctx: ProbeContext,
+        deadline: float,
+    ) -> dict[str, Any]:  # fmt: skip
+        """INTRUSIVE (``--sample-bytes N``): anonymous ranged GetObject of a few objects of a
+        bucket already listed without credentials; evidence keys for the finding."""
+        n = min(max(0, int(ctx.sample_bytes or 0)), MAX_SAMPLE_READ)
+        try:
+            count = int(ctx.option("s3.sample_files", DEFAULT_SAMPLE_FILES))
+        except (TypeError, ValueError):
+            count = DEFAULT_SAMPLE_FILES
+        count = min(max(count, 0), MAX_SAMPLE_FILES)
+        samples: dict[str, bytes] = {}
+        errors: dict[str, str] = {}
+        ranged: dict[str, str] = {}
+        requests = 0
+        for e in choose_samples(entries, count) if n else []:
+            left = deadline - time.monotonic()
+            if left < 0.3:
+                errors[e.path] = "no time left"
+                break
+            try:
+                path = proto.object_path(bucket, e.path.removeprefix("/"))
+            except ValueError as exc:
+                errors[e.path] = str(exc)
+                continue
+            requests += 1
+            try:
+                resp = await target.first_bytes(
+                    path, n, timeout=max(0.3, min(target.request_timeout, left))
+                )
+            except (*NET_ERRORS, OutOfScopeError, ValueError) as exc:
+                errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                continue
+            if resp.status not in (200, 206):
+                err = proto.parse_error(resp.body)
+                errors[e.path] = err.code if err else f"HTTP {resp.status}"
+                continue
+            samples[e.path] = resp.body[:n]
+            ranged[e.path] = "honoured" if resp.status == 206 else "ignored (200, cut at N bytes)"
+        ev: dict[str, Any] = {
+            "intrusive": ["sample-bytes"],
+            "sample_bytes": n,
+            "sampled_files": len(samples),
+            "sample_requests": requests,
+        }
+        if samples:
+            ev["sniffed"] = sniff_evidence(samples)
+            ev["sample_range"] = ranged
+        if errors:
+            ev["sample_errors"] = dict(list(errors.items())[:4])
+        if int(ctx.sample_bytes or 0) > n:
+            ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per object"
+        return ev
 
     async def _list_bucket(
         self, get: Any, bucket: str, ctx: ProbeContext

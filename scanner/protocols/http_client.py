@@ -7,6 +7,11 @@ hosts and no decompression. aiohttp can be bent to most of that with a custom co
 result is more code than this client, and it still owns its sockets. So: one request per
 connection (``Connection: close``), explicit limits, nothing hidden.
 
+``HttpTarget.first_bytes`` is the one call that reads a file body (``--sample-bytes N``,
+intrusive, off by default): ``GET`` with ``Range: bytes=0-(N-1)`` and a hard cap of N body bytes
+taken from the connection whatever the server does (ignores Range, lies in Content-Length or
+Content-Range, sends an endless body); then the connection is closed.
+
 ``HttpTarget`` remembers whether the service spoke TLS: ``probe_scheme`` tries a TLS handshake
 first and falls back to plaintext, which is how a plain-HTTP server on port 443 is noticed.
 """
@@ -40,6 +45,10 @@ class HttpResponse:
     body: bytes = b""
     truncated: bool = False
     """True when the body was cut at the byte limit (or the deadline)."""
+    head_bytes: int = 0
+    """Bytes of the status line and headers (the last head, after any 100 Continue)."""
+    received: int = 0
+    """Every byte taken from the connection for this exchange (heads, framing, body)."""
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -76,11 +85,15 @@ def _build_request(
 class _Reader:
     """Reads from a connection under one absolute deadline."""
 
-    def __init__(self, conn: Connection, deadline: float) -> None:
+    def __init__(self, conn: Connection, deadline: float, chunk: int = 65536) -> None:
         self.conn = conn
         self.deadline = deadline
+        self.chunk = max(1, min(chunk, 65536))
+        """Largest single read: with a small body cap, heads are read in small pieces so
+        that at most ``chunk`` body bytes arrive together with the head."""
         self.buf = bytearray()
         self.eof = False
+        self.received = 0
 
     def _left(self) -> float:
         left = self.deadline - time.monotonic()
@@ -88,13 +101,15 @@ class _Reader:
             raise TimeoutError("HTTP exchange exceeded its deadline")
         return left
 
-    async def fill(self, want: int = 65536) -> bool:
+    async def fill(self, want: int | None = None) -> bool:
         if self.eof:
             return False
+        want = self.chunk if want is None else max(1, min(want, 65536))
         chunk = await asyncio.wait_for(self.conn.reader.read(want), self._left())
         if not chunk:
             self.eof = True
             return False
+        self.received += len(chunk)
         self.buf += chunk
         return True
 
@@ -146,6 +161,7 @@ async def _read_response(r: _Reader, method: str, max_body: int) -> HttpResponse
         if status != 100:
             break
     resp = HttpResponse(status=status, reason=reason, version=version, headers=headers)
+    resp.head_bytes = len(head)
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return resp
     te = (resp.header("transfer-encoding") or "").lower()
@@ -177,15 +193,18 @@ async def _read_response(r: _Reader, method: str, max_body: int) -> HttpResponse
             body += await r.take(want)
             resp.truncated = length > max_body
         else:
-            while len(r.buf) < max_body + 1 and await r.fill():
+            # until EOF, but never more than max_body bytes: a body the server ends by closing
+            # that is exactly max_body long counts as truncated (no byte beyond the cap is read)
+            while len(r.buf) < max_body and await r.fill(max_body - len(r.buf)):
                 pass
             body += r.buf[:max_body]
-            resp.truncated = len(r.buf) > max_body
+            resp.truncated = len(r.buf) > max_body or (len(r.buf) == max_body and not r.eof)
     except TimeoutError:
         # a slow drip: keep what arrived, mark it cut
         body += r.buf[: max(0, max_body - len(body))]
         resp.truncated = True
     resp.body = bytes(body[:max_body])
+    resp.received = r.received
     return resp
 
 
@@ -224,8 +243,11 @@ class HttpTarget:
         body: bytes = b"",
         max_body: int | None = None,
         timeout: float | None = None,
+        read_chunk: int = 65536,
     ) -> HttpResponse:
-        """One request on a fresh connection; raises OSError/TimeoutError/HttpError."""
+        """One request on a fresh connection; raises OSError/TimeoutError/HttpError.
+
+        At most ``max_body`` body bytes are taken; the connection is closed right after."""
         if self.tls is None:
             await self.probe_scheme()
         limit = self.max_body if max_body is None else max_body
@@ -235,9 +257,24 @@ class HttpTarget:
         data = _build_request(method, path, self.authority, headers, body)
         async with self.dialer.tcp(self.host, self.port, tls=bool(self.tls)) as conn:
             await asyncio.wait_for(conn.send(data), budget)
-            resp = await _read_response(_Reader(conn, deadline), method, limit)
+            resp = await _read_response(_Reader(conn, deadline, read_chunk), method, limit)
         self.bytes_read += len(resp.body)
         return resp
+
+    async def first_bytes(self, path: str, n: int, *, timeout: float | None = None) -> HttpResponse:
+        """INTRUSIVE (``--sample-bytes N``): the first ``n`` bytes of a file at ``path``.
+
+        ``GET`` with ``Range: bytes=0-(n-1)``; whatever the server sends (206, or 200 with the
+        whole file when it ignores Range, or an endless body), at most ``n`` body bytes are
+        taken and the connection is closed. Heads are read in pieces of ``max(512, n)`` bytes,
+        so at most that many body bytes are ever taken off the connection. No redirects are
+        followed. ``resp.status`` 206 means the server honoured the range."""
+        if n <= 0:
+            raise ValueError("first_bytes needs n >= 1")
+        return await self.request(
+            "GET", path, headers={"Range": f"bytes=0-{n - 1}"}, max_body=n, timeout=timeout,
+            read_chunk=max(512, n),
+        )  # fmt: skip
 
     async def probe_scheme(self, timeout: float | None = None) -> bool:
         """TLS or not: try a handshake first, fall back to plaintext. Returns ``self.tls``."""

@@ -129,3 +129,10 @@ def list_objects_path(bucket: str, *, max_keys: int = 1000, token: str | None = 
     if token:
         path += "&continuation-token=" + quote(token, safe="")
     return path
+
+
+def object_path(bucket: str, key: str) -> str:
+    """Path-style GetObject path for ``key`` in ``bucket`` (``/bucket/a%20b/c.wav``)."""
+    if not bucket or not key:
+        raise ValueError("bucket and key must not be empty")
+    return f"/{quote(bucket, safe='')}/{quote(key, safe='/-._~')}"
