@@ -197,3 +197,24 @@ def test_reply_parser_only_raises_its_error(lines: list[bytes]) -> None:
 def test_listing_parsers_never_raise(line: str) -> None:
     ftp.parse_list_line(line, now=NOW)
     ftp.parse_mlsd_line(line)
+
+
+# -- the probe's greeting detection (used by the engine on unclaimed ports) ---------------------
+@pytest.mark.parametrize(
+    ("greeting", "is_ftp"),
+    [
+        (b"220 NAS FTP service ready.\r\n", True),
+        (b"220-Welcome to Pure-FTPd [privsep] [TLS] ----------\r\n220-You are user 1\r\n", True),
+        (b"220 ProFTPD Server (Debian) [::ffff:127.0.10.11]\r\n", True),
+        (b"220 mail.example.com ESMTP Postfix (Debian/GNU)\r\n", False),
+        (b"220 mx.example.com SMTP ready\r\n", False),
+        (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", False),
+        (b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n", False),
+        (b"2200 not a reply code\r\n", False),
+        (b"", False),
+    ],
+)
+def test_matches_greeting(greeting: bytes, is_ftp: bool) -> None:
+    from probes.ftp import PROBE
+
+    assert PROBE.matches_greeting(greeting) is is_ftp
