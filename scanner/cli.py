@@ -10,15 +10,15 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack, suppress
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, closing, suppress
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import click
 
 from scanner import __version__
-from scanner.engine import Engine, ScanOptions, default_ports
+from scanner.engine import Engine, ResumeState, ScanOptions, default_ports
 from scanner.models import Finding, Report, Severity
 from scanner.ports import PortSpecError, parse_ports
 from scanner.registry import UnknownProbeError, load_probes, select_probes
@@ -116,11 +116,11 @@ def _probe_options(values: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _fails(report: Report, fail_on: str) -> bool:
+def _fails(findings: list[Finding], fail_on: str) -> bool:
     if fail_on == "none":
         return False
     threshold = Severity(fail_on).rank
-    return any(f.severity.rank >= threshold for f in report.findings)
+    return any(f.severity.rank >= threshold for f in findings)
 
 
 def _render(report: Report, fmt: str) -> str:
@@ -335,108 +335,215 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress display, warnings only.")
 @click.option("--yes", is_flag=True, help="Confirm a large or public scope.")
-def scan_cmd(
-    targets: tuple[str, ...],
-    ports: str | None,
-    excludes: tuple[str, ...],
-    exclude_file: str | None,
-    input_list: str | None,
-    rate: float | None,
-    concurrency: int | None,
-    timeout: float,
-    probe_timeout: float,
-    retries: int,
-    per_host: int,
-    processes: int | None,
-    probes_spec: str | None,
-    fmt: str,
-    output: str | None,
-    fail_on: str,
-    seed: int,
-    shard: str,
-    sample_bytes: int,
-    rules: str | None,
-    probe_option: tuple[str, ...],
-    quiet: bool,
-    yes: bool,
-) -> int:
+@click.option(
+    "--db",
+    envvar="NASSCAN_DB",
+    default=None,
+    metavar="PATH|URL",
+    help="History store: SQLite file (default: user data dir) or postgresql://...",
+)
+@click.option("--no-history", is_flag=True, help="Do not record this scan in the history.")
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="last|SCAN|FILE",
+    help="Mark each finding new or known against an earlier scan or a JSON report.",
+)
+@click.option(
+    "--fail-on-new",
+    is_flag=True,
+    help="Exit code from new findings only (with --baseline).",
+)
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="last",
+    default=None,
+    metavar="[SCAN]",
+    help="Continue an interrupted scan (default: the last) with its recorded options.",
+)
+def scan_cmd(**params: Any) -> int:
     """Scan TARGET... (addresses, CIDRs, ranges, hostnames) for exposed storage."""
     logging.basicConfig(
-        level=logging.ERROR if quiet else logging.WARNING,
+        level=logging.ERROR if params["quiet"] else logging.WARNING,
         format="nasscan: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    with ExitStack() as stack:
+        return _scan(params, stack)
+
+
+# Options that belong to this invocation, not to the scan: never restored by --resume.
+_NOT_RESUMED = ("db", "resume", "quiet", "no_history")
+
+
+def _history(db: str | None) -> Any:
+    from scanner.history.store import HistoryError, open_store
+
     try:
-        discovery_only = probes_spec is not None and probes_spec.strip() == "none"
-        probes = [] if discovery_only else select_probes(probes_spec)
+        return open_store(db)
+    except HistoryError as exc:
+        _fail(str(exc))
+
+
+def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, Any]:
+    """The recorded options and finished work of the scan to continue."""
+    from scanner.history.store import FINISHED, HistoryError
+
+    try:
+        scan_id = store.resolve(params["resume"])
+        row = store.get_scan(scan_id)
+    except HistoryError as exc:
+        _fail(str(exc))
+    if row.status == FINISHED:
+        _fail(f"scan {scan_id} finished; nothing to resume")
+    saved = row.options.get("cli")
+    if not isinstance(saved, dict):
+        _fail(f"scan {scan_id} has no recorded options to resume from")
+    restored = {**params, **{k: v for k, v in saved.items() if k not in _NOT_RESUMED}}
+    for key in ("targets", "excludes", "probe_option"):
+        restored[key] = tuple(restored.get(key) or ())
+    state = ResumeState.of(store.services(scan_id), store.findings(scan_id))
+    return restored, scan_id, state
+
+
+def _baseline_ids(ref: str, store: Any) -> set[str]:
+    from scanner.history.diff import BaselineError, load_baseline_file
+    from scanner.history.store import HistoryError
+
+    if Path(ref).is_file():
+        try:
+            return load_baseline_file(Path(ref))
+        except BaselineError as exc:
+            _fail(str(exc))
+    try:
+        ids = {f.id for f in store.findings(store.resolve(ref))}
+    except HistoryError as exc:
+        _fail(f"baseline {ref!r}: {exc} (give last, a scan id, or a JSON report file)")
+    return ids
+
+
+def _scan(params: dict[str, Any], stack: ExitStack) -> int:
+    store = None
+    scan_id: str | None = None
+    resume_state: ResumeState | None = None
+    if params["resume"] is not None:
+        store = stack.enter_context(closing(_history(params["db"])))
+        params, scan_id, resume_state = _resume(params, store)
+    p = params
+    try:
+        discovery_only = p["probes_spec"] is not None and p["probes_spec"].strip() == "none"
+        probes = [] if discovery_only else select_probes(p["probes_spec"])
     except UnknownProbeError as exc:
         _fail(str(exc))
     try:
-        port_spec = parse_ports(ports) if ports is not None else default_ports(probes)
+        port_spec = parse_ports(p["ports"]) if p["ports"] is not None else default_ports(probes)
     except PortSpecError as exc:
         _fail(str(exc))
     if not port_spec:
         _fail("no ports to scan")
+    if p["fail_on_new"] and not p["baseline"]:
+        _fail("--fail-on-new needs --baseline")
     try:
-        shard_t = parse_shard(shard)
-        scope = asyncio.run(_scope_from(targets, input_list, excludes, exclude_file))
+        shard_t = parse_shard(p["shard"])
+        scope = asyncio.run(
+            _scope_from(p["targets"], p["input_list"], p["excludes"], p["exclude_file"])
+        )
     except TargetError as exc:
         _fail(str(exc))
     why = scope.needs_confirmation()
-    if why and not yes:
+    if why and not p["yes"]:
         _fail(f"refusing to scan: {why}")
     options = ScanOptions(
         ports=port_spec,
         probes=probes,
-        seed=seed,
+        seed=p["seed"],
         shard=shard_t,
-        concurrency=concurrency,
-        rate=rate,
-        connect_timeout=timeout,
-        read_timeout=max(5.0, timeout),
-        retries=retries,
-        probe_timeout=probe_timeout,
-        per_host=per_host,
-        processes=processes,
-        sample_bytes=sample_bytes,
-        probe_options=_probe_options(probe_option),
-        rules=rules,
-        rule_set=_load_rules(rules),
+        concurrency=p["concurrency"],
+        rate=p["rate"],
+        connect_timeout=p["timeout"],
+        read_timeout=max(5.0, p["timeout"]),
+        retries=p["retries"],
+        probe_timeout=p["probe_timeout"],
+        per_host=p["per_host"],
+        processes=p["processes"],
+        sample_bytes=p["sample_bytes"],
+        probe_options=_probe_options(p["probe_option"]),
+        rules=p["rules"],
+        rule_set=_load_rules(p["rules"]),
     )
-    with ExitStack() as stack:
-        out: TextIO = sys.stdout
-        if output is not None:
-            try:
-                out = stack.enter_context(open(output, "w", encoding="utf-8"))
-            except OSError as exc:
-                _fail(f"cannot write output file {output!r}: {exc.strerror}")
-        on_finding = None
-        if fmt == "jsonl":
-            from scanner.report.json_report import JsonlWriter
+    record = not p["no_history"]
+    if store is None and (record or (p["baseline"] and not Path(p["baseline"]).is_file())):
+        store = stack.enter_context(closing(_history(p["db"])))
+    baseline = _baseline_ids(p["baseline"], store) if p["baseline"] else None
 
-            writer = JsonlWriter(out)
+    out: TextIO = sys.stdout
+    if p["output"] is not None:
+        try:
+            out = stack.enter_context(open(p["output"], "w", encoding="utf-8"))  # noqa: SIM115
+        except OSError as exc:
+            _fail(f"cannot write output file {p['output']!r}: {exc.strerror}")
+    fmt = p["fmt"]
+    sinks: list[Callable[[Finding], None]] = []
+    if baseline is not None:
 
-            def on_finding(finding: Finding) -> None:
-                writer.write(finding)
+        def mark(finding: Finding) -> None:
+            finding.baseline = "known" if finding.id in baseline else "new"
 
-        engine = Engine(scope, options, on_finding=on_finding)
-        show_progress = not quiet and sys.stderr.isatty()
-        report = asyncio.run(_run_engine(engine, progress=show_progress))
-        if fmt == "console":
-            from rich.console import Console
+        sinks.append(mark)
+    if fmt == "jsonl":
+        from scanner.report.json_report import JsonlWriter
 
-            from scanner.report.console import render_console
+        sinks.append(JsonlWriter(out).write)
+    engine = Engine(scope, options, resume=resume_state)
+    recorder = None
+    if record and store is not None:
+        from scanner.history.jobs import Recorder, provisional_scope
 
-            tty = output is None and out.isatty()
-            console = Console(file=out) if tty else Console(file=out, width=140)
-            render_console(report, console)
-        elif fmt != "jsonl":
-            out.write(_render(report, fmt))
-            out.flush()
+        if scan_id is None:
+            engine.report.scope = provisional_scope(scope, options)
+            saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in p.items()
+                     if k not in _NOT_RESUMED}
+            scan_id = store.begin_scan(engine.report, {"cli": saved})
+        else:
+            store.reopen_scan(scan_id)
+        recorder = Recorder(store, scan_id)
+        sinks.append(recorder.on_finding)
+        engine.on_service = recorder.on_service
+
+    def on_finding(finding: Finding) -> None:
+        for sink in sinks:
+            sink(finding)
+
+    engine.on_finding = on_finding
+    show_progress = not p["quiet"] and sys.stderr.isatty()
+    report = asyncio.run(_run_engine(engine, progress=show_progress))
+    if baseline is not None:  # findings carried over by --resume were not marked as found
+        for finding in report.findings:
+            finding.baseline = "known" if finding.id in baseline else "new"
+    if recorder is not None:
+        recorder.finish(report)
+    if fmt == "console":
+        from rich.console import Console
+
+        from scanner.report.console import render_console
+
+        tty = p["output"] is None and out.isatty()
+        console = Console(file=out) if tty else Console(file=out, width=140)
+        render_console(report, console)
+    elif fmt != "jsonl":
+        out.write(_render(report, fmt))
+        out.flush()
+    if scan_id is not None and not p["quiet"]:
+        click.echo(f"nasscan: recorded as scan {scan_id}", err=True)
     if report.aborted:
-        click.echo("nasscan: scan aborted; partial results written", err=True)
+        hint = f"; continue with: nasscan scan --resume {scan_id}" if scan_id else ""
+        click.echo(f"nasscan: scan aborted; partial results written{hint}", err=True)
         return EXIT_ABORTED
-    return EXIT_FINDINGS if _fails(report, fail_on) else EXIT_OK
+    judged = report.findings
+    if p["fail_on_new"]:
+        judged = [f for f in report.findings if f.baseline == "new"]
+    return EXIT_FINDINGS if _fails(judged, p["fail_on"]) else EXIT_OK
 
 
 def _load_extensions() -> None:

@@ -16,7 +16,6 @@ global rate, concurrency, per-host cap, timeouts); the sweep shares the dialer's
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,8 @@ from scanner.models import (
     ServiceInfo,
     Status,
     Transport,
+    finding_order,
+    host_order,
     utcnow,
 )
 from scanner.ports import PortSpec
@@ -83,6 +84,23 @@ class ScanOptions:
 
 
 @dataclass
+class ResumeState:
+    """What an interrupted scan already finished: those services are not probed again."""
+
+    done: set[tuple[str, int, Transport]] = field(default_factory=set)
+    services: list[Service] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, services: list[Service], findings: list[Finding]) -> ResumeState:
+        return cls(
+            done={(s.host, s.port, s.transport) for s in services},
+            services=list(services),
+            findings=list(findings),
+        )
+
+
+@dataclass
 class Progress:
     """Live counters for the progress display."""
 
@@ -91,14 +109,6 @@ class Progress:
     probed: int = 0
     findings: int = 0
     sweep_done: bool = False
-
-
-def _host_key(host: str) -> tuple[int, int]:
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return (9, 0)
-    return (addr.version, int(addr))
 
 
 class Engine:
@@ -111,6 +121,7 @@ class Engine:
         *,
         on_finding: FindingSink | None = None,
         on_service: ServiceSink | None = None,
+        resume: ResumeState | None = None,
     ) -> None:
         self.scope = scope
         self.options = options
@@ -130,6 +141,15 @@ class Engine:
         self._abort = asyncio.Event()
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
+        self._done: set[tuple[str, int, Transport]] = set()
+        if resume is not None:
+            self._done = set(resume.done)
+            for svc in resume.services:
+                self._services[(svc.host, svc.port, svc.transport)] = svc
+            for finding in resume.findings:
+                if finding.id not in self._seen_findings:
+                    self._seen_findings.add(finding.id)
+                    self.report.findings.append(finding)
 
     # -- control ------------------------------------------------------------------------------
     def abort(self) -> None:
@@ -286,7 +306,9 @@ class Engine:
         while True:
             host, port, transport = await queue.get()
             try:
-                if transport == Transport.UDP:
+                if (host, port, transport) in self._done:
+                    pass  # finished before the scan was interrupted (--resume)
+                elif transport == Transport.UDP:
                     await self._probe_udp(host, port)
                 else:
                     await self._probe_tcp(host, port)
@@ -461,9 +483,9 @@ class Engine:
         if aborted:
             r.errors.append("scan aborted before it completed")
         r.services = sorted(
-            self._services.values(), key=lambda s: (_host_key(s.host), s.transport, s.port)
+            self._services.values(), key=lambda s: (host_order(s.host), s.transport, s.port)
         )
-        r.findings.sort(key=lambda f: (-f.severity.rank, _host_key(f.host), f.port, f.id))
+        r.findings.sort(key=finding_order)
         if self.sweep_stats is not None:
             r.scope["sweep"] = asdict(self.sweep_stats)
         r.scope["duration_s"] = round((r.finished_at - r.started_at).total_seconds(), 3)

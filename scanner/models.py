@@ -7,9 +7,10 @@ attaches it to the ``Service`` it probed and collects everything in a ``Report``
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -138,6 +139,8 @@ class Finding(_MaskedOutput):
     evidence: dict[str, Any] = Field(default_factory=dict)
     remediation: str = ""
     probe: str | None = None
+    baseline: Literal["new", "known"] | None = None
+    """With ``--baseline``: whether the baseline already had this finding (by ``id``)."""
     listing: Listing | None = Field(default=None, exclude=True)
     """Raw bounded listing for triage; summarised into ``evidence``, never serialised itself."""
 
@@ -191,6 +194,20 @@ class Service(_MaskedOutput):
     probes: dict[str, Status] = Field(default_factory=dict)
     details: dict[str, str] = Field(default_factory=dict)
     info: dict[str, Any] = Field(default_factory=dict)
+
+
+def host_order(host: str) -> tuple[int, int]:
+    """Sort key for addresses: IPv4 numerically, then IPv6, then anything else."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return (9, 0)
+    return (addr.version, int(addr))
+
+
+def finding_order(f: Finding) -> tuple[int, tuple[int, int], int, str]:
+    """The order of findings in every report: worst first, then by host, port and id."""
+    return (-f.severity.rank, host_order(f.host), f.port, f.id)
 
 
 class ScannerInfo(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -14,6 +16,11 @@ from scanner.dialer import Dialer
 from scanner.probe import ListingBounds, ProbeContext
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+# Scans run by tests record their history in a throwaway store, never the user's.
+os.environ.setdefault(
+    "NASSCAN_DB", os.path.join(tempfile.mkdtemp(prefix="nasscan-test-db-"), "history.sqlite3")
+)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import platformdirs
 
-from scanner.models import Finding, Report, ScannerInfo, Service
+from scanner.models import Finding, Report, ScannerInfo, Service, finding_order
 
 # Each migration is a list of statements; the index + 1 is the schema version it brings.
 MIGRATIONS: list[list[str]] = [
@@ -279,7 +279,7 @@ class Store:
             finished_at=datetime.fromisoformat(r[1]) if r[1] else None,
             scope=json.loads(r[2]),
             services=self.services(scan_id),
-            findings=self.findings(scan_id),
+            findings=sorted(self.findings(scan_id), key=finding_order),
             aborted=r[4] == ABORTED,
         )
 
