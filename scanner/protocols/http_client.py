@@ -113,7 +113,8 @@ class _Reader:
         self.buf += chunk
         return True
 
-    async def read_until(self, sep: bytes, limit: int) -> bytes:
+    async def read_until(self, sep: bytes, limit: int, want: int | None = None) -> bytes:
+        """Up to and including ``sep``; reads of at most ``want`` bytes (default ``chunk``)."""
         while True:
             idx = self.buf.find(sep)
             if idx >= 0:
@@ -122,7 +123,7 @@ class _Reader:
                 return out
             if len(self.buf) > limit:
                 raise HttpError("header or chunk line too long")
-            if not await self.fill():
+            if not await self.fill(want):
                 raise HttpError("connection closed mid-message")
 
     async def take(self, n: int) -> bytes:
@@ -169,7 +170,9 @@ async def _read_response(r: _Reader, method: str, max_body: int) -> HttpResponse
     try:
         if "chunked" in te:
             while True:
-                line = await r.read_until(b"\r\n", 1024)
+                # read no further ahead than the body's room (at least a chunk-size line)
+                room = max_body - len(body)
+                line = await r.read_until(b"\r\n", 1024, max(16, min(room, r.chunk)))
                 size_txt = line.split(b";", 1)[0].strip()
                 try:
                     size = int(size_txt, 16)

@@ -1,0 +1,659 @@
+"""``--sample-bytes N`` in the HTTP and S3 probes (intrusive, off by default).
+
+- The client's ``first_bytes``: ``Range: bytes=0-(N-1)`` and a hard cap of N body bytes, against
+  in-process hostile servers on 127.0.93.x that ignore Range and send an endless body (no length,
+  a lying Content-Length, endless chunks): at most N bytes come back, at most max(512, N) body
+  bytes are taken off the connection, and the connection is closed (the server sees it).
+- The probes against in-process servers that count requests per path: files are sampled only
+  on listings already reported as unauthenticated, only on the same host, and with
+  ``sample_bytes == 0`` no file body is ever requested.
+- Against the real lab (nginx autoindex on plain 443, moto's ``call-recordings``; marked
+  ``lab``): a recording dialer logs every request the probe sends; the sniffed WAVs make the
+  finding critical by content; at 0 no file path is ever requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lab_fixtures import Lab
+
+from probes.http import PROBE as HTTP
+from probes.s3 import PROBE as S3
+from scanner.classify.magic import sniff
+from scanner.dialer import Connection, Dialer
+from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
+from scanner.probe import ListingBounds, ProbeContext
+from scanner.protocols.http_client import HttpTarget
+from scanner.triage import triage_finding
+
+ADDR = "127.0.93.1"
+OTHER = "127.0.93.2"
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+WAV_HEAD = b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
+GZ_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+SERVER_BOUND = 2048  # writes of 64 KiB: a server never sends more than 128 MiB
+SERVER_SECONDS = 10.0
+
+
+def stream(first: bytes, n: int) -> bytes:
+    """The first ``n`` bytes of an endless body that starts with ``first``."""
+    pattern = first + bytes(range(256))
+    return (pattern * (n // len(pattern) + 1))[:n]
+
+
+# -- an in-process server that logs every request --------------------------------------------
+
+
+@dataclass
+class Req:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Log:
+    requests: list[Req] = field(default_factory=list)
+    closed_early: dict[str, float] = field(default_factory=dict)
+    """path -> seconds from the request until the client's close was noticed mid-body."""
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [r.path for r in self.requests if method is None or r.method == method]
+
+    def ranged(self) -> list[Req]:
+        return [r for r in self.requests if "range" in r.headers]
+
+
+Handler = Callable[[Req, asyncio.StreamWriter, Log], Awaitable[None]]
+
+
+async def _read_request(r: asyncio.StreamReader) -> Req | None:
+    first = await asyncio.wait_for(r.read(1), 5)
+    if not first or first == b"\x16":  # a TLS ClientHello: this server speaks plain HTTP only
+        return None
+    head = (first + await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)).decode("latin-1")
+    lines = head.split("\r\n")
+    method, path = lines[0].split(" ", 2)[:2]
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        k, sep, v = line.partition(":")
+        if sep:
+            headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    if length:
+        await asyncio.wait_for(r.readexactly(min(length, 65536)), 5)
+    return Req(method, path, headers)
+
+
+@contextlib.asynccontextmanager
+async def serve(addr: str, handler: Handler) -> AsyncIterator[tuple[int, Log]]:
+    log = Log()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        t = asyncio.current_task()
+        assert t is not None
+        tasks.add(t)
+        try:
+            req = await _read_request(r)
+            if req is not None:
+                log.requests.append(req)
+                await handler(req, w, log)
+                await asyncio.wait_for(w.drain(), 5)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            pass
+        finally:
+            tasks.discard(t)
+            w.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(w.wait_closed(), 1)
+
+    server = await asyncio.start_server(on_conn, addr, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield port, log
+    finally:
+        server.close()
+        for t in list(tasks):
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def respond(w: asyncio.StreamWriter, status: str, body: bytes, ctype: str = "text/html",
+            extra: str = "") -> None:  # fmt: skip
+    w.write(
+        f"HTTP/1.1 {status}\r\nServer: nginx\r\nContent-Type: {ctype}\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+async def endless(w: asyncio.StreamWriter, log: Log, path: str, first: bytes, framing: str) -> None:
+    """200 OK whatever Range said, then a body that never ends (bounded in count and time)."""
+    head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/octet-stream\r\n"
+    if framing == "length":
+        head += "Content-Length: 10000000000\r\n"  # a 10 GB lie
+    elif framing == "chunked":
+        head += "Transfer-Encoding: chunked\r\n"
+    w.write((head + "\r\n").encode())
+    data = stream(first, 65536 * 2)
+    started = time.monotonic()
+    sent = 0
+    try:
+        for i in range(SERVER_BOUND):
+            piece = data[(i % 2) * 65536 : (i % 2 + 1) * 65536]
+            if i == 0:
+                piece = data[:65536]
+            w.write(b"%x\r\n%s\r\n" % (len(piece), piece) if framing == "chunked" else piece)
+            await asyncio.wait_for(w.drain(), 5)
+            sent += len(piece)
+            if time.monotonic() - started > SERVER_SECONDS:
+                break
+    except (ConnectionError, TimeoutError):
+        log.closed_early[path] = time.monotonic() - started
+    finally:
+        log.sent[path] = sent
+
+
+# -- the client: first_bytes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["none", "length", "chunked"])
+@pytest.mark.parametrize("n", [1, 16, 600, 4096, 70000])
+async def test_first_bytes_stops_at_n_when_range_is_ignored(
+    dialer: Dialer, framing: str, n: int
+) -> None:
+    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        await endless(w, log, req.path, WAV_HEAD, framing)
+
+    async with serve(ADDR, handler) as (port, log):
+        t = HttpTarget(dialer, ADDR, port, tls=False, request_timeout=5.0)
+        t0 = time.monotonic()
+        resp = await t.first_bytes("/a.wav", n)
+        elapsed = time.monotonic() - t0
+        for _ in range(50):  # the server notices the close (bounded wait)
+            if "/a.wav" in log.closed_early:
+                break
+            await asyncio.sleep(0.1)
+    assert resp.status == 200
+    assert resp.body == stream(WAV_HEAD, n) and len(resp.body) == n
+    assert resp.truncated
+    framing_bytes = 32 if framing == "chunked" else 0  # chunk-size lines and CRLFs
+    assert resp.received - resp.head_bytes <= max(512, n) + framing_bytes
+    assert elapsed < 3.0
+    (req,) = log.requests
+    assert req.method == "GET" and req.headers["range"] == f"bytes=0-{n - 1}"
+    assert "/a.wav" in log.closed_early, "the client did not close the connection"
+    assert log.sent["/a.wav"] < SERVER_BOUND * 65536
+
+
+async def test_first_bytes_honoured_range_is_206(dialer: Dialer) -> None:
+    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        lo, hi = req.headers["range"].removeprefix("bytes=").split("-")
+        part = stream(WAV_HEAD, 1000)[int(lo) : int(hi) + 1]
+        respond(w, "206 Partial Content", part, "audio/wav",
+                f"Content-Range: bytes {lo}-{hi}/1000\r\n")  # fmt: skip
+
+    async with serve(ADDR, handler) as (port, _log):
+        t = HttpTarget(dialer, ADDR, port, tls=False)
+        resp = await t.first_bytes("/x.wav", 12)
+    assert (resp.status, resp.body, resp.truncated) == (206, WAV_HEAD[:12], False)
+
+
+async def test_first_bytes_refuses_zero(dialer: Dialer) -> None:
+    t = HttpTarget(dialer, ADDR, 9, tls=False)
+    with pytest.raises(ValueError):
+        await t.first_bytes("/x.wav", 0)
+    assert t.requests == 0
+
+
+async def _one_response(raw: bytes, n: int) -> tuple[bytes, int, int]:
+    """Serve ``raw`` (a whole response, then keep the connection open) and read ``n``."""
+
+    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        w.write(raw)
+        await w.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.sleep(0.5)
+
+    d = Dialer(LOOPBACK, connect_timeout=2.0, read_timeout=3.0)
+    try:
+        async with serve(ADDR, handler) as (port, _log):
+            t = HttpTarget(d, ADDR, port, tls=False, request_timeout=0.3)
+            resp = await t.first_bytes("/f", n)
+    finally:
+        d.shutdown()
+    return resp.body, resp.received, resp.head_bytes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(min_size=0, max_size=3000),
+    n=st.integers(min_value=1, max_value=2000),
+    framing=st.sampled_from(["none", "length", "chunked"]),
+    chunk=st.integers(min_value=1, max_value=700),
+)
+def test_first_bytes_property_prefix_and_cap(body: bytes, n: int, framing: str, chunk: int) -> None:
+    """Whatever the framing, the body read is the first min(n, len) bytes, never more, and at
+    most max(512, n) body bytes (plus chunk framing) are taken off the connection."""
+    head = b"HTTP/1.1 200 OK\r\nServer: x\r\n"
+    if framing == "length":
+        raw = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    elif framing == "chunked":
+        parts = [body[i : i + chunk] for i in range(0, len(body), chunk)]
+        raw = head + b"Transfer-Encoding: chunked\r\n\r\n"
+        raw += b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    else:
+        raw = head + b"\r\n" + body
+    got, received, head_len = asyncio.run(_one_response(raw, n))
+    assert got == body[:n]
+    overhead = 0 if framing != "chunked" else (n // chunk + 2) * 8 + 16
+    assert received - head_len <= max(512, n) + overhead
+
+
+# -- the HTTP probe against in-process servers ------------------------------------------------
+
+PN_NAME = "19790312-2391_0701234567_20190314T101500.wav"
+FILES = {
+    # name: (size in listing, first bytes, framing of the endless body)
+    PN_NAME: (2084, WAV_HEAD, "none"),
+    "db_backup_2019.sql.gz": (9000, GZ_HEAD, "length"),
+    "logo.png": (120, PNG_HEAD, "chunked"),
+    "readme.txt": (40, b"Call recording archive.\n", "none"),
+}
+
+
+def listing_page(path: str, names: dict[str, int], extra_rows: str = "") -> bytes:
+    rows = "".join(
+        f'<a href="{name}">{name}</a>                    14-Mar-2019 10:15    {size}\n'
+        for name, size in names.items()
+    )
+    return (
+        f"<html>\r\n<head><title>Index of {path}</title></head>\r\n<body>\r\n"
+        f'<h1>Index of {path}</h1><hr><pre><a href="../">../</a>\n{rows}{extra_rows}'
+        "</pre><hr></body>\r\n</html>\r\n"
+    ).encode()
+
+
+def storage_handler(extra_rows: str = "", extra: dict[str, str] | None = None) -> Handler:
+    """nginx-like autoindex at ``/`` with FILES; every file ignores Range and never ends."""
+
+    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        path = unquote(urlsplit(req.path).path)
+        if req.method == "GET" and path == "/":
+            body = listing_page("/", {k: v[0] for k, v in FILES.items()}, extra_rows)
+            respond(w, "200 OK", body)
+        elif req.method == "GET" and path.lstrip("/") in FILES:
+            _, first, framing = FILES[path.lstrip("/")]
+            await endless(w, log, path, first, framing)
+        elif extra and path in extra:
+            respond(w, "302 Found", b"", extra=f"Location: {extra[path]}\r\n")
+        elif req.method == "GET":
+            respond(w, "404 Not Found", b"<html>not found</html>")
+        else:
+            respond(w, "405 Not Allowed", b"")
+
+    return handler
+
+
+BOUNDS = ListingBounds(depth=2, entries=200, bytes=1024 * 1024, requests=40)
+
+
+async def _run_http(make_ctx: Callable[..., ProbeContext], port: int, **kw: Any) -> ProbeResult:
+    ctx = make_ctx(bounds=BOUNDS, timeout=20.0, **kw)
+    return await asyncio.wait_for(HTTP.run(ServiceInfo(host=ADDR, port=port), ctx), 30)
+
+
+def _unauth(result: ProbeResult) -> Finding:
+    (f,) = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    return f
+
+
+async def test_http_probe_samples_hostile_files_up_to_n(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    async with serve(ADDR, storage_handler()) as (port, log):
+        result = await _run_http(make_ctx, port, sample_bytes=16)
+        for _ in range(50):
+            if len(log.closed_early) >= 3:
+                break
+            await asyncio.sleep(0.1)
+    f = _unauth(result)
+    ev = f.evidence
+    assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == 16
+    # default 3 files, the telling ones first (choose_samples: the recording, the backup, ...)
+    assert ev["sampled_files"] == 3 == ev["sample_requests"]
+    assert ev["sniffed"]["/" + PN_NAME] == "wav"
+    assert ev["sniffed"]["/db_backup_2019.sql.gz"] == "gzip"
+    assert set(ev["sample_range"].values()) == {"ignored (200, cut at N bytes)"}
+    ranged = log.ranged()
+    assert len(ranged) == 3 and {r.headers["range"] for r in ranged} == {"bytes=0-15"}
+    assert all(r.method == "GET" for r in ranged)
+    # every file request had a Range header; no file was asked for twice
+    file_reqs = [p for p in log.paths("GET") if unquote(p).lstrip("/") in FILES]
+    assert sorted(file_reqs) == sorted(r.path for r in ranged)
+    assert len(set(file_reqs)) == len(file_reqs)
+    # the client hung up on every endless body
+    assert len(log.closed_early) == 3
+    assert result.info["intrusive"] == ["sample-bytes"] and result.info["sample_requests"] == 3
+    tri = triage_finding(f)
+    assert tri.severity == Severity.CRITICAL
+    assert "recording" in tri.evidence["confirmed_by_content"]
+    assert "2391" not in str(tri.evidence["sniffed"])  # triage masks the sampled paths
+
+
+async def test_http_probe_sample_files_option(make_ctx: Callable[..., ProbeContext]) -> None:
+    async with serve(ADDR, storage_handler()) as (port, log):
+        result = await _run_http(
+            make_ctx, port, sample_bytes=12, options={"http.sample_files": "1"}
+        )
+    ev = _unauth(result).evidence
+    # "RIFF....WAVE" is 12 bytes: exactly enough to know a WAV
+    assert ev["sampled_files"] == 1 and list(ev["sniffed"].values()) == ["wav"]
+    assert [r.headers["range"] for r in log.ranged()] == ["bytes=0-11"]
+
+
+async def test_http_probe_never_reads_bodies_at_zero(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    async with serve(ADDR, storage_handler()) as (port, log):
+        result = await _run_http(make_ctx, port)  # sample_bytes defaults to 0
+    f = _unauth(result)
+    assert f.listing is not None and len(f.listing.entries) == len(FILES)
+    per_path: dict[str, int] = {}
+    for r in log.requests:
+        per_path[unquote(r.path)] = per_path.get(unquote(r.path), 0) + 1
+    assert log.requests and per_path["/"] >= 1
+    assert [p for p in per_path if p.lstrip("/") in FILES] == []
+    assert all(p.endswith("/") for p in per_path), per_path  # directories only
+    assert log.ranged() == [] and log.sent == {}
+    for key in ("sniffed", "intrusive", "sample_bytes", "sampled_files"):
+        assert key not in f.evidence
+    assert "intrusive" not in result.info
+
+
+async def test_http_probe_samples_same_host_only(make_ctx: Callable[..., ProbeContext]) -> None:
+    async def other(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        respond(w, "200 OK", WAV_HEAD + bytes(100), "audio/wav")
+
+    async with serve(OTHER, other) as (oport, olog):
+        away = f"http://{OTHER}:{oport}/stolen.wav"
+        rows = f'<a href="{away}">stolen.wav</a>     14-Mar-2019 10:15    5000\n'
+        rows += '<a href="moved.mp3">moved.mp3</a>     14-Mar-2019 10:15    5000\n'
+        handler = storage_handler(rows, extra={"/moved.mp3": f"http://{OTHER}:{oport}/x.mp3"})
+        async with serve(ADDR, handler) as (port, log):
+            result = await _run_http(
+                make_ctx, port, sample_bytes=32, options={"http.sample_files": 8}
+            )
+    ev = _unauth(result).evidence
+    assert olog.requests == []  # neither the foreign link nor the redirect reached OTHER
+    assert ev.get("sample_errors", {}).get("/moved.mp3") == "HTTP 302"
+    assert all(k.startswith("/") and "://" not in k for k in ev["sniffed"])
+    assert ev["sniffed"]["/" + PN_NAME] == "wav"
+    assert len(log.ranged()) == ev["sample_requests"] <= 8
+
+
+async def test_http_probe_does_not_sample_what_it_did_not_report(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    """A soft-404 server answering the same listing for every path is no finding: no file of
+    it is read, even with --sample-bytes."""
+
+    async def soft404(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        path = unquote(urlsplit(req.path).path)
+        if req.method != "GET":
+            respond(w, "405 Not Allowed", b"")
+            return
+        respond(w, "200 OK", listing_page(path, {k: v[0] for k, v in FILES.items()}))
+
+    async with serve(ADDR, soft404) as (port, log):
+        result = await _run_http(make_ctx, port, sample_bytes=64)
+    assert [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == []
+    assert log.ranged() == []
+    assert not [p for p in log.paths() if not p.endswith("/")]
+
+
+# -- the S3 probe against an in-process hostile S3 --------------------------------------------
+
+S3_KEYS = {
+    "2019/03/" + PN_NAME: (2084, WAV_HEAD),
+    "backups/db_backup_2019.sql.gz": (9000, GZ_HEAD),
+    "logo.png": (120, PNG_HEAD),
+}
+
+
+def _xml(body: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode()
+
+
+def s3_handler(get_object: str = "endless") -> Handler:
+    ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+
+    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
+        parts = urlsplit(req.path)
+        path = unquote(parts.path)
+        amz = "x-amz-request-id: 4442587FB7D0A2F9\r\n"
+        if path == "/":
+            body = _xml(
+                f"<ListAllMyBucketsResult {ns}><Owner><ID>x</ID></Owner><Buckets>"
+                "<Bucket><Name>rec</Name></Bucket></Buckets></ListAllMyBucketsResult>"
+            )
+            respond(w, "200 OK", body, "application/xml", amz)  # fmt: skip
+        elif path == "/rec" and "list-type=2" in parts.query:
+            items = "".join(
+                f"<Contents><Key>{k}</Key><Size>{s}</Size>"
+                "<LastModified>2019-03-14T10:15:00.000Z</LastModified></Contents>"
+                for k, (s, _) in S3_KEYS.items()
+            )
+            body = _xml(
+                f"<ListBucketResult {ns}><Name>rec</Name><KeyCount>{len(S3_KEYS)}"
+                f"</KeyCount><IsTruncated>false</IsTruncated>{items}</ListBucketResult>"
+            )
+            respond(w, "200 OK", body, "application/xml", amz)  # fmt: skip
+        elif path.startswith("/rec/") and path[5:] in S3_KEYS:
+            if get_object == "denied":
+                body = _xml("<Error><Code>AccessDenied</Code><Message>no</Message></Error>")
+                respond(w, "403 Forbidden", body, "application/xml", amz)
+                return
+            await endless(w, log, path, S3_KEYS[path[5:]][1], "length")
+        else:
+            body = _xml("<Error><Code>NoSuchBucket</Code><Message>none</Message></Error>")
+            respond(w, "404 Not Found", body, "application/xml", amz)
+
+    return handler
+
+
+async def _run_s3(make_ctx: Callable[..., ProbeContext], port: int, **kw: Any) -> ProbeResult:
+    ctx = make_ctx(bounds=BOUNDS, timeout=20.0, **kw)
+    return await asyncio.wait_for(S3.run(ServiceInfo(host=ADDR, port=port), ctx), 30)
+
+
+def _bucket(result: ProbeResult, name: str) -> Finding:
+    (f,) = [
+        f for f in result.findings
+        if f.kind == Kind.UNAUTHENTICATED_ACCESS and f.resource == name
+    ]  # fmt: skip
+    return f
+
+
+async def test_s3_probe_samples_objects_up_to_n(make_ctx: Callable[..., ProbeContext]) -> None:
+    async with serve(ADDR, s3_handler()) as (port, log):
+        result = await _run_s3(make_ctx, port, sample_bytes=24)
+        for _ in range(50):
+            if len(log.closed_early) >= 3:
+                break
+            await asyncio.sleep(0.1)
+    ev = _bucket(result, "rec").evidence
+    assert ev["intrusive"] == ["sample-bytes"] and ev["sampled_files"] == 3
+    assert ev["sniffed"] == {
+        "/2019/03/" + PN_NAME: "wav", "/backups/db_backup_2019.sql.gz": "gzip",
+        "/logo.png": "png",
+    }  # fmt: skip
+    gets = [r for r in log.requests if r.path.startswith("/rec/")]
+    assert len(gets) == 3 and all(r.headers.get("range") == "bytes=0-23" for r in gets)
+    assert all("authorization" not in r.headers for r in log.requests)  # anonymous
+    assert len(log.closed_early) == 3  # every endless object was hung up on
+    assert triage_finding(_bucket(result, "rec")).severity == Severity.CRITICAL
+
+
+async def test_s3_probe_never_gets_objects_at_zero(make_ctx: Callable[..., ProbeContext]) -> None:
+    async with serve(ADDR, s3_handler()) as (port, log):
+        result = await _run_s3(make_ctx, port, sample_bytes=0)
+    f = _bucket(result, "rec")
+    assert f.listing is not None and len(f.listing.entries) == len(S3_KEYS)
+    assert [r.path for r in log.requests if r.path.startswith("/rec/")] == []
+    assert log.ranged() == [] and log.sent == {}
+    assert "sniffed" not in f.evidence and "intrusive" not in f.evidence
+
+
+@pytest.mark.parametrize(("n", "error"), [(24, "HTTP 403"), (4096, "AccessDenied")])
+async def test_s3_probe_records_denied_get_object(
+    make_ctx: Callable[..., ProbeContext], n: int, error: str
+) -> None:
+    """The error body is capped at N too: a short cap cannot name the S3 error code."""
+    async with serve(ADDR, s3_handler("denied")) as (port, _log):
+        result = await _run_s3(make_ctx, port, sample_bytes=n)
+    ev = _bucket(result, "rec").evidence
+    assert ev["sampled_files"] == 0 and "sniffed" not in ev
+    assert set(ev["sample_errors"].values()) == {error}
+    assert ev["intrusive"] == ["sample-bytes"]  # it still tried: the finding says so
+
+
+# -- the real lab --------------------------------------------------------------------------------
+
+
+class RecordingDialer(Dialer):
+    """A loopback dialer that keeps the first line and headers of every request sent."""
+
+    def __init__(self) -> None:
+        super().__init__(LOOPBACK, concurrency=64, per_host=8, connect_timeout=2.0,
+                         read_timeout=3.0)  # fmt: skip
+        self.sent: list[Req] = []
+
+    @contextlib.asynccontextmanager
+    async def tcp(self, host: str, port: int, **kw: Any) -> AsyncIterator[Connection]:
+        async with super().tcp(host, port, **kw) as conn:
+            send = conn.send
+
+            async def recording_send(data: bytes) -> None:
+                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+                if head and " HTTP/1." in head[0]:
+                    method, path = head[0].split(" ", 2)[:2]
+                    hdrs = {}
+                    for line in head[1:]:
+                        k, _, v = line.partition(":")
+                        hdrs[k.strip().lower()] = v.strip()
+                    self.sent.append(Req(method, path, hdrs))
+                await send(data)
+
+            conn.send = recording_send  # type: ignore[method-assign]
+            yield conn
+
+
+@pytest.fixture
+async def rec_dialer() -> AsyncIterator[RecordingDialer]:
+    d = RecordingDialer()
+    yield d
+    d.shutdown()
+
+
+def _lab_ctx(d: Dialer, **kw: Any) -> ProbeContext:
+    return ProbeContext(dialer=d, timeout=30.0, **kw)
+
+
+def _is_file_request(r: Req) -> bool:
+    path = unquote(urlsplit(r.path).path)
+    return r.method == "GET" and not path.endswith("/")
+
+
+@pytest.mark.lab
+async def test_lab_nginx_443_sampled_wavs_make_it_critical(
+    lab: Lab, rec_dialer: RecordingDialer
+) -> None:
+    t = lab.target("http-nginx-443")
+    result = await HTTP.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer,
+                            sample_bytes=64))  # fmt: skip
+    f = _unauth(result)
+    ev = f.evidence
+    assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == 64
+    assert 1 <= ev["sampled_files"] <= 3
+    assert "wav" in ev["sniffed"].values()
+    # nginx honours Range: 206 for each sample
+    assert set(ev["sample_range"].values()) == {"honoured"}
+    files = [r for r in rec_dialer.sent if _is_file_request(r)]
+    assert len(files) == ev["sample_requests"] == ev["sampled_files"]
+    assert all(r.headers.get("range") == "bytes=0-63" for r in files)
+    # what was sniffed is what the start of those files on disk is
+    for path, kind in ev["sniffed"].items():
+        assert sniff((lab.content / path.lstrip("/")).read_bytes()[:64]) == kind
+    tri = triage_finding(f)
+    assert tri.severity == Severity.CRITICAL
+    assert "recording" in tri.evidence["confirmed_by_content"]
+
+
+@pytest.mark.lab
+async def test_lab_nginx_443_no_file_request_at_zero(lab: Lab, rec_dialer: RecordingDialer) -> None:
+    t = lab.target("http-nginx-443")
+    result = await HTTP.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer))
+    f = _unauth(result)
+    assert f.listing is not None and any(not e.is_dir for e in f.listing.entries)
+    assert rec_dialer.sent and [r for r in rec_dialer.sent if _is_file_request(r)] == []
+    assert [r for r in rec_dialer.sent if "range" in r.headers] == []
+    assert "sniffed" not in f.evidence and "intrusive" not in f.evidence
+
+
+@pytest.mark.lab
+async def test_lab_moto_call_recordings_sampled(lab: Lab, rec_dialer: RecordingDialer) -> None:
+    t = lab.target("s3-open")
+    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer,
+                          sample_bytes=64))  # fmt: skip
+    f = _bucket(result, "call-recordings")
+    ev = f.evidence
+    assert ev["intrusive"] == ["sample-bytes"] and 1 <= ev["sampled_files"] <= 3
+    assert "wav" in ev["sniffed"].values()
+    gets = [r for r in rec_dialer.sent if r.path.startswith("/call-recordings/")]
+    assert gets and all(r.headers.get("range") == "bytes=0-63" for r in gets)
+    assert all("authorization" not in r.headers for r in rec_dialer.sent)
+    # the sniffed type is what the start of the seeded file on disk is
+    for key, kind in ev["sniffed"].items():
+        assert sniff((lab.content / key.lstrip("/")).read_bytes()[:64]) == kind
+    tri = triage_finding(f)
+    assert tri.severity == Severity.CRITICAL
+    assert "recording" in tri.evidence["confirmed_by_content"]
+
+
+@pytest.mark.lab
+async def test_lab_moto_no_get_object_at_zero(lab: Lab, rec_dialer: RecordingDialer) -> None:
+    t = lab.target("s3-open")
+    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer))
+    f = _bucket(result, "call-recordings")
+    assert f.listing is not None and f.listing.entries
+    # only ListBuckets (/) and ListObjectsV2 (/bucket?list-type=2...) were sent
+    for r in rec_dialer.sent:
+        parts = urlsplit(r.path)
+        assert r.method == "GET" and "range" not in r.headers
+        assert parts.path == "/" or (parts.path.count("/") == 1 and "list-type=2" in parts.query)
+    assert "sniffed" not in f.evidence
+
+
+@pytest.mark.lab
+async def test_lab_s3_twin_nothing_sampled(lab: Lab, rec_dialer: RecordingDialer) -> None:
+    t = lab.target("s3-twin")
+    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer,
+                          sample_bytes=64))  # fmt: skip
+    assert [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == []
+    assert [r for r in rec_dialer.sent if "range" in r.headers] == []
