@@ -9,6 +9,12 @@
 - Listing: passive mode (EPSV, else PASV) to the host we dialed, never the address in a 227
   reply; MLSD when FEAT offers MLST, else LIST with the unix/DOS parsers; bounded by
   ``ctx.bounds``; nothing is written. A "writable" flag is only a labelled hint from the listing.
+- Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``) and only after an anonymous
+  login that listed files: a few files (``ftp.sample_files``, default 3, at most
+  ``MAX_SAMPLE_FILES``, chosen by ``scanner.classify.magic.choose_samples``) are fetched with
+  TYPE I, passive mode to the dialed host and RETR; at most min(N, 64 KiB) bytes are read off the
+  data connection, which is then closed (ABOR, replies read with bounds). Sniffed into
+  ``evidence["sniffed"]``. Never STOR, DELE or any other writing command.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import Connection
 from scanner.models import (
     Access,
@@ -39,6 +46,11 @@ from scanner.protocols import ftp as ftpp
 PROTOCOL = "ftp"
 IMPLICIT_TLS_PORTS = (990,)
 ANON_PASSWORD = "nasscan@example.invalid"
+DEFAULT_SAMPLE_FILES = 3
+MAX_SAMPLE_FILES = 8
+"""``ftp.sample_files`` is clamped to 0..this (a handful of files per server)."""
+MAX_SAMPLE_READ = 64 * 1024
+"""Bytes read per sampled file: min(--sample-bytes, this)."""
 
 
 @dataclass
@@ -61,11 +73,16 @@ class Facts:
     transcript: list[str] = field(default_factory=list)
     service: ServiceInfo | None = None
     listing_error: tuple[Status, str] | None = None
+    sample_bytes: int = 0
+    """``--sample-bytes`` as given (0: no file is ever retrieved)."""
+    samples: dict[str, bytes] = field(default_factory=dict)
+    sample_errors: dict[str, str] = field(default_factory=dict)
+    sample_aborted: int = 0
 
 
 class FtpProbe(Probe):
     name: ClassVar[str] = "ftp"
-    default_ports: ClassVar[tuple[int, ...]] = (21, 990)
+    default_ports: ClassVar[tuple[int, ...]] = (21, 2121, 990)
     description: ClassVar[str] = (
         "FTP/FTPS: anonymous login, plaintext logins, AUTH TLS optional or required, "
         "bounded listing"
@@ -157,6 +174,7 @@ class FtpProbe(Probe):
             if anon_ok:
                 facts.anonymous = "accepted"
                 await self._list_safely(service, ctx, client, facts)
+                await self._sample_safely(service, ctx, client, facts)
             else:
                 codes = [c for c in (facts.anon_user_reply, facts.anon_pass_reply) if c]
                 facts.anonymous = "refused (" + "/".join(str(c) for c in codes) + ")"
@@ -185,6 +203,7 @@ class FtpProbe(Probe):
                             facts.anonymous = "accepted over TLS only"
                             facts.anonymous_over_tls = True
                             await self._list_safely(service, ctx, client, facts)
+                            await self._sample_safely(service, ctx, client, facts)
 
         findings = self._findings(service, facts)
         accepted = facts.anonymous.startswith("accepted")
@@ -239,18 +258,7 @@ class FtpProbe(Probe):
         # option ftp.mlsd=false: LIST only (for servers whose MLSD is broken)
         mlsd = ftpp.feat_has(facts.feats, "MLST") and ctx.option("ftp.mlsd", True) is not False
         await client.command("TYPE I")
-
-        @contextlib.asynccontextmanager
-        async def open_data(port: int) -> AsyncIterator[Connection]:
-            # the host we dialed, never the address in the 227 reply
-            async with ctx.dialer.tcp(service.host, port) as c:
-                yield c
-
-        async def upgrade(data: object) -> None:
-            assert isinstance(data, Connection)
-            await asyncio.wait_for(
-                data.writer.start_tls(ctx.dialer.tls_context), ctx.dialer.read_timeout
-            )
+        open_data, upgrade = _data_channel(service, ctx)
 
         entries: list[Entry] = []
         truncated = False
@@ -308,6 +316,58 @@ class FtpProbe(Probe):
         facts.listing_method = "MLSD" if mlsd else "LIST"
         if facts.listing is not None:
             facts.listing.truncated = truncated
+
+    async def _sample_safely(
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+    ) -> None:
+        """INTRUSIVE (``--sample-bytes N``): the first bytes of a few listed files, on the
+        anonymous session that listed them. Never called into action when N is 0."""
+        n, count = sample_settings(ctx)
+        facts.sample_bytes = max(0, int(ctx.sample_bytes or 0))
+        if n == 0 or count == 0 or facts.listing is None or facts.listing_error is not None:
+            return
+        chosen = choose_samples(facts.listing.entries, count)
+        if not chosen:
+            return
+        open_data, upgrade = _data_channel(service, ctx)
+        rt = ctx.dialer.read_timeout
+        try:
+            r = await client.command("TYPE I")
+            if r.kind != 2:
+                facts.sample_errors["*"] = f"TYPE I refused ({r.code})"
+                return
+        except (TimeoutError, OSError, ftpp.FtpProtocolError, ValueError) as exc:
+            facts.sample_errors["*"] = f"{type(exc).__name__}: {exc}"[:120]
+            return
+        for e in chosen:
+            try:
+                res = await asyncio.wait_for(
+                    client.retrieve_head(
+                        e.path,
+                        open_data,
+                        n,
+                        upgrade=upgrade if facts.anonymous_over_tls else None,
+                        reply_timeout=min(rt, 3.0),
+                    ),
+                    rt * 3,  # EPSV/PASV, RETR, the data, the closing replies
+                )
+            except (
+                TimeoutError,
+                OSError,
+                ftpp.FtpProtocolError,
+                ValueError,
+                asyncio.IncompleteReadError,
+            ) as exc:
+                facts.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                break  # the control connection is in an unknown state: no more commands on it
+            if res.data or (res.reply is not None and res.reply.kind == 2):
+                facts.samples[e.path] = res.data[:n]
+            elif res.reply is not None:
+                facts.sample_errors[e.path] = f"RETR {res.reply.code}"
+            facts.sample_aborted += int(res.aborted)
+            if not res.in_sync:
+                facts.sample_errors.setdefault(e.path, "no clean end after ABOR")
+                break
 
     @staticmethod
     def _hints(facts: Facts, e: ftpp.FtpEntry, rel: str) -> None:
@@ -401,6 +461,8 @@ class FtpProbe(Probe):
                 evidence["listing"] = "login accepted, listing refused or unavailable"
             if facts.writable_hint:
                 evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
+            if facts.sample_bytes > 0:
+                evidence.update(_sample_evidence(facts))
             out.append(
                 finding(
                     Kind.UNAUTHENTICATED_ACCESS,
@@ -417,6 +479,54 @@ class FtpProbe(Probe):
                 )
             )
         return out
+
+
+def sample_settings(ctx: ProbeContext) -> tuple[int, int]:
+    """(bytes per file, files per server); (0, 0) when sampling is off."""
+    n = max(0, int(ctx.sample_bytes or 0))
+    if n == 0:
+        return 0, 0
+    try:
+        files = int(ctx.option("ftp.sample_files", DEFAULT_SAMPLE_FILES))
+    except (TypeError, ValueError):
+        files = DEFAULT_SAMPLE_FILES
+    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
+
+
+def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDialer, Any]:
+    """(open_data, upgrade): passive data connections to the host we dialed (never the
+    address in a 227 reply), and the TLS start for PROT P."""
+
+    @contextlib.asynccontextmanager
+    async def open_data(port: int) -> AsyncIterator[Connection]:
+        async with ctx.dialer.tcp(service.host, port) as c:
+            yield c
+
+    async def upgrade(data: object) -> None:
+        assert isinstance(data, Connection)
+        await asyncio.wait_for(
+            data.writer.start_tls(ctx.dialer.tls_context), ctx.dialer.read_timeout
+        )
+
+    return open_data, upgrade
+
+
+def _sample_evidence(facts: Facts) -> dict[str, Any]:
+    """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
+    n = min(facts.sample_bytes, MAX_SAMPLE_READ)
+    ev: dict[str, Any] = {
+        "intrusive": ["sample-bytes"],
+        "sample_bytes": n,
+        "sampled_files": len(facts.samples),
+    }
+    if facts.samples:
+        ev["sniffed"] = sniff_evidence(facts.samples)
+        ev["sample_aborted"] = facts.sample_aborted
+    if facts.sample_errors:
+        ev["sample_errors"] = dict(list(facts.sample_errors.items())[:4])
+    if facts.sample_bytes > n:
+        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
+    return ev
 
 
 def _info(facts: Facts) -> dict[str, Any]:

@@ -12,7 +12,17 @@ Which code does what (see the README's "why these libraries"):
   share check on SMB1-only servers, which our client does not speak past NEGOTIATE.
 
 A share is reported readable only if listing its root succeeds (``map to guest = Bad User`` makes
-Samba accept every login, so "the session was accepted" proves nothing; nuclei #7752).
+Samba accept every login, so "the session was accepted" proves nothing; nuclei #7752). Read
+access to files is judged from the maximal access (``MxAc``) of one listed file, opened for its
+attributes only: without ``--sample-bytes`` no file is ever opened for reading.
+
+Intrusive, only with ``--sample-bytes N`` (``ctx.sample_bytes > 0``) and only on shares already
+found listable without credentials: a few files per share (``smb.sample_files``, default 3, at
+most ``MAX_SAMPLE_FILES``, chosen by ``scanner.classify.magic.choose_samples``) are opened
+read-only (FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, share access read, FILE_OPEN),
+read once at offset 0 for min(N, 64 KiB) bytes and closed (SMB2/3); on SMB1-only servers pysmb's
+``retrieveFileFromOffset`` with ``max_length`` (its read size cut to the same bound) fills a
+buffer that keeps at most that many bytes. Sniffed into ``evidence["sniffed"]``.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.models import (
     Access,
     Authentication,
@@ -51,6 +62,11 @@ COMMON_SHARES: tuple[str, ...] = (
 ``ctx.bounds.resources`` readable shares are crawled."""
 
 NOT_STORAGE = {"IPC$", "PRINT$"}
+DEFAULT_SAMPLE_FILES = 3
+MAX_SAMPLE_FILES = 8
+"""``smb.sample_files`` is clamped to 0..this (a handful of files per share)."""
+MAX_SAMPLE_READ = smb2.MAX_READ_LENGTH
+"""Bytes read per sampled file: min(--sample-bytes, this); one READ per file."""
 MAX_CANDIDATES = 64
 """Shares looked at per server (enumerated or from the built-in list), one TREE_CONNECT each."""
 
@@ -82,6 +98,9 @@ class ShareResult:
     share_flags: int | None = None
     encrypt_data: bool = False
     detail: str = ""
+    samples: dict[str, bytes] = field(default_factory=dict)
+    """``--sample-bytes``: path -> first bytes read."""
+    sample_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +120,18 @@ class Facts:
     enumeration: str = "not tried"
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
+
+
+def sample_settings(ctx: ProbeContext) -> tuple[int, int]:
+    """(bytes per file, files per share); (0, 0) when sampling is off."""
+    n = max(0, int(ctx.sample_bytes or 0))
+    if n == 0:
+        return 0, 0
+    try:
+        files = int(ctx.option("smb.sample_files", DEFAULT_SAMPLE_FILES))
+    except (TypeError, ValueError):
+        files = DEFAULT_SAMPLE_FILES
+    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
 
 
 class _Deadline:
@@ -350,12 +381,38 @@ class SmbProbe(Probe):
             res.access = Access.LIST
             first_file = next((e for e in entries if not e.is_dir), None)
             if first_file is not None:
-                fr = await sess.open_file_for_read(tc.tree_id, first_file.path)
+                # attributes only + MxAc: whether it could be read, without opening it for reading
+                fr = await sess.file_access(tc.tree_id, first_file.path)
                 if fr.status == smb2.STATUS_SUCCESS:
-                    res.access = Access.READ
+                    if fr.maximal_access is not None and fr.maximal_access & smb2.FILE_READ_DATA:
+                        res.access = Access.READ
                     with contextlib.suppress(smb2.SmbProtocolError):
                         await sess.close(tc.tree_id, fr.file_id)
+        n, count = sample_settings(ctx)
+        if n > 0 and count > 0:
+            await self._sample_smb2(sess, tc.tree_id, res, n, count)
         return res
+
+    @staticmethod
+    async def _sample_smb2(
+        sess: smb2.Smb2Session, tree_id: int, res: ShareResult, n: int, count: int
+    ) -> None:
+        """INTRUSIVE (``--sample-bytes N``): the first bytes of a few files of a share that was
+        just listed without credentials. One read-only CREATE, one READ, one CLOSE per file."""
+        assert res.listing is not None
+        for e in choose_samples(res.listing.entries, count):
+            try:
+                r = await sess.read_head(tree_id, e.path, n)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                break  # the connection is gone or stalled: no more reads on it
+            except (smb2.SmbProtocolError, ValueError) as exc:
+                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                break
+            if r.status != smb2.STATUS_SUCCESS:
+                res.sample_errors[e.path] = smb2.status_name(r.status)
+                continue
+            res.samples[e.path] = r.data[:n]
 
     async def _crawl(
         self, sess: smb2.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
@@ -457,18 +514,22 @@ class SmbProbe(Probe):
             try:
                 async with ctx.dialer.blocking_socket(host, port) as sock:
                     results = await ctx.dialer.run_blocking(
-                        _pysmb_check_shares, sock, user, todo, ctx.bounds, ctx.dialer.read_timeout
+                        _pysmb_check_shares,
+                        sock,
+                        user,
+                        todo,
+                        ctx.bounds,
+                        ctx.dialer.read_timeout,
+                        *sample_settings(ctx),
                     )
             except Exception as exc:
                 ctx.log.debug("smb1 %s: share checks as %r ended: %s", host, user, exc)
                 continue
-            for name, listing, detail in results:
-                res = ShareResult(name=name, detail=detail)
-                if listing is not None:
+            for res in results:
+                if res.listing is not None:
                     res.readable = True
                     res.authentication = auth
                     res.access = Access.LIST
-                    res.listing = listing
                 _merge(facts, res)
 
     # -- findings --------------------------------------------------------------------------------
@@ -548,6 +609,8 @@ class SmbProbe(Probe):
             }  # fmt: skip
             if r.maximal_access is not None:
                 evidence["maximal_access"] = f"0x{r.maximal_access:08x}"
+            if ctx.sample_bytes > 0:
+                evidence.update(_sample_evidence(ctx, r))
             out.append(
                 finding(
                     Kind.UNAUTHENTICATED_ACCESS,
@@ -582,6 +645,23 @@ class SmbProbe(Probe):
 
 
 _DIALECT_ORDER = {name: i for i, name in enumerate(smb2.DIALECT_NAMES.values(), start=1)}
+
+
+def _sample_evidence(ctx: ProbeContext, r: ShareResult) -> dict[str, Any]:
+    """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
+    n, _count = sample_settings(ctx)
+    ev: dict[str, Any] = {
+        "intrusive": ["sample-bytes"],
+        "sample_bytes": n,
+        "sampled_files": len(r.samples),
+    }
+    if r.samples:
+        ev["sniffed"] = sniff_evidence(r.samples)
+    if r.sample_errors:
+        ev["sample_errors"] = dict(list(r.sample_errors.items())[:4])
+    if int(ctx.sample_bytes or 0) > n:
+        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
+    return ev
 
 
 def _readable(facts: Facts, name: str) -> bool:
@@ -662,19 +742,75 @@ def _pysmb_list_shares(sock: socket.socket, user: str, timeout: float) -> list[S
     ]
 
 
+class _Head:
+    """A write-only buffer that keeps at most ``limit`` bytes (pysmb's ``file_obj``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.offered = 0
+
+    def write(self, chunk: bytes) -> int:
+        self.offered += len(chunk)
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        return len(chunk)
+
+
+def _pysmb_sample(
+    conn: Any, share: str, res: ShareResult, n: int, count: int, timeout: float
+) -> None:
+    """INTRUSIVE (``--sample-bytes N``) over SMB1: OPEN_ANDX (read, FILE_OPEN), READ_ANDX of
+    at most N bytes (pysmb's read size is cut to N for the call), CLOSE; per chosen file."""
+    assert res.listing is not None
+    saved = conn.max_raw_size
+    # pysmb asks for max_raw_size - 2 bytes per READ_ANDX: never more than N (nor the server's)
+    n = max(1, min(n, saved - 2))
+    try:
+        conn.max_raw_size = n + 2
+        for e in choose_samples(res.listing.entries, count):
+            head = _Head(n)
+            try:
+                conn.retrieveFileFromOffset(
+                    share, "/" + e.path, head, offset=0, max_length=n, timeout=timeout
+                )
+            except Exception as exc:
+                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                if not isinstance(exc, _pysmb_operation_failure()):
+                    break  # the connection itself broke (timeout, closed): no more reads
+                continue
+            res.samples[e.path] = bytes(head.data[:n])
+    finally:
+        conn.max_raw_size = saved
+
+
+def _pysmb_operation_failure() -> type[Exception]:
+    from smb.base import OperationFailure
+
+    return OperationFailure
+
+
 def _pysmb_check_shares(
-    sock: socket.socket, user: str, shares: list[str], bounds: Any, timeout: float
-) -> list[tuple[str, Listing | None, str]]:
-    """List each share's root (and below, bounded) over SMB1; None = not listable."""
+    sock: socket.socket,
+    user: str,
+    shares: list[str],
+    bounds: Any,
+    timeout: float,
+    sample_bytes: int = 0,
+    sample_files: int = 0,
+) -> list[ShareResult]:
+    """List each share's root (and below, bounded) over SMB1; ``listing`` None = not listable.
+    With ``sample_bytes > 0`` the first bytes of a few files of each listable share are read."""
     conn = _pysmb_connection(sock, user, timeout)
     if conn is None:
-        return [(s, None, "login refused") for s in shares]
-    out: list[tuple[str, Listing | None, str]] = []
+        return [ShareResult(name=s, detail="login refused") for s in shares]
+    out: list[ShareResult] = []
     for share in shares:
         try:
             root = conn.listPath(share, "/", timeout=timeout)
         except Exception as exc:
-            out.append((share, None, f"list root: {type(exc).__name__}"))
+            out.append(ShareResult(name=share, detail=f"list root: {type(exc).__name__}"))
             continue
         entries: list[Entry] = []
         truncated = False
@@ -717,7 +853,10 @@ def _pysmb_check_shares(
             if len(entries) >= bounds.entries:
                 truncated = True
                 break
-        out.append((share, Listing(entries=entries, truncated=truncated), ""))
+        res = ShareResult(name=share, listing=Listing(entries=entries, truncated=truncated))
+        if sample_bytes > 0 and sample_files > 0:
+            _pysmb_sample(conn, share, res, sample_bytes, sample_files, timeout)
+        out.append(res)
     with contextlib.suppress(Exception):
         conn.close()
     return out

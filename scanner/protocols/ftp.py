@@ -8,6 +8,7 @@ the passive data connection goes to the host we dialed, through the dialer.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -328,6 +329,21 @@ DataDialer = Callable[[int], AbstractAsyncContextManager[DataStream]]
 
 
 @dataclass
+class RetrieveResult:
+    """The first bytes of a file (``FtpClient.retrieve_head``)."""
+
+    data: bytes = b""
+    reply: Reply | None = None
+    """The RETR preliminary reply when it was refused, else the transfer's final reply."""
+    aborted: bool = False
+    """We hung up on the data connection after N bytes (the file is longer, or may be)."""
+    closing_replies: tuple[int, ...] = ()
+    """Codes read after the hang-up (426/226/225 ...) up to and including the NOOP's 200."""
+    in_sync: bool = True
+    """The control connection is known to be in step (safe for another command)."""
+
+
+@dataclass
 class ListResult:
     entries: list[FtpEntry] = field(default_factory=list)
     truncated: bool = False
@@ -443,6 +459,77 @@ class FtpClient:
             return res
         res.reply = await self.read_reply()
         return res
+
+    async def retrieve_head(
+        self,
+        path: str,
+        open_data: DataDialer,
+        max_bytes: int,
+        *,
+        upgrade: Callable[[DataStream], Awaitable[None]] | None = None,
+        reply_timeout: float | None = None,
+    ) -> RetrieveResult:
+        """INTRUSIVE: the first ``max_bytes`` bytes of a file; nothing is ever written.
+
+        Passive data connection (to the dialed host), ``RETR path``, at most ``max_bytes`` read
+        off the data connection; if the file goes on, the data connection is closed and ABOR
+        sent, and the replies are read (bounded in count and time) up to the answer to a NOOP
+        sent behind it, so that the control connection is in step again. TYPE I is the caller's.
+        """
+        if max_bytes <= 0:
+            raise ValueError("retrieve_head needs max_bytes > 0")
+        if "\r" in path or "\n" in path:
+            raise ValueError("CR/LF in a path")
+        res = RetrieveResult()
+        port = await self.passive_port()
+        buf = bytearray()
+        eof = False
+        async with open_data(port) as data:
+            prelim = await self.command(f"RETR {path}")
+            if prelim.kind != 1:
+                res.reply = prelim
+                return res
+            if upgrade is not None:
+                await upgrade(data)
+            while len(buf) < max_bytes:
+                chunk = await data.recv(min(65536, max_bytes - len(buf)))
+                if not chunk:
+                    eof = True
+                    break
+                buf += chunk[: max_bytes - len(buf)]
+        res.data = bytes(buf)
+        if eof:
+            res.reply = await self.read_reply()  # 226 (or 426/451)
+            return res
+        # N bytes taken and the file may go on: the data connection is closed (above); ABOR and
+        # a NOOP behind it, then read up to the NOOP's 200 (RFC 959: 426 then 226, or just 226,
+        # or 225 when the transfer had already ended)
+        res.aborted = True
+        codes: list[int] = []
+        await self.conn.send(b"ABOR\r\nNOOP\r\n")
+        if len(self.transcript) < 40:
+            self.transcript.append("> ABOR")
+        try:
+            for _ in range(6):
+                r = await self._reply_within(reply_timeout)
+                codes.append(r.code)
+                if r.code == 200:
+                    break
+                if r.code in (225, 226, 426, 451) and res.reply is None:
+                    res.reply = r
+            else:
+                res.in_sync = False
+        except (TimeoutError, FtpProtocolError, ValueError):
+            res.in_sync = False
+        res.closing_replies = tuple(codes)
+        if not codes or codes[-1] != 200:
+            res.in_sync = False
+        return res
+
+    async def _reply_within(self, timeout: float | None) -> Reply:
+        if timeout is None:
+            return await self.read_reply()
+        return await asyncio.wait_for(self.read_reply(), timeout)
 
     @staticmethod
     def _add(res: ListResult, raw: bytes, mlsd: bool) -> None:

@@ -10,7 +10,8 @@ What is here, and why it is ours:
 - SMB1 NEGOTIATE (only the ``NT LM 0.12`` dialect): is SMB1 still enabled, does it require signing.
 - A small asyncio SMB2 client for *unauthenticated* sessions only (NTLMSSP anonymous or guest,
   wrapped in SPNEGO): SESSION_SETUP, TREE_CONNECT, CREATE with the ``MxAc`` (maximal access)
-  context, QUERY_DIRECTORY, CLOSE. Null and guest sessions have no session key, so nothing is
+  context, QUERY_DIRECTORY, CLOSE; and, only for ``--sample-bytes`` (intrusive), one READ of a
+  file's first bytes. Null and guest sessions have no session key, so nothing is
   signed or encrypted, which is exactly what an unauthenticated attacker gets.
 
 Everything is bounded: a message larger than ``MAX_MESSAGE`` is a protocol error, every read has a
@@ -19,6 +20,7 @@ timeout (the dialer's ``Connection``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -43,6 +45,7 @@ TREE_CONNECT = 0x0003
 TREE_DISCONNECT = 0x0004
 CREATE = 0x0005
 CLOSE = 0x0006
+READ = 0x0008
 QUERY_DIRECTORY = 0x000E
 
 DIALECT_NAMES: dict[int, str] = {
@@ -93,6 +96,7 @@ STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_BAD_NETWORK_NAME = 0xC00000CC
 STATUS_NOT_SUPPORTED = 0xC00000BB
+STATUS_END_OF_FILE = 0xC0000011
 
 STATUS_NAMES: dict[int, str] = {
     STATUS_SUCCESS: "STATUS_SUCCESS",
@@ -103,6 +107,8 @@ STATUS_NAMES: dict[int, str] = {
     STATUS_LOGON_FAILURE: "STATUS_LOGON_FAILURE",
     STATUS_BAD_NETWORK_NAME: "STATUS_BAD_NETWORK_NAME",
     STATUS_NOT_SUPPORTED: "STATUS_NOT_SUPPORTED",
+    STATUS_END_OF_FILE: "STATUS_END_OF_FILE",
+    0xC0000043: "STATUS_SHARING_VIOLATION",
     0xC0000033: "STATUS_OBJECT_NAME_INVALID",
     0xC0000034: "STATUS_OBJECT_NAME_NOT_FOUND",
     0xC000015B: "STATUS_LOGON_TYPE_NOT_GRANTED",
@@ -739,6 +745,10 @@ FILE_READ_DATA = 0x00000001
 FILE_READ_EA = 0x00000008
 FILE_DIRECTORY_FILE = 0x00000001
 FILE_NON_DIRECTORY_FILE = 0x00000040
+FILE_SHARE_READ = 0x00000001
+FILE_SHARE_ALL = 0x00000007
+MAX_READ_LENGTH = 64 * 1024
+"""The most one ``read_head`` asks for (one credit; every server's MaxReadSize allows it)."""
 
 
 def build_create(
@@ -750,6 +760,7 @@ def build_create(
     desired_access: int = FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
     create_options: int = FILE_DIRECTORY_FILE,
     maximal_access: bool = True,
+    share_access: int = FILE_SHARE_ALL,
     credit_charge: int = 0,
     credit_request: int = 31,
 ) -> bytes:
@@ -778,7 +789,7 @@ def build_create(
         0,
         desired_access,
         0,
-        0x7,  # share read|write|delete: we never block anyone
+        share_access,  # default read|write|delete: we never block anyone
         1,  # FILE_OPEN: never create
         create_options,
         name_off,
@@ -942,6 +953,65 @@ def build_close(message_id: int, session_id: int, tree_id: int, file_id: bytes, 
     return build_header(CLOSE, message_id, session_id=session_id, tree_id=tree_id, **kw) + body
 
 
+def build_read(
+    message_id: int,
+    session_id: int,
+    tree_id: int,
+    file_id: bytes,
+    length: int,
+    offset: int = 0,
+    **kw: int,
+) -> bytes:
+    """READ of ``length`` bytes at ``offset`` (MS-SMB2 2.2.19), no channel info."""
+    if not 0 < length <= 0xFFFFFFFF or offset < 0 or len(file_id) != 16:
+        raise ValueError("bad READ length, offset or file id")
+    body = struct.pack(
+        "<HBBIQ16sIIIHHB",
+        49,  # StructureSize (49 with the one-byte buffer)
+        0x50,  # Padding: data wanted right after the 16-byte response body
+        0,  # Flags
+        length,
+        offset,
+        file_id,
+        0,  # MinimumCount
+        0,  # Channel: none
+        0,  # RemainingBytes
+        0,  # ReadChannelInfoOffset
+        0,  # ReadChannelInfoLength
+        0,  # Buffer (one byte, as the structure size demands)
+    )
+    return build_header(READ, message_id, session_id=session_id, tree_id=tree_id, **kw) + body
+
+
+@dataclass(frozen=True)
+class ReadResponse:
+    status: int
+    data: bytes
+    remaining: int = 0
+    overlong: bool = False
+    """The server sent more bytes than were asked for (they were cut off)."""
+
+
+def parse_read_response(message: bytes, wanted: int) -> ReadResponse:
+    """A READ response; never more than ``wanted`` bytes of data are kept.
+
+    STATUS_END_OF_FILE (an empty file, or reading at its end) is no data, not an error.
+    """
+    hdr = parse_header(message)
+    if hdr.command != READ or not hdr.is_response:
+        raise SmbProtocolError("not a READ response")
+    if hdr.status == STATUS_END_OF_FILE:
+        return ReadResponse(STATUS_SUCCESS, b"")
+    if hdr.status != STATUS_SUCCESS:
+        return ReadResponse(hdr.status, b"")
+    body = _body(message, 16)
+    size, off, _r, length, remaining, _r2 = struct.unpack_from("<HBBIII", body)
+    if size != 17:
+        raise SmbProtocolError(f"bad READ response size {size}")
+    data = _buffer(message, off, length)
+    return ReadResponse(hdr.status, data[:wanted], remaining, overlong=len(data) > wanted)
+
+
 # -- the async client -----------------------------------------------------------------------------
 class Stream(Protocol):
     """What the client needs of a connection (the dialer's ``Connection`` has it)."""
@@ -1072,6 +1142,74 @@ class Smb2Session:
             CREATE,
         )
         return parse_create_response(msg)
+
+    async def file_access(self, tree_id: int, path: str) -> CreateResponse:
+        """Open (never create) a file for its attributes only, asking for ``MxAc``: the
+        maximal access says whether it *could* be read, without opening it for reading."""
+        msg = await self._call(
+            build_create(
+                self.mid,
+                self.session_id,
+                tree_id,
+                path,
+                desired_access=FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                create_options=FILE_NON_DIRECTORY_FILE,
+                maximal_access=True,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            CREATE,
+        )
+        return parse_create_response(msg)
+
+    async def read_head(self, tree_id: int, path: str, n: int) -> ReadResponse:
+        """INTRUSIVE: the first ``min(n, MAX_READ_LENGTH)`` bytes of a file.
+
+        CREATE (FILE_OPEN, never creates) with read-only access (FILE_READ_DATA |
+        FILE_READ_ATTRIBUTES | SYNCHRONIZE, share access read), one READ at offset 0, CLOSE.
+        A failed CREATE comes back as a ``ReadResponse`` with its status and no data.
+        """
+        length = min(n, MAX_READ_LENGTH)
+        if length <= 0:
+            raise ValueError("read_head needs n > 0")
+        msg = await self._call(
+            build_create(
+                self.mid,
+                self.session_id,
+                tree_id,
+                path,
+                desired_access=FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+                create_options=FILE_NON_DIRECTORY_FILE,
+                maximal_access=False,
+                share_access=FILE_SHARE_READ,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            CREATE,
+        )
+        opened = parse_create_response(msg)
+        if opened.status != STATUS_SUCCESS:
+            return ReadResponse(opened.status, b"")
+        try:
+            msg = await self._call(
+                build_read(
+                    self.mid,
+                    self.session_id,
+                    tree_id,
+                    opened.file_id,
+                    length,
+                    credit_charge=self._charge(),
+                    credit_request=64,
+                ),
+                READ,
+            )
+            result = parse_read_response(msg, length)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.close(tree_id, opened.file_id)
+            raise
+        await self.close(tree_id, opened.file_id)
+        return result
 
     async def list_directory(
         self,
