@@ -17,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import shlex
+import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +36,7 @@ from probes.http import PROBE as HTTP
 from probes.s3 import PROBE as S3
 from scanner.classify.magic import sniff
 from scanner.dialer import Connection, Dialer
+from scanner.lab import content
 from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.protocols.http_client import HttpTarget
@@ -657,3 +662,113 @@ async def test_lab_s3_twin_nothing_sampled(lab: Lab, rec_dialer: RecordingDialer
                           sample_bytes=64))  # fmt: skip
     assert [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == []
     assert [r for r in rec_dialer.sent if "range" in r.headers] == []
+
+
+# -- a real nginx with its access log on (server-side proof) ----------------------------------
+
+NGINX_ADDR = "127.0.93.3"
+NGINX_CONF = """
+user root;
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    types {{ audio/wav wav; audio/mpeg mp3; application/gzip gz; text/plain txt; }}
+    default_type application/octet-stream;
+    log_format probe '$request_method $request_uri "$http_range" $status $body_bytes_sent';
+    access_log {run}/access.log probe;
+    client_body_temp_path {run}/tmp; proxy_temp_path {run}/tmp; fastcgi_temp_path {run}/tmp;
+    uwsgi_temp_path {run}/tmp; scgi_temp_path {run}/tmp;
+    server {{
+        listen {addr}:443;
+        root {root};
+        location / {{ autoindex on; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class AccessLine:
+    method: str
+    uri: str
+    range: str
+    status: int
+    sent: int
+
+
+@dataclass
+class Nginx:
+    run: Path
+
+    def log(self) -> list[AccessLine]:
+        out = []
+        for line in (self.run / "access.log").read_text().splitlines():
+            method, uri, rng, status, sent = shlex.split(line)
+            out.append(AccessLine(method, uri, "" if rng == "-" else rng, int(status), int(sent)))
+        return out
+
+
+@pytest.fixture
+def nginx_1177(tmp_path: Path) -> Iterator[Nginx]:
+    """nginx autoindex over the lab's recordings tree, plain HTTP on 443 (the 1177 server)."""
+    root, run = tmp_path / "content", tmp_path / "run"
+    (run / "tmp").mkdir(parents=True)
+    content.generate(root)
+    conf = run / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(run=run, root=root, addr=NGINX_ADDR))
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(run), "-c", str(conf), "-e", str(run / "error.log"),
+         "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):  # up to 5 s for the listener
+            with contextlib.suppress(OSError), socket.create_connection((NGINX_ADDR, 443), 0.2):
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"nginx exited: {(run / 'error.log').read_text()[-500:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("nginx did not listen in 5 s")
+        yield Nginx(run)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+async def test_real_nginx_log_shows_no_file_request_at_zero(
+    nginx_1177: Nginx, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    ctx = make_ctx(timeout=20.0)
+    result = await HTTP.run(ServiceInfo(host=NGINX_ADDR, port=443), ctx)
+    f = _unauth(result)
+    assert f.listing is not None and sum(not e.is_dir for e in f.listing.entries) > 10
+    log = nginx_1177.log()
+    assert any(a.uri == "/" and a.status == 200 for a in log)
+    assert [a for a in log if a.method == "GET" and not a.uri.split("?")[0].endswith("/")] == []
+    assert [a for a in log if a.range] == []
+    # nginx sent nothing but listings and error pages: no file body left the server
+    assert all(a.status != 206 for a in log)
+
+
+async def test_real_nginx_log_shows_n_bytes_per_sampled_file(
+    nginx_1177: Nginx, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    ctx = make_ctx(timeout=20.0, sample_bytes=64)
+    result = await HTTP.run(ServiceInfo(host=NGINX_ADDR, port=443), ctx)
+    ev = _unauth(result).evidence
+    assert ev["sampled_files"] == 3 and "wav" in ev["sniffed"].values()
+    log = nginx_1177.log()  # ("-" lines: the TLS attempt and the readiness check, no request)
+    files = [a for a in log if a.method != "-" and not a.uri.split("?")[0].endswith("/")]
+    assert len(files) == 3
+    assert all(a.method == "GET" and a.range == "bytes=0-63" for a in files)
+    assert [a for a in log if a.range and a not in files] == []
+    assert all(a.status == 206 and a.sent == 64 for a in files)
+    assert {unquote(a.uri) for a in files} == set(ev["sniffed"])
+    assert triage_finding(_unauth(result)).severity == Severity.CRITICAL
