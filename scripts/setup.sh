@@ -28,6 +28,3 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
-# A tiny third-party probe package: tests/test_plugin_entrypoint.py checks it is found through
-# the `nasscan.probes` entry point (it claims no port, so real scans never run it).
-.venv/bin/python -m pip install -q -e tests/plugin_pkg

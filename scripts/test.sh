@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# A tiny third-party probe package: tests/test_plugin_entrypoint.py checks it is found through
+# the `nasscan.probes` entry point. Test-only: the main job's environment does not need it.
+python -m pip install -q -e tests/plugin_pkg
 ruff check .
 mypy
 nasscan lab up

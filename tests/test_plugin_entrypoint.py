@@ -1,6 +1,6 @@
 """Probes are plug-ins: a separately installed package adds one through ``nasscan.probes``.
 
-``tests/plugin_pkg`` is installed into the environment by ``scripts/setup.sh``
+``tests/plugin_pkg`` is installed into the environment by ``scripts/test.sh``
 (``pip install -e tests/plugin_pkg``).
 """
 
@@ -23,7 +23,7 @@ from scanner.targets import build_scope
 
 
 def test_plugin_package_is_installed_and_registered() -> None:
-    dist = distribution("nasscan-plugin-test")  # raises if scripts/setup.sh was not run
+    dist = distribution("nasscan-plugin-test")  # raises if scripts/test.sh did not install it
     names = {ep.name: ep.value for ep in entry_points(group=GROUP)}
     assert names.get("plugintest") == "nasscan_plugin_test:PROBE"
     assert dist.version == "0.0.1"
