@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from scanner.lab import content, manifest, netns, supervisor
+from scanner.lab.manifest import Manifest, Target
 from scanner.lab.netns import LabError
 from scanner.lab.service import LabContext
 
@@ -27,14 +28,14 @@ class Lab:
     ns: str
     ctx: LabContext
     services: list[str]
-    manifest: manifest.Manifest
+    manifest: Manifest
     """Expected results of the services that are up."""
 
     @property
     def content(self) -> Path:
         return self.ctx.content
 
-    def target(self, name: str) -> manifest.Target:
+    def target(self, name: str) -> Target:
         return self.manifest.by_name(name)
 
 

@@ -20,7 +20,7 @@ import wave
 from pathlib import Path
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from lab_fixtures import Lab
@@ -538,7 +538,8 @@ def test_render_sh_matches_python_renderer(tmp_path: Path) -> None:
         assert (tmp_path / "out").read_text() == render_text(text, values), t
         if names:  # a missing variable is an error there too
             r = subprocess.run([str(LAB_CONFIG_DIR / "render.sh"), str(t), str(tmp_path / "o2")],
-                               env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=10)
+                               env={"PATH": os.environ["PATH"]}, capture_output=True,
+                               text=True, timeout=10)
             assert r.returncode != 0, t
 
 
