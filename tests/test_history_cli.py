@@ -3,6 +3,7 @@ baselines with --fail-on-new, and --resume of a scan killed part-way through."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ from lab_fixtures import Lab
 from test_engine import LineProbe, Listeners, claiming, net, options  # noqa: F401 (fixture)
 
 from scanner.engine import Engine, ResumeState
+from scanner.history.store import open_store
 from scanner.ports import PortSpec
 from scanner.targets import build_scope
 
@@ -167,3 +169,56 @@ def test_killed_scan_resumes_to_the_uninterrupted_result(lab: Lab, tmp_path: Pat
     shown = nasscan("show", "last", "--format", "json", db=db)
     assert sorted(f["id"] for f in json.loads(shown.stdout)["findings"]) == sorted(
         ids(reference))
+
+
+@pytest.mark.lab
+async def test_schedule_once_scans_the_lab_and_alerts_a_real_receiver(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from aiohttp import web
+
+    bodies: list[dict[str, object]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    db = tmp_path / "h.sqlite3"
+    config = tmp_path / "schedule.toml"
+    config.write_text(
+        f'db = "{db}"\n[jobs.web]\ntargets = ["127.0.10.21", "127.0.10.26"]\n'
+        'ports = "80,443"\nprobes = "http"\ncron = "0 3 * * *"\n'
+        f'[[jobs.web.alerts]]\nwebhook = "http://127.0.0.1:{port}/hook"\nthreshold = "high"\n'
+    )
+    try:
+        outputs = []
+        for _ in range(2):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "scanner.cli", "schedule", "once", str(config), "web",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+            assert proc.returncode == 0, err.decode()
+            outputs.append(out.decode())
+    finally:
+        await runner.cleanup()
+    assert "new findings" in outputs[0] and ", 0 new findings" in outputs[1]
+    # The first run alerted on the critical listing of the 1177-like server; the second had
+    # nothing new, so nothing was posted again.
+    assert len(bodies) == 1
+    findings = bodies[0]["findings"]
+    assert isinstance(findings, list)
+    assert {(f["host"], f["kind"]) for f in findings} == {
+        ("127.0.10.21", "unauthenticated-access")}
+    assert "worst critical" in str(bodies[0]["text"])
+    store = open_store(str(db))
+    try:
+        assert len(store.list_scans()) == 2
+    finally:
+        store.close()

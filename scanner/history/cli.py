@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def _load(config: str) -> tuple[ScheduleConfig, Store]:
     except ScheduleConfigError as exc:
         _fail(str(exc))
         raise AssertionError("unreachable") from exc
-    return cfg, _open(cfg.db)
+    return cfg, _open(cfg.db or os.environ.get("NASSCAN_DB"))
 
 
 @schedule_group.command("run")
@@ -223,7 +224,7 @@ def schedule_run(config: str, max_fires: int | None) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("job")
 def schedule_once(config: str, job: str) -> None:
-    """Run one job now; exit 1 if it found something new at an alert threshold."""
+    """Run one job now (recorded, compared with the previous scan, alerts sent)."""
     from scanner.history.jobs import scan_job
 
     cfg, store = _load(config)
