@@ -45,6 +45,9 @@ from scanner.protocols import ftp as ftpp
 
 PROTOCOL = "ftp"
 IMPLICIT_TLS_PORTS = (990,)
+SHARED_PORTS = (2121,)
+"""Default ports that other services use too (HTTP on 2121 ...): a silent or non-FTP answer
+there is ``not-applicable``, so the engine goes on to identify the port."""
 ANON_PASSWORD = "nasscan@example.invalid"
 DEFAULT_SAMPLE_FILES = 3
 MAX_SAMPLE_FILES = 8
@@ -73,6 +76,8 @@ class Facts:
     transcript: list[str] = field(default_factory=list)
     service: ServiceInfo | None = None
     listing_error: tuple[Status, str] | None = None
+    greeted: bool = False
+    """A well-formed FTP reply arrived as the greeting."""
     sample_bytes: int = 0
     """``--sample-bytes`` as given (0: no file is ever retrieved)."""
     samples: dict[str, bytes] = field(default_factory=dict)
@@ -100,9 +105,19 @@ class FtpProbe(Probe):
         facts = Facts()
         try:
             return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
-        except TimeoutError:
-            return self._partial(Status.TIMEOUT, "FTP server did not answer in time", facts)
-        except (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError) as exc:
+        except (
+            TimeoutError,
+            ftpp.FtpProtocolError,
+            ValueError,
+            asyncio.IncompleteReadError,
+        ) as exc:
+            if service.port in SHARED_PORTS and not facts.greeted:
+                return ProbeResult(
+                    status=Status.NOT_APPLICABLE,
+                    detail=f"no FTP greeting ({type(exc).__name__})",
+                )
+            if isinstance(exc, TimeoutError):
+                return self._partial(Status.TIMEOUT, "FTP server did not answer in time", facts)
             return self._partial(Status.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}", facts)
         except ConnectionRefusedError as exc:
             return ProbeResult(status=Status.REFUSED, detail=str(exc)[:200])
@@ -164,6 +179,7 @@ class FtpProbe(Probe):
         # 1. greeting, FEAT, anonymous login in the clear (or over implicit TLS)
         async with self._session(service, ctx, facts) as (conn, client, greeting):
             facts.banner = greeting.message[:200]
+            facts.greeted = True
             if greeting.code != 220:
                 status = Status.REFUSED if greeting.kind == 4 else Status.PROTOCOL_ERROR
                 return self._partial(status, f"greeting {greeting.code}", facts)
