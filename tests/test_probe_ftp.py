@@ -22,6 +22,7 @@ from probes.ftp import PROBE, Facts
 from scanner.engine import Engine, ScanOptions
 from scanner.lab import content, manifest
 from scanner.lab.service import ensure_cert
+from scanner.masking import mask_text
 from scanner.models import (
     Access,
     Authentication,
@@ -118,9 +119,10 @@ def _facts(result: ProbeResult) -> Facts:
     )
 
 
-async def test_port_2121_found_by_greeting(lab: Lab) -> None:
-    """2121 is no FTP default port: the engine finds it by the 220 greeting (matches_greeting)."""
-    assert not PROBE.claims_port(2121, PROBE.transport)
+async def test_port_2121_found(lab: Lab) -> None:
+    """2121 is an FTP default port (a common alternative): the lab's second vsftpd is found and
+    judged as the manifest says. Greeting detection: test_found_by_greeting_on_unclaimed_port."""
+    assert PROBE.claims_port(2121, PROBE.transport)
     scope = await build_scope([ANON])
     options = ScanOptions(
         ports=PortSpec.of([2121]),
@@ -137,7 +139,7 @@ async def test_port_2121_found_by_greeting(lab: Lab) -> None:
     assert manifest.check(manifest.Manifest([target]), report.findings) == []
 
 
-# -- implicit FTPS on 990 (own vsftpd inside the lab namespace) ----------------------------
+# -- implicit FTPS on 990, plain FTP on an unclaimed port (own vsftpd in the lab namespace) -----
 IMPLICIT_ADDR = "127.0.10.191"  # outside the lab's address plan; added to lo for this test only
 
 
@@ -186,6 +188,32 @@ def own_vsftpd(lab: Lab, port: int, settings: dict[str, str]) -> Iterator[str]:
             proc.wait(5)
         subprocess.run(["ip", "addr", "del", f"{IMPLICIT_ADDR}/32", "dev", "lo"], timeout=10)
         shutil.rmtree(run, ignore_errors=True)
+
+
+async def test_found_by_greeting_on_unclaimed_port(lab: Lab) -> None:
+    """A real vsftpd on 2100, a port no probe claims: the engine finds it by its 220 greeting
+    (matches_greeting) and the FTP probe reports the anonymous access."""
+    port = 2100
+    assert not PROBE.claims_port(port, PROBE.transport)
+    settings = {"ssl_enable": "NO", "ftpd_banner": "Plain FTP on an odd port."}
+    with own_vsftpd(lab, port, settings) as host:
+        scope = await build_scope([host])
+        options = ScanOptions(
+            ports=PortSpec.of([port]),
+            probes=[PROBE],
+            connect_timeout=1.0,
+            retries=0,
+            probe_timeout=60.0,
+            processes=1,
+        )
+        report = await Engine(scope, options).run()
+    assert [(s.host, s.port, s.protocol) for s in report.services] == [(host, port, "ftp")]
+    assert report.services[0].probes == {"ftp": Status.SUCCESS}
+    anon = [f for f in report.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS]
+    assert len(anon) == 1 and anon[0].port == port
+    assert anon[0].listing is not None
+    # the engine's findings went through triage: identity numbers masked
+    assert mask_text(content.RECORDING_EXAMPLE) in {e.path for e in anon[0].listing.entries}
 
 
 @pytest.fixture

@@ -541,7 +541,8 @@ def smb1_commands(msgs: list[bytes]) -> list[tuple[int, bytes]]:
 
 def smb1_share_streams(d: RecordingDialer) -> tuple[list[list[tuple[int, bytes]]], list[bytes]]:
     """pysmb's SMB1 streams that list shares (TRANS2), and every message of the others."""
-    listing, others = [], []
+    listing: list[list[tuple[int, bytes]]] = []
+    others: list[bytes] = []
     for msgs in d.smb_streams("pysmb"):
         cmds = smb1_commands(msgs)
         if any(c == SMB1_TRANS2 for c, _ in cmds):
