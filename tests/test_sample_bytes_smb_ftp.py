@@ -155,6 +155,78 @@ def test_read_response_garbage_is_a_protocol_error(garbage: bytes, cut: int) -> 
         assert len(r.data) <= 32
 
 
+def smb2_response(command: int, body: bytes, status: int = smb2.STATUS_SUCCESS) -> bytes:
+    hdr = struct.pack(
+        "<4sHHIHHIIQIIQ16s",
+        b"\xfeSMB", 64, 1, status, command, 1, smb2.FLAG_RESPONSE, 0, 0, 0xFEFF, 5, 9, b"\0" * 16
+    )  # fmt: skip
+    return hdr + body
+
+
+def create_response(file_id: bytes) -> bytes:
+    body = struct.pack(
+        "<HBBIQQQQQQII16sII", 89, 0, 0, 1, 0, 0, 0, 0, 0, 844, 0x20, 0, file_id, 0, 0
+    )
+    return smb2_response(smb2.CREATE, body + b"\0")
+
+
+class CannedStream:
+    """A byte-level stand-in for a connection: replays constructed answers, keeps requests."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.buf = b"".join(smb2.frame(a) for a in answers)
+        self.sent: list[bytes] = []
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data[4:])
+
+    async def recv_exactly(self, n: int, timeout: float | None = None) -> bytes:
+        if len(self.buf) < n:
+            raise asyncio.IncompleteReadError(self.buf, n)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def _neg(max_read: int = 8 * 1024 * 1024) -> smb2.NegotiateInfo:
+    return smb2.NegotiateInfo(0x0311, 0, 0, b"\0" * 16, 65536, max_read)
+
+
+async def test_read_head_create_read_close_and_an_overlong_answer_is_cut() -> None:
+    stream = CannedStream(
+        [
+            create_response(FID),
+            read_response(b"RIFF" + b"x" * 500),  # far more than asked
+            smb2_response(smb2.CLOSE, struct.pack("<HHI", 60, 0, 0) + b"\0" * 52),
+        ]
+    )
+    sess = smb2.Smb2Session(stream, _neg())
+    r = await sess.read_head(5, "a/b.wav", 16)
+    assert r.data == b"RIFF" + b"x" * 12 and r.overlong
+    cmds = [struct.unpack_from("<H", m, 12)[0] for m in stream.sent]
+    assert cmds == [smb2.CREATE, smb2.READ, smb2.CLOSE]
+    assert struct.unpack_from("<I", stream.sent[1], 64 + 4)[0] == 16  # asked for N, no more
+    assert stream.sent[1][64 + 16 : 64 + 32] == FID and stream.sent[2][64 + 8 :] == FID
+    # a 64 KiB cap, and the server's MaxReadSize if it is smaller
+    big = CannedStream([create_response(FID), read_response(b""), smb2_response(smb2.CLOSE, b"")])
+    await smb2.Smb2Session(big, _neg(4096)).read_head(5, "x", 10**6)
+    assert struct.unpack_from("<I", big.sent[1], 64 + 4)[0] == 4096
+    big = CannedStream([create_response(FID), read_response(b""), smb2_response(smb2.CLOSE, b"")])
+    await smb2.Smb2Session(big, _neg()).read_head(5, "x", 10**6)
+    assert struct.unpack_from("<I", big.sent[1], 64 + 4)[0] == smb2.MAX_READ_LENGTH
+
+
+async def test_read_head_refused_open_sends_no_read_and_broken_read_still_closes() -> None:
+    denied = CannedStream([smb2_response(smb2.CREATE, b"", smb2.STATUS_ACCESS_DENIED)])
+    r = await smb2.Smb2Session(denied, _neg()).read_head(5, "secret.wav", 16)
+    assert r.status == smb2.STATUS_ACCESS_DENIED and r.data == b""
+    assert len(denied.sent) == 1  # no READ, no CLOSE of a handle never opened
+    broken = CannedStream([create_response(FID), read_response(b"abc", size=3)])
+    with pytest.raises(smb2.SmbProtocolError):
+        await smb2.Smb2Session(broken, _neg()).read_head(5, "a.wav", 16)
+    cmds = [struct.unpack_from("<H", m, 12)[0] for m in broken.sent]
+    assert cmds == [smb2.CREATE, smb2.READ, smb2.CLOSE]  # the handle is closed all the same
+
+
 def test_sample_settings_clamp() -> None:
     d = Dialer(LOOPBACK)
     try:

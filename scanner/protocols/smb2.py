@@ -1169,7 +1169,7 @@ class Smb2Session:
         FILE_READ_ATTRIBUTES | SYNCHRONIZE, share access read), one READ at offset 0, CLOSE.
         A failed CREATE comes back as a ``ReadResponse`` with its status and no data.
         """
-        length = min(n, MAX_READ_LENGTH)
+        length = min(n, MAX_READ_LENGTH, self.neg.max_read or MAX_READ_LENGTH)
         if length <= 0:
             raise ValueError("read_head needs n > 0")
         msg = await self._call(
