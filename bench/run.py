@@ -342,8 +342,13 @@ def run_once(ns: Netns, tool: str, w: Workload, limit: float) -> Run | None:
         except (OSError, ValueError, KeyError):
             found = set()
         planted = set(w.planted)
-        if proc.returncode not in (0, 1) and os.environ.get("BENCH_DEBUG"):
-            sys.stderr.write(f"{tool}: rc={proc.returncode} {proc.stderr[-500:]}\n")
+        if proc.returncode not in (0, 1) or found != set(w.planted):
+            # Shown on stderr so a miss is explained (the table only counts it).
+            sys.stderr.write(
+                f"bench: {w.name} {tool}: rc={proc.returncode}, missing "
+                f"{sorted(set(w.planted) - found)}, extra {sorted(found - set(w.planted))[:5]}: "
+                f"{proc.stderr.strip()[-800:]}\n"
+            )
         return Run(
             wall,
             cpu,
@@ -400,7 +405,15 @@ def bench(ns: Netns, w: Workload, runs: int, tools: list[str], limit: float) -> 
             f"{median([r.cpu for r in rs]):.2f} | {median([r.rss_mb for r in rs]):.1f} | "
             f"{recall} | {m / ref:.2f}x |"
         )
-    lines.append("")
+    lines += ["", "Commands (inside the namespace, each under `/usr/bin/time -f '%U %S %M'`):", ""]
+    lines.append("```")
+    for tool in tools:
+        cmd = command(tool, w, "OUT")
+        if cmd is not None:
+            shown = [os.path.relpath(c, ROOT) if c.startswith(str(ROOT)) else c for c in cmd]
+            shown = ["bench/ceiling" if c == CEILING else c for c in shown]
+            lines.append(" ".join(shown))
+    lines += ["```", ""]
     return lines
 
 

@@ -185,12 +185,13 @@ class _Core:
         if events:
             self._handle(events)
         now = time.monotonic()
+        more_due = False
         if self.wheel_keys and self.wheel_keys[0] * self.tick <= now:
-            self._expire(now)
+            more_due = self._expire(now)
         more = self._fill(now) if not self.done else False
         if self.done:
             return None
-        if more or len(events) >= self.batch:
+        if more or more_due or len(events) >= self.batch:
             return 0.0
         delays: list[float] = []
         if self.wheel_keys:
@@ -251,22 +252,29 @@ class _Core:
         else:
             self.stats.timeouts += 1
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, now: float) -> bool:
+        """Time out due probes, at most ``batch`` of them; True if more are due."""
         wheel = self.wheel
         keys = self.wheel_keys
         pending = self.pending
         tick = self.tick
+        budget = self.batch
         while keys and keys[0] * tick <= now:
-            key = keys.popleft()
-            bucket = wheel.pop(key, None)
-            if not bucket:
-                continue
-            for fd in bucket:
+            key = keys[0]
+            bucket = wheel.get(key)
+            while bucket and budget > 0:
+                fd = bucket.pop()
                 rec = pending.pop(fd, None)
                 if rec is None:
                     continue
+                budget -= 1
                 rec[0].close()
                 self._timed_out(rec[1], rec[2], rec[3])
+            if bucket:
+                return True  # the rest on the next turn: the loop is not held for long
+            keys.popleft()
+            wheel.pop(key, None)
+        return False
 
     def _resource_error(self, ip: str, port: int, tries: int, now: float) -> None:
         """The same probe goes back to the front of the queue; never a result."""
@@ -594,7 +602,12 @@ def _child_main(
     parent_rfd: int,
 ) -> None:
     """Entry point of a forked sweep process: blocking epoll loop, results over ``wfd``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
+    # The parent stops us (SIGTERM by PID) on Ctrl-C or error. Undo the parent loop's signal
+    # plumbing inherited through fork: its wakeup fd would wake the *parent's* loop.
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError):
         os.close(parent_rfd)
     parent = os.getppid()

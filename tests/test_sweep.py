@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
+import signal
 import socket
 import subprocess
 import sys
@@ -299,3 +301,31 @@ def test_bench_tiny_still_runs() -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| nasscan")]
     assert len(rows) == 2 and all("| 1/1 |" in ln for ln in rows), proc.stdout
+
+
+async def test_cancel_stops_the_sweep_processes_quietly() -> None:
+    """Cancelling (Ctrl-C in the engine) stops the children by PID; their SIGTERM never reaches
+    the parent's own signal handlers through the inherited wakeup fd."""
+    loop = asyncio.get_running_loop()
+    got_sigterm: list[bool] = []
+    loop.add_signal_handler(signal.SIGTERM, lambda: got_sigterm.append(True))
+    p_silent = _free_port("127.77.24.1")
+    silent = [(f"127.77.24.{i}", p_silent) for i in range(1, 9)]
+    try:
+        with silent_listeners(silent):
+            space = TargetSpace(await build_scope(["127.77.24.0/24"]), [p_silent])
+            cfg = SweepConfig(concurrency=64, connect_timeout=30, retries=0, rate=None, processes=2)
+            task = asyncio.create_task(Sweeper(cfg).run(space, 1, (0, 1), lambda ip, p: None))
+            while not multiprocessing.active_children():
+                await asyncio.sleep(0.01)
+            children = multiprocessing.active_children()
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert all(not c.is_alive() for c in children)
+        for _ in range(10):  # let a stray wakeup byte, if any, be dispatched
+            await asyncio.sleep(0.01)
+        assert got_sigterm == []
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
