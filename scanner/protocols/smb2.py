@@ -766,9 +766,9 @@ def build_create(
 ) -> bytes:
     """CREATE with disposition FILE_OPEN (never creates), optionally asking for ``MxAc``.
 
-    The defaults open a directory for listing; reading access to a file is checked with
-    ``desired_access=FILE_READ_DATA|FILE_READ_ATTRIBUTES, create_options=FILE_NON_DIRECTORY_FILE``
-    (an open, no data is read).
+    The defaults open a directory for listing. ``Smb2Session.file_access`` opens a file for its
+    attributes only (its ``MxAc`` tells whether it could be read); only ``read_head``
+    (``--sample-bytes``) opens one with FILE_READ_DATA, and with share access read.
     """
     name = path.replace("/", "\\").strip("\\").encode("utf-16-le")
     name_off = 64 + 56
@@ -1118,24 +1118,6 @@ class Smb2Session:
                 self.session_id,
                 tree_id,
                 path,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            CREATE,
-        )
-        return parse_create_response(msg)
-
-    async def open_file_for_read(self, tree_id: int, path: str) -> CreateResponse:
-        """Open (never create) a file with read access; no data is read."""
-        msg = await self._call(
-            build_create(
-                self.mid,
-                self.session_id,
-                tree_id,
-                path,
-                desired_access=FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-                create_options=FILE_NON_DIRECTORY_FILE,
-                maximal_access=False,
                 credit_charge=self._charge(),
                 credit_request=64,
             ),
