@@ -99,7 +99,13 @@ WORKLOADS = {
         silent_odd_hosts=True,
         timeout=0.25,
         retries=1,
-        tools=["nasscan-sweep", "nasscan-cli", "nmap-sT-tuned", "nmap-sS-tuned"],
+        tools=[
+            "nasscan-sweep",
+            "nasscan-cli",
+            "nasscan-cli-c16384",
+            "nmap-sT-tuned",
+            "nmap-sS-tuned",
+        ],
         note="W1's space, SYNs to every odd address dropped in the namespace (2,048 silent hosts)",
     ),
     "tiny": Workload(
@@ -149,7 +155,10 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
             "--retries",
             str(w.retries),
         ]
-    if tool == "nasscan-cli":
+    if tool.startswith("nasscan-cli"):
+        extra = []
+        if tool.startswith("nasscan-cli-c"):  # e.g. nasscan-cli-c16384: --concurrency 16384
+            extra = ["--concurrency", tool.removeprefix("nasscan-cli-c")]
         return [
             NASSCAN,
             "scan",
@@ -170,6 +179,7 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
             "--yes",
             "--fail-on",
             "critical",
+            *extra,
         ]
     if tool == "c-ceiling":
         if CEILING is None:
@@ -210,7 +220,7 @@ def parse(tool: str, stdout: str, outfile: str) -> set[tuple[str, int]]:
         for line in stdout.splitlines():
             host, port = line.split()
             found.add((host, int(port)))
-    elif tool == "nasscan-cli":
+    elif tool.startswith("nasscan-cli"):
         report = json.loads(Path(outfile).read_text())
         for svc in report.get("services", []):
             found.add((svc["host"], int(svc["port"])))
