@@ -40,7 +40,7 @@ from scanner.models import (
     ServiceInfo,
     Status,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext
 from scanner.protocols import ftp as ftpp
 
 PROTOCOL = "ftp"
@@ -49,11 +49,6 @@ SHARED_PORTS = (2121,)
 """Default ports that other services use too (HTTP on 2121 ...): a silent or non-FTP answer
 there is ``not-applicable``, so the engine goes on to identify the port."""
 ANON_PASSWORD = "nasscan@example.invalid"
-DEFAULT_SAMPLE_FILES = 3
-MAX_SAMPLE_FILES = 8
-"""``ftp.sample_files`` is clamped to 0..this (a handful of files per server)."""
-MAX_SAMPLE_READ = 64 * 1024
-"""Bytes read per sampled file: min(--sample-bytes, this)."""
 
 
 @dataclass
@@ -338,7 +333,7 @@ class FtpProbe(Probe):
     ) -> None:
         """INTRUSIVE (``--sample-bytes N``): the first bytes of a few listed files, on the
         anonymous session that listed them. Never called into action when N is 0."""
-        n, count = sample_settings(ctx)
+        n, count = ctx.sample_settings("ftp")
         facts.sample_bytes = max(0, int(ctx.sample_bytes or 0))
         if n == 0 or count == 0 or facts.listing is None or facts.listing_error is not None:
             return
@@ -496,17 +491,6 @@ class FtpProbe(Probe):
             )
         return out
 
-
-def sample_settings(ctx: ProbeContext) -> tuple[int, int]:
-    """(bytes per file, files per server); (0, 0) when sampling is off."""
-    n = max(0, int(ctx.sample_bytes or 0))
-    if n == 0:
-        return 0, 0
-    try:
-        files = int(ctx.option("ftp.sample_files", DEFAULT_SAMPLE_FILES))
-    except (TypeError, ValueError):
-        files = DEFAULT_SAMPLE_FILES
-    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
 
 
 def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDialer, Any]:

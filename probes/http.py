@@ -30,7 +30,7 @@ import secrets
 import ssl
 import time
 from collections import deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
@@ -50,7 +50,13 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import (
+    MAX_SAMPLE_FILES,
+    MAX_SAMPLE_READ,
+    Probe,
+    ProbeContext,
+    result_for_exception,
+)
 from scanner.protocols import s3 as s3proto
 from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget, looks_like_http
 from scanner.protocols.listing import ParsedListing, parse_listing
@@ -69,22 +75,8 @@ DAV_PATHS = ("/", "/dav/", "/webdav/")
 TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 2096})
 MAX_REDIRECTS = 3
 SAMPLE = 10
-DEFAULT_SAMPLE_FILES = 3
-MAX_SAMPLE_FILES = 8
-"""``http.sample_files`` is clamped to 0..this (a handful of files per listing)."""
-MAX_SAMPLE_READ = 64 * 1024
-"""Body bytes taken per sampled file: min(--sample-bytes, this)."""
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
-
-def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
-    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
-    value = ctx.option(key, default)
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, Sequence):
-        return [str(v) for v in value]
-    return list(default)
 
 
 @dataclass
@@ -353,23 +345,12 @@ def _evidence(crawl: _Crawl, url: str) -> dict[str, Any]:
     }
 
 
-def _sample_settings(ctx: ProbeContext) -> tuple[int, int]:
-    """(bytes per file, files per resource); (0, 0) when sampling is off."""
-    n = max(0, int(ctx.sample_bytes or 0))
-    if n == 0:
-        return 0, 0
-    try:
-        files = int(ctx.option("http.sample_files", DEFAULT_SAMPLE_FILES))
-    except (TypeError, ValueError):
-        files = DEFAULT_SAMPLE_FILES
-    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
-
 
 async def _sample(st: _State, ctx: ProbeContext, finding: Finding) -> None:
     """INTRUSIVE (``--sample-bytes N``): read the first bytes of a few files of a listing that
     is already an ``unauthenticated-access`` finding, on the same host and port, and record
     what they are. Never called when ``ctx.sample_bytes == 0``."""
-    n, count = _sample_settings(ctx)
+    n, count = ctx.sample_settings("http")
     if n == 0 or finding.kind != Kind.UNAUTHENTICATED_ACCESS or finding.listing is None:
         return
     root = finding.resource or "/"
@@ -432,14 +413,8 @@ class HttpProbe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except ConnectionRefusedError:
-            return ProbeResult(status=Status.REFUSED, detail="connection refused")
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+            return result_for_exception(exc)
 
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         started = time.monotonic()
@@ -481,7 +456,7 @@ class HttpProbe(Probe):
             "soft404": base.status == 200,
         }
         listing_roots: list[str] = []
-        paths = ["/", *[p for p in option_list(ctx, "http.paths", DEFAULT_PATHS) if p != "/"]]
+        paths = ["/", *[p for p in ctx.option_list("http.paths", DEFAULT_PATHS) if p != "/"]]
         for path in paths:
             path = _norm_dir("/" + path.lstrip("/"))
             if any(path.startswith(r) for r in listing_roots) and path in st.visited:
@@ -563,7 +538,7 @@ class HttpProbe(Probe):
         if writes:
             info["write_methods_advertised"] = writes
         candidates = list(DAV_PATHS)
-        for p in option_list(ctx, "http.dav_paths", ()):
+        for p in ctx.option_list("http.dav_paths", ()):
             candidates.append(_norm_dir("/" + str(p).lstrip("/")))
         for path in candidates:
             if "dav:" + path in st.visited:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 from typing import Any, ClassVar
 
-from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -29,7 +28,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import Probe, ProbeContext, result_for_exception
 from scanner.protocols import iscsi
 
 
@@ -44,16 +43,12 @@ class ISCSIProbe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except ConnectionRefusedError as exc:
-            return ProbeResult(status=Status.REFUSED, detail=str(exc))
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="no iSCSI answer in time")
-        except (iscsi.ISCSIProtocolError, asyncio.IncompleteReadError) as exc:
-            return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+            return result_for_exception(
+                exc,
+                protocol_errors=(iscsi.ISCSIProtocolError, asyncio.IncompleteReadError),
+                timeout_detail="no iSCSI answer in time",
+            )
 
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         host, port = service.host, service.port

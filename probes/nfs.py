@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -51,7 +50,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import ListingBounds, Probe, ProbeContext
+from scanner.probe import ListingBounds, Probe, ProbeContext, result_for_exception
 from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
 from scanner.protocols.rpc import AuthFlavor, OpaqueAuth, RPCClient
 from scanner.protocols.xdr import XDRError
@@ -62,9 +61,6 @@ MAX_V4_PSEUDO_DIRS = 32
 MAX_V4_PSEUDO_DEPTH = 6
 KRB_FLAVORS = {AuthFlavor.KRB5, AuthFlavor.KRB5I, AuthFlavor.KRB5P}
 PROTOCOL_ERRORS = (rpc.RPCProtocolError, XDRError, asyncio.IncompleteReadError)
-DEFAULT_SAMPLE_FILES = 3
-MAX_SAMPLE_FILES = 8
-"""``nfs.sample_files`` is clamped to 0..this (a handful of files per export)."""
 MAX_SAMPLE_READ = nfs3.MAX_READ
 """Bytes asked per sampled file: min(--sample-bytes, this); one READ per file."""
 MAX_SAMPLE_READ_UDP = 8192
@@ -238,18 +234,12 @@ class NFSProbe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await _NFSRun(service, ctx).run()
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except ConnectionRefusedError as exc:
-            return ProbeResult(status=Status.REFUSED, detail=str(exc))
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="no RPC reply in time")
-        except PROTOCOL_ERRORS as exc:
-            return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
         except rpc.RPCDeniedError as exc:
             return ProbeResult(status=Status.AUTH_REQUIRED, protocol="nfs", detail=str(exc))
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+            return result_for_exception(
+                exc, protocol_errors=PROTOCOL_ERRORS, timeout_detail="no RPC reply in time"
+            )
 
 
 class _NFSRun:
@@ -266,8 +256,7 @@ class _NFSRun:
         self.want_v4 = "4" in versions
         self.transport = "udp" if str(ctx.option("nfs.transport", "tcp")) == "udp" else "tcp"
         self.sample_bytes = max(0, int(ctx.sample_bytes or 0))
-        files = int(ctx.option("nfs.sample_files", DEFAULT_SAMPLE_FILES))
-        self.sample_files = min(max(files, 0), MAX_SAMPLE_FILES)
+        self.sample_files = ctx.sample_settings("nfs")[1]
         self.exports: dict[str, ExportState] = {}
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []

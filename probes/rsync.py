@@ -19,10 +19,8 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -36,7 +34,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import Probe, ProbeContext, result_for_exception
 from scanner.protocols import rsync as proto
 
 COMMON_MODULES = (
@@ -62,15 +60,6 @@ COMMON_MODULES = (
 NET_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError)
 
 
-def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
-    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
-    value = ctx.option(key, default)
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, Sequence):
-        return [str(v) for v in value]
-    return list(default)
-
 
 class RsyncProbe(Probe):
     name = "rsync"
@@ -84,16 +73,10 @@ class RsyncProbe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except ConnectionRefusedError:
-            return ProbeResult(status=Status.REFUSED, detail="connection refused")
-        except proto.RsyncProtocolError as exc:
+        except proto.RsyncProtocolError as exc:  # not an rsync daemon after all
             return ProbeResult(status=Status.NOT_APPLICABLE, detail=str(exc)[:200])
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+            return result_for_exception(exc)
 
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
@@ -102,7 +85,7 @@ class RsyncProbe(Probe):
         async with ctx.dialer.tcp(service.host, service.port) as conn:
             greeting, modules, motd = await proto.list_modules(conn)
         listed = {m.name: m for m in modules}
-        extra = option_list(ctx, "rsync.modules", COMMON_MODULES)
+        extra = ctx.option_list("rsync.modules", COMMON_MODULES)
         candidates = list(listed) + [n for n in extra if n not in listed]
         candidates = candidates[: max(1, ctx.bounds.resources)]
         results: dict[str, proto.ModuleReply] = {}

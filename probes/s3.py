@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from scanner.classify.magic import choose_samples, sniff_evidence
@@ -38,7 +37,7 @@ from scanner.models import (
     Status,
     Transport,
 )  # fmt: skip
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, result_for_exception
 from scanner.protocols import s3 as proto
 from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
 
@@ -48,21 +47,7 @@ COMMON_BUCKETS = (
 )  # fmt: skip
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
-DEFAULT_SAMPLE_FILES = 3
-MAX_SAMPLE_FILES = 8
-"""``s3.sample_files`` is clamped to 0..this (a handful of objects per bucket)."""
-MAX_SAMPLE_READ = 64 * 1024
-"""Body bytes taken per sampled object: min(--sample-bytes, this)."""
 
-
-def option_list(ctx: ProbeContext, key: str, default: Sequence[str]) -> list[str]:
-    """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
-    value = ctx.option(key, default)
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, Sequence):
-        return [str(v) for v in value]
-    return list(default)
 
 
 class S3Probe(Probe):
@@ -95,14 +80,8 @@ class S3Probe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except ConnectionRefusedError:
-            return ProbeResult(status=Status.REFUSED, detail="connection refused")
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="timed out")
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+            return result_for_exception(exc)
 
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
@@ -156,7 +135,7 @@ class S3Probe(Probe):
             "allowed" if listed is not None else (err.code if err else root.status)
         )
         buckets: list[str] = list(listed or [])
-        extra = option_list(ctx, "s3.buckets", COMMON_BUCKETS)
+        extra = ctx.option_list("s3.buckets", COMMON_BUCKETS)
         candidates = buckets + [b for b in extra if b not in buckets]
         candidates = candidates[: max(1, ctx.bounds.resources)]
 
@@ -253,12 +232,7 @@ class S3Probe(Probe):
     ) -> dict[str, Any]:  # fmt: skip
         """INTRUSIVE (``--sample-bytes N``): anonymous ranged GetObject of a few objects of a
         bucket already listed without credentials; evidence keys for the finding."""
-        n = min(max(0, int(ctx.sample_bytes or 0)), MAX_SAMPLE_READ)
-        try:
-            count = int(ctx.option("s3.sample_files", DEFAULT_SAMPLE_FILES))
-        except (TypeError, ValueError):
-            count = DEFAULT_SAMPLE_FILES
-        count = min(max(count, 0), MAX_SAMPLE_FILES)
+        n, count = ctx.sample_settings("s3")
         samples: dict[str, bytes] = {}
         errors: dict[str, str] = {}
         ranged: dict[str, str] = {}

@@ -62,9 +62,6 @@ COMMON_SHARES: tuple[str, ...] = (
 ``ctx.bounds.resources`` readable shares are crawled."""
 
 NOT_STORAGE = {"IPC$", "PRINT$"}
-DEFAULT_SAMPLE_FILES = 3
-MAX_SAMPLE_FILES = 8
-"""``smb.sample_files`` is clamped to 0..this (a handful of files per share)."""
 MAX_SAMPLE_READ = smb2.MAX_READ_LENGTH
 """Bytes read per sampled file: min(--sample-bytes, this); one READ per file."""
 MAX_CANDIDATES = 64
@@ -121,17 +118,6 @@ class Facts:
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
 
-
-def sample_settings(ctx: ProbeContext) -> tuple[int, int]:
-    """(bytes per file, files per share); (0, 0) when sampling is off."""
-    n = max(0, int(ctx.sample_bytes or 0))
-    if n == 0:
-        return 0, 0
-    try:
-        files = int(ctx.option("smb.sample_files", DEFAULT_SAMPLE_FILES))
-    except (TypeError, ValueError):
-        files = DEFAULT_SAMPLE_FILES
-    return min(n, MAX_SAMPLE_READ), min(max(files, 0), MAX_SAMPLE_FILES)
 
 
 class _Deadline:
@@ -388,7 +374,7 @@ class SmbProbe(Probe):
                         res.access = Access.READ
                     with contextlib.suppress(smb2.SmbProtocolError):
                         await sess.close(tc.tree_id, fr.file_id)
-        n, count = sample_settings(ctx)
+        n, count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
         if n > 0 and count > 0:
             await self._sample_smb2(sess, tc.tree_id, res, n, count)
         return res
@@ -520,7 +506,7 @@ class SmbProbe(Probe):
                         todo,
                         ctx.bounds,
                         ctx.dialer.read_timeout,
-                        *sample_settings(ctx),
+                        *ctx.sample_settings("smb", MAX_SAMPLE_READ),
                     )
             except Exception as exc:
                 ctx.log.debug("smb1 %s: share checks as %r ended: %s", host, user, exc)
@@ -649,7 +635,7 @@ _DIALECT_ORDER = {name: i for i, name in enumerate(smb2.DIALECT_NAMES.values(), 
 
 def _sample_evidence(ctx: ProbeContext, r: ShareResult) -> dict[str, Any]:
     """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
-    n, _count = sample_settings(ctx)
+    n, _count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
     ev: dict[str, Any] = {
         "intrusive": ["sample-bytes"],
         "sample_bytes": n,

@@ -17,7 +17,6 @@ import secrets
 from typing import Any, ClassVar
 
 from scanner.classify.magic import sniff_evidence
-from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -31,7 +30,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import Probe, ProbeContext, result_for_exception
 from scanner.protocols import tftp
 
 WELL_KNOWN = (
@@ -67,14 +66,10 @@ class TFTPProbe(Probe):
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
-        except OutOfScopeError as exc:
-            return ProbeResult(status=Status.ERROR, detail=str(exc))
-        except TimeoutError:
-            return ProbeResult(status=Status.TIMEOUT, detail="no TFTP answer")
-        except tftp.TFTPProtocolError as exc:
-            return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
         except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+            return result_for_exception(
+                exc, protocol_errors=(tftp.TFTPProtocolError,), timeout_detail="no TFTP answer"
+            )
 
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         host, port = service.host, service.port

@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from scanner.dialer import Dialer
+from scanner.dialer import Dialer, OutOfScopeError
 from scanner.models import ProbeResult, ServiceInfo, Status, Transport
+
+DEFAULT_SAMPLE_FILES = 3
+"""``--sample-bytes``: files read per resource unless ``<probe>.sample_files`` says otherwise."""
+MAX_SAMPLE_FILES = 8
+MAX_SAMPLE_READ = 64 * 1024
+"""Bytes taken per sampled file at most: min(--sample-bytes, this)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,29 @@ class ProbeContext:
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
 
+    def option_list(self, key: str, default: Sequence[str]) -> list[str]:
+        """A list option: a sequence, or a comma-separated string from ``--probe-option``."""
+        value = self.option(key, default)
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, Sequence):
+            return [str(v) for v in value]
+        return list(default)
+
+    def sample_settings(self, probe: str, max_read: int = MAX_SAMPLE_READ) -> tuple[int, int]:
+        """``--sample-bytes``: (bytes per file, files per resource); (0, 0) when off.
+
+        Files per resource come from ``<probe>.sample_files`` (default 3, at most 8).
+        """
+        n = max(0, int(self.sample_bytes or 0))
+        if n == 0:
+            return 0, 0
+        try:
+            files = int(self.option(f"{probe}.sample_files", DEFAULT_SAMPLE_FILES))
+        except (TypeError, ValueError):
+            files = DEFAULT_SAMPLE_FILES
+        return min(n, max_read), min(max(files, 0), MAX_SAMPLE_FILES)
+
 
 class Probe(ABC):
     """Base class of every probe. Subclasses set the class attributes and implement ``run``."""
@@ -87,3 +117,22 @@ class Probe(ABC):
 
 def not_applicable(detail: str = "not this protocol") -> ProbeResult:
     return ProbeResult(status=Status.NOT_APPLICABLE, detail=detail)
+
+
+def result_for_exception(
+    exc: Exception,
+    *,
+    protocol_errors: tuple[type[BaseException], ...] = (),
+    timeout_detail: str = "timed out",
+) -> ProbeResult:
+    """The one mapping from what ended a probe attempt to its ``Status``: probes call it from
+    ``run`` so that they never raise and all say the same thing for the same failure."""
+    if isinstance(exc, OutOfScopeError):
+        return ProbeResult(status=Status.ERROR, detail=str(exc))
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeResult(status=Status.REFUSED, detail="connection refused")
+    if isinstance(exc, TimeoutError):
+        return ProbeResult(status=Status.TIMEOUT, detail=timeout_detail)
+    if protocol_errors and isinstance(exc, protocol_errors):
+        return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
+    return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])

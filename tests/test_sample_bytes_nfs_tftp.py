@@ -31,7 +31,7 @@ from scanner.dialer import Dialer
 from scanner.lab import content
 from scanner.masking import mask_text
 from scanner.models import Finding, Kind, ServiceInfo, Severity, Status, Transport
-from scanner.probe import ProbeContext
+from scanner.probe import MAX_SAMPLE_FILES, ProbeContext
 from scanner.protocols import nfs3, rpc
 from scanner.protocols.xdr import Unpacker, XDRError
 from scanner.triage import triage_finding
@@ -306,7 +306,7 @@ async def test_nfs_sample_bound_is_per_file_and_per_export(
     f = await nfs_unauth(lab, make_ctx(timeout=60.0, sample_bytes=1 << 20,
                                        options={"nfs.sample_files": 1000}))
     counts = read_counts(rpc_calls)
-    assert 3 <= len(counts) <= nfs_probe.MAX_SAMPLE_FILES
+    assert 3 <= len(counts) <= MAX_SAMPLE_FILES
     assert set(counts) == {nfs_probe.MAX_SAMPLE_READ}  # one READ per file, capped
     assert len(f.evidence["sniffed"]) == len(counts)
     assert any(v == "wav" for v in f.evidence["sniffed"].values())

@@ -230,8 +230,12 @@ async def test_read_head_refused_open_sends_no_read_and_broken_read_still_closes
 def test_sample_settings_clamp() -> None:
     d = Dialer(LOOPBACK)
     try:
-        for probe_mod, key in ((smb_probe, "smb.sample_files"), (ftp_probe, "ftp.sample_files")):
-            settings_of = probe_mod.sample_settings
+        for name in ("smb", "ftp", "http", "s3", "nfs"):
+            key = f"{name}.sample_files"
+
+            def settings_of(ctx: ProbeContext, name: str = name) -> tuple[int, int]:
+                return ctx.sample_settings(name)
+
             assert settings_of(ProbeContext(dialer=d)) == (0, 0)
             assert settings_of(ProbeContext(dialer=d, sample_bytes=16)) == (16, 3)
             huge = ProbeContext(dialer=d, sample_bytes=10**9, options={key: 100})
