@@ -19,7 +19,7 @@ import click
 
 from scanner import __version__
 from scanner.engine import Engine, ResumeState, ScanOptions, default_ports
-from scanner.models import Finding, Report, Severity
+from scanner.models import Finding, Report, Severity, Transport
 from scanner.ports import PortSpecError, parse_ports
 from scanner.registry import UnknownProbeError, load_probes, select_probes
 from scanner.targets import (
@@ -403,7 +403,12 @@ def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, An
     restored = {**params, **{k: v for k, v in saved.items() if k not in _NOT_RESUMED}}
     for key in ("targets", "excludes", "probe_option"):
         restored[key] = tuple(restored.get(key) or ())
-    state = ResumeState.of(store.services(scan_id), store.findings(scan_id))
+    state = ResumeState.of(
+        store.services(scan_id),
+        store.findings(scan_id),
+        queued=[(h, p, Transport(t)) for h, p, t in store.queued(scan_id)],
+        sweep_done=bool((row.checkpoint or {}).get("sweep_done")),
+    )
     return restored, scan_id, state
 
 
@@ -509,7 +514,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             store.reopen_scan(scan_id)
         recorder = Recorder(store, scan_id)
         sinks.append(recorder.on_finding)
-        engine.on_service = recorder.on_service
+        recorder.attach(engine)
 
     def on_finding(finding: Finding) -> None:
         for sink in sinks:

@@ -85,18 +85,31 @@ class ScanOptions:
 
 @dataclass
 class ResumeState:
-    """What an interrupted scan already finished: those services are not probed again."""
+    """The checkpoint of an interrupted scan: finished services are not probed again, and
+    when its sweep had finished, the ports it queued are probed without sweeping again."""
 
     done: set[tuple[str, int, Transport]] = field(default_factory=set)
     services: list[Service] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    queued: list[tuple[str, int, Transport]] = field(default_factory=list)
+    """Every (host, port, transport) the interrupted scan had queued for probing."""
+    sweep_done: bool = False
+    """The interrupted scan's sweep and UDP feed had completed: ``queued`` is the whole work."""
 
     @classmethod
-    def of(cls, services: list[Service], findings: list[Finding]) -> ResumeState:
+    def of(
+        cls,
+        services: list[Service],
+        findings: list[Finding],
+        queued: list[tuple[str, int, Transport]] | None = None,
+        sweep_done: bool = False,
+    ) -> ResumeState:
         return cls(
             done={(s.host, s.port, s.transport) for s in services},
             services=list(services),
             findings=list(findings),
+            queued=list(queued or []),
+            sweep_done=sweep_done,
         )
 
 
@@ -142,6 +155,11 @@ class Engine:
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
         self._done: set[tuple[str, int, Transport]] = set()
+        self.resume = resume
+        self.on_queued: Callable[[str, int, Transport], None] | None = None
+        """Checkpoint sink: a (host, port, transport) was queued for probing."""
+        self.on_sweep_done: Callable[[], None] | None = None
+        """Checkpoint sink: the sweep and the UDP feed have queued everything."""
         if resume is not None:
             self._done = set(resume.done)
             for svc in resume.services:
@@ -237,6 +255,8 @@ class Engine:
         def found(host: str, port: int) -> None:
             self.progress.open += 1
             queue.put_nowait((host, port, Transport.TCP))
+            if self.on_queued is not None:
+                self.on_queued(host, port, Transport.TCP)
 
         sweeper = Sweeper(
             SweepConfig(
@@ -248,10 +268,15 @@ class Engine:
             ),
             limiter=dialer.rate if processes == 1 else None,
         )
-        feeders = [
-            asyncio.create_task(self._sweep(sweeper, found)),
-            asyncio.create_task(self._udp_feed(udp_queue)),
-        ]
+        if self.resume is not None and self.resume.sweep_done:
+            # The interrupted scan had swept everything: probe what it queued, sweep nothing.
+            self.report.scope["resumed_without_sweep"] = True
+            feeders = [asyncio.create_task(self._requeue(self.resume, queue, udp_queue))]
+        else:
+            feeders = [
+                asyncio.create_task(self._sweep(sweeper, found)),
+                asyncio.create_task(self._udp_feed(udp_queue)),
+            ]
         aborter = asyncio.create_task(self._abort.wait())
         try:
             pending: set[asyncio.Future[Any]] = set(feeders)
@@ -261,6 +286,8 @@ class Engine:
                 )
                 pending.discard(aborter)
             self.progress.sweep_done = True
+            if not self._abort.is_set() and self.on_sweep_done is not None:
+                self.on_sweep_done()
             if not self._abort.is_set():
                 joiner = asyncio.create_task(_join(queue, udp_queue))
                 await asyncio.wait({joiner, aborter}, return_when=asyncio.FIRST_COMPLETED)
@@ -300,7 +327,27 @@ class Engine:
             while queue.qsize() > 512:
                 await asyncio.sleep(0.01)
             queue.put_nowait((host, port, Transport.UDP))
+            if self.on_queued is not None:
+                self.on_queued(host, port, Transport.UDP)
             await asyncio.sleep(0)
+
+    async def _requeue(
+        self,
+        resume: ResumeState,
+        queue: asyncio.Queue[tuple[str, int, Transport]],
+        udp_queue: asyncio.Queue[tuple[str, int, Transport]],
+    ) -> None:
+        for host, port, transport in resume.queued:
+            if (host, port, transport) in self._done:
+                continue
+            if transport == Transport.UDP:
+                udp_queue.put_nowait((host, port, transport))
+            else:
+                self.progress.open += 1
+                queue.put_nowait((host, port, transport))
+            if self.on_queued is not None:
+                self.on_queued(host, port, transport)
+        await asyncio.sleep(0)
 
     async def _worker(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
         while True:

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from scanner.history.diff import BaselineError, diff_findings, load_baseline_file
-from scanner.history.store import HistoryError, Store, open_store
+from scanner.history.store import MIGRATIONS, HistoryError, Store, open_store
 from scanner.models import (
     Access,
     Authentication,
@@ -151,7 +151,7 @@ def test_scans_are_recorded_listed_and_reloaded(store: Store) -> None:
         A.model_dump(mode="json"), B.model_dump(mode="json"))
     assert store.previous_of_same_scope(second) == first
     assert store.last_two_of_same_scope() == (first, second)
-    assert store.schema_version == 1
+    assert store.schema_version == len(MIGRATIONS) == 2
 
 
 def test_unknown_reference_is_a_clear_error(store: Store) -> None:
@@ -182,8 +182,29 @@ def test_migrations_run_once(tmp_path: Path) -> None:
     open_store(db).close()
     s = open_store(db)
     rows = s._exec("SELECT version FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == [1]
+    assert [r[0] for r in rows] == [1, 2]
     s.close()
+
+
+def test_a_version_1_store_is_migrated_keeping_its_scans(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)  # a store as version 1 of nasscan left it
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "INSERT INTO scans VALUES ('20260101-000000-aaaa', '2026-01-01T00:00:00+00:00', NULL,"
+        " 'finished', '{}', '{}', '{}', '0.0.1', NULL)"
+    )
+    conn.commit()
+    conn.close()
+    store = open_store(str(db))
+    assert store.schema_version == 2
+    assert [s.id for s in store.list_scans()] == ["20260101-000000-aaaa"]
+    store.record_queued("20260101-000000-aaaa", [("127.0.10.1", 445, "tcp")])
+    assert store.queued("20260101-000000-aaaa") == [("127.0.10.1", 445, "tcp")]
+    store.close()
 
 
 def test_diff_new_resolved_still_open_changed() -> None:

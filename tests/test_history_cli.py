@@ -20,6 +20,7 @@ from test_engine import LineProbe, Listeners, claiming, net, options  # noqa: F4
 
 from scanner.engine import Engine, ResumeState
 from scanner.history.store import open_store
+from scanner.models import Transport
 from scanner.ports import PortSpec
 from scanner.targets import build_scope
 
@@ -51,6 +52,26 @@ async def test_resume_state_skips_finished_services(net: Listeners) -> None:  # 
     # ... the unfinished one was probed (sweep connect + probe connections).
     assert net.accepts[net.claimed] - before[net.claimed] > 1
     # and the union equals the uninterrupted scan, with no duplicates.
+    assert sorted(f.id for f in resumed.findings) == sorted(f.id for f in full.findings)
+
+
+async def test_resume_after_the_sweep_probes_the_queue_without_sweeping(
+    net: Listeners,  # noqa: F811
+) -> None:
+    scope = await build_scope(["127.0.55.0/28"])
+    probe = claiming(LineProbe, net.greeter[1], net.claimed[1])
+    opts = options(PortSpec.of(net.tcp_ports), [probe])
+    full = await Engine(scope, opts).run()
+    done = [s for s in full.services if (s.host, s.port) == net.greeter]
+    kept = [f for f in full.findings if f.host == net.greeter[0]]
+    queued = [(h, p, Transport.TCP) for h, p in (net.greeter, net.claimed)]
+    before = dict(net.accepts)
+    engine = Engine(scope, opts, resume=ResumeState.of(done, kept, queued, sweep_done=True))
+    resumed = await engine.run()
+    assert engine.sweep_stats is None and resumed.scope["resumed_without_sweep"] is True
+    assert net.accepts.get(net.greeter, 0) == before.get(net.greeter, 0)  # finished: untouched
+    assert net.accepts.get(net.silent, 0) == before.get(net.silent, 0)  # not queued: no sweep
+    assert net.accepts[net.claimed] > before[net.claimed]  # queued, unfinished: probed
     assert sorted(f.id for f in resumed.findings) == sorted(f.id for f in full.findings)
 
 
@@ -153,6 +174,10 @@ def test_killed_scan_resumes_to_the_uninterrupted_result(lab: Lab, tmp_path: Pat
         before = conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
     assert status == "running" and before >= 3
     assert json.loads(saved)["cli"]["fmt"] == "jsonl"
+    with sqlite3.connect(db) as conn:
+        checkpoint = conn.execute("SELECT checkpoint FROM scans").fetchone()[0]
+        queued = conn.execute("SELECT COUNT(*) FROM queued").fetchone()[0]
+    swept = checkpoint is not None and json.loads(checkpoint)["sweep_done"]
 
     # Nothing given again: targets, ports, format and output come from the checkpoint.
     r = nasscan("scan", "--resume", db=db)
@@ -163,6 +188,13 @@ def test_killed_scan_resumes_to_the_uninterrupted_result(lab: Lab, tmp_path: Pat
         stored = [row[0] for row in conn.execute("SELECT finding_id FROM findings")]
     assert status == "finished"
     assert sorted(stored) == sorted(ids(reference))
+    resumed_scope = json.loads(nasscan("show", "last", "--format", "json", db=db).stdout)["scope"]
+    # After a finished sweep (the usual case: the sweep takes well under a second here) the
+    # resumed run probes the recorded queue and sweeps nothing.
+    assert resumed_scope.get("resumed_without_sweep", False) == bool(swept)
+    if swept:
+        assert queued >= len({(f["host"], f["port"]) for f in json.loads(
+            reference.read_text())["services"]})
     assert len(stored) == len(set(stored))
     # The resumed run streamed only what the killed run had not found.
     assert len(streamed) == len(set(streamed))

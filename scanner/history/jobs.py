@@ -7,18 +7,41 @@ from typing import Any
 from scanner.engine import Engine, ScanOptions, default_ports
 from scanner.history.schedule import JobConfig
 from scanner.history.store import Store
-from scanner.models import Finding, Report, Service
+from scanner.models import Finding, Report, Service, Transport
 from scanner.ports import parse_ports
 from scanner.registry import select_probes
 from scanner.targets import Scope, build_scope
 
 
 class Recorder:
-    """Engine sinks that commit every service and finding to the store as they are found."""
+    """Engine sinks that commit every service and finding to the store as they are found,
+    and the resume checkpoint: what was queued for probing and whether the sweep finished."""
+
+    FLUSH_EVERY = 512
 
     def __init__(self, store: Store, scan_id: str) -> None:
         self.store = store
         self.scan_id = scan_id
+        self._queued: list[tuple[str, int, str]] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.on_service = self.on_service
+        engine.on_queued = self.on_queued
+        engine.on_sweep_done = self.on_sweep_done
+
+    def on_queued(self, host: str, port: int, transport: Transport) -> None:
+        self._queued.append((host, port, transport.value))
+        if len(self._queued) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._queued:
+            self.store.record_queued(self.scan_id, self._queued)
+            self._queued = []
+
+    def on_sweep_done(self) -> None:
+        self.flush()  # the queue is complete on disk before the checkpoint says so
+        self.store.save_checkpoint(self.scan_id, {"sweep_done": True})
 
     def on_finding(self, finding: Finding) -> None:
         self.store.record_finding(self.scan_id, finding)
@@ -27,6 +50,7 @@ class Recorder:
         self.store.record_service(self.scan_id, service)
 
     def finish(self, report: Report) -> None:
+        self.flush()
         for service in report.services:  # final statuses of every service
             self.store.record_service(self.scan_id, service)
         for finding in report.findings:  # idempotent: ids are the primary key
@@ -53,7 +77,7 @@ async def run_recorded(
     scan_id = store.begin_scan(engine.report, recorded_options)
     recorder = Recorder(store, scan_id)
     engine.on_finding = recorder.on_finding
-    engine.on_service = recorder.on_service
+    recorder.attach(engine)
     report = await engine.run()
     recorder.finish(report)
     return scan_id, report

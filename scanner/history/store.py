@@ -52,6 +52,16 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (scan_id, finding_id)
         )""",
     ],
+    [
+        # 2: the resume checkpoint: every (host, port, transport) queued for probing.
+        """CREATE TABLE queued (
+            scan_id TEXT NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            transport TEXT NOT NULL,
+            PRIMARY KEY (scan_id, host, port, transport)
+        )""",
+    ],
 ]
 
 RUNNING = "running"
@@ -172,6 +182,23 @@ class Store:
         )
         self._conn.commit()
 
+    def record_queued(self, scan_id: str, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Open ports (and UDP attempts) handed to the probe stage, in one transaction."""
+        for host, port, transport in rows:
+            self._exec(
+                "INSERT INTO queued (scan_id, host, port, transport) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (scan_id, host, port, transport) DO NOTHING",
+                (scan_id, host, port, transport),
+            )
+        self._conn.commit()
+
+    def queued(self, scan_id: str) -> list[tuple[str, int, str]]:
+        rows = self._exec(
+            "SELECT host, port, transport FROM queued WHERE scan_id = ? ORDER BY host, port",
+            (scan_id,),
+        ).fetchall()
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
     def save_checkpoint(self, scan_id: str, checkpoint: dict[str, Any]) -> None:
         self._exec(
             "UPDATE scans SET checkpoint = ? WHERE id = ?", (json.dumps(checkpoint), scan_id)
@@ -181,9 +208,9 @@ class Store:
     def finish_scan(self, scan_id: str, report: Report) -> None:
         status = ABORTED if report.aborted else FINISHED
         finished = (report.finished_at or datetime.now(UTC)).isoformat()
-        self._exec(
-            "UPDATE scans SET finished_at = ?, status = ? WHERE id = ?",
-            (finished, status, scan_id),
+        self._exec(  # the scope as the engine completed it (scope_key stays as begun)
+            "UPDATE scans SET finished_at = ?, status = ?, scope = ? WHERE id = ?",
+            (finished, status, json.dumps(report.scope, default=str), scan_id),
         )
         self._conn.commit()
 
