@@ -11,7 +11,8 @@ from collections import Counter, defaultdict
 from html import escape
 
 from scanner.history.diff import Delta
-from scanner.models import Finding, Kind, Report, Severity
+from scanner.models import Finding, Kind, Report, Severity, host_order
+from scanner.triage import summarise_service
 
 _ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
 _COLOUR = {
@@ -64,12 +65,14 @@ def _headline(report: Report) -> list[str]:
     by_service: dict[tuple[str, int], list[Finding]] = defaultdict(list)
     for f in report.findings:
         by_service[(f.host, f.port)].append(f)
-    for (host, port), fs in sorted(by_service.items()):
-        exposed = [f for f in fs if f.kind == Kind.UNAUTHENTICATED_ACCESS]
-        if not exposed:
+    # The same one line per exposed service as the console: what a stranger could take.
+    for (_host, _port), fs in sorted(by_service.items(), key=lambda kv: (
+            host_order(kv[0][0]), kv[0][1])):
+        if not any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in fs):
             continue
-        worst_f = min(exposed, key=lambda f: _ORDER.index(f.severity))
-        lines.append(f"{host}:{port} {worst_f.protocol}: {worst_f.title}")
+        line = summarise_service(fs)
+        if line:
+            lines.append(line)
     return lines
 
 
@@ -190,11 +193,12 @@ def render_html(
     for f in report.findings:
         by_host[f.host].append(f)
     services_by_host: dict[str, int] = Counter(s.host for s in report.services)
-    for host in sorted(set(by_host) | set(services_by_host)):
+    for host in sorted(set(by_host) | set(services_by_host), key=host_order):
         fs = by_host.get(host, [])
         body.append(f'<h3 class="host">{escape(host)}</h3>')
         if not fs:
-            body.append(f"<p>{services_by_host.get(host, 0)} services, no findings.</p>")
+            n = services_by_host.get(host, 0)
+            body.append(f"<p>{n} service{'' if n == 1 else 's'}, no findings.</p>")
             continue
         body.append(
             "<table><thead><tr><th>severity</th><th>port</th><th>protocol</th><th>kind</th>"
