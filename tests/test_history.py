@@ -270,15 +270,16 @@ def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*isolate, chromium, *flags, "--dump-dom", path.as_uri()], capture_output=True,
-                         text=True, timeout=90, check=True).stdout
+    dom = subprocess.run([*isolate, chromium, *flags, "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=90, check=True).stdout
     assert "1 new" in dom and "1 resolved" in dom
     assert dom.count('class="host"') == 2
     assert 'data-severity="critical"><b>1</b>' in dom
     assert "Findings by severity over the last scans" in dom and "<svg" in dom
     shot = tmp_path / "report.png"
-    subprocess.run([*isolate, chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600",
-                    path.as_uri()], capture_output=True, timeout=90, check=True)
+    subprocess.run([*isolate, chromium, *flags, f"--screenshot={shot}",
+                    "--window-size=1200,1600", path.as_uri()],
+                   capture_output=True, timeout=90, check=True)
     deadline = time.monotonic() + 10
     while not shot.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
