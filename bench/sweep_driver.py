@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from scanner.limits import raise_nofile
 from scanner.sweep import SweepConfig, Sweeper, default_processes
+from scanner.synscan import SynScanner
 from scanner.targets import TargetSpace, build_scope
 
 
@@ -27,6 +28,7 @@ async def main() -> int:
     ap.add_argument("--rate", type=float, default=None)
     ap.add_argument("--processes", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--syn", action="store_true", help="raw-SYN mode (scanner.synscan, root)")
     a = ap.parse_args()
     soft, _hard = raise_nofile()
     processes = a.processes or default_processes()
@@ -42,7 +44,8 @@ async def main() -> int:
         rate=a.rate,
         processes=processes,
     )
-    stats = await Sweeper(cfg).run(space, a.seed, (0, 1), lambda h, p: out.append(f"{h} {p}"))
+    sweeper: Sweeper | SynScanner = SynScanner(cfg) if a.syn else Sweeper(cfg)
+    stats = await sweeper.run(space, a.seed, (0, 1), lambda h, p: out.append(f"{h} {p}"))
     sys.stdout.write("".join(line + "\n" for line in out))
     sys.stderr.write(json.dumps(asdict(stats)) + "\n")
     return 0 if stats.complete else 4

@@ -1,0 +1,249 @@
+"""Optional raw-SYN discovery (root only, IPv4): prebuilt SYNs out, replies read from a raw socket.
+
+Same interface as ``scanner.sweep.Sweeper`` (``run(space, seed, shard, found) -> SweepStats``), so
+it can stand in for the connect sweep when the process may open raw sockets. No connection is
+ever completed by us: a SYN-ACK means open (the kernel, having no socket on our source port,
+answers it with a RST, as for nmap -sS), a RST means closed, silence until the deadline means
+filtered (retried up to ``retries`` times). Each probe's sequence number is a keyed hash of its
+destination, so only replies to our own SYNs count.
+
+The sender and receiver run in one worker thread (blocking raw sockets with short timeouts);
+``found`` is called in the event loop thread through ``call_soon_threadsafe``. ``rate`` is
+honoured; ``concurrency`` bounds the probes awaiting an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from scanner.dialer import RateLimiter
+from scanner.sweep import RESOURCE_ERRNOS, PairSpace, SweepConfig, SweepStats
+
+_IP_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
+_SYN = 0x02
+_RST = 0x04
+_ACK = 0x10
+
+
+def available() -> bool:
+    """True when this process may open raw sockets (root or CAP_NET_RAW)."""
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    s.close()
+    return True
+
+
+def _fold(x: int) -> int:
+    while x >> 16:
+        x = (x & 0xFFFF) + (x >> 16)
+    return x
+
+
+def _v4_only(ip: str) -> None:
+    if ":" in ip:
+        raise ValueError(f"raw-SYN mode is IPv4 only ({ip}): use the connect sweep")
+
+
+def _source_for(ip: str) -> str:
+    """The local address the kernel would use to reach ``ip`` (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((ip, 9))
+        return str(s.getsockname()[0])
+
+
+class SynScanner:
+    """Raw-SYN sweep; see the module docstring."""
+
+    def __init__(self, cfg: SweepConfig) -> None:
+        if cfg.concurrency < 1 or cfg.connect_timeout <= 0:
+            raise ValueError("bad sweep configuration")
+        self.cfg = cfg
+        self.stats = SweepStats()
+        self._stop = threading.Event()
+
+    async def run(
+        self,
+        space: PairSpace,
+        seed: int,
+        shard: tuple[int, int],
+        found: Callable[[str, int], None],
+    ) -> SweepStats:
+        loop = asyncio.get_running_loop()
+
+        def report(ip: str, port: int) -> None:
+            loop.call_soon_threadsafe(found, ip, port)
+
+        try:
+            self.stats = await loop.run_in_executor(None, self._scan, space, seed, shard, report)
+        finally:
+            self._stop.set()
+        return self.stats
+
+    # -- the worker thread ----------------------------------------------------------------------
+    def _scan(
+        self,
+        space: PairSpace,
+        seed: int,
+        shard: tuple[int, int],
+        found: Callable[[str, int], None],
+    ) -> SweepStats:
+        cfg = self.cfg
+        stats = SweepStats()
+        pairs = iter(space.iter_pairs(seed, shard))
+        first = next(pairs, None)
+        if first is None:
+            return stats
+        _v4_only(first[0])
+        src = _source_for(first[0])
+        src_b = socket.inet_aton(src)
+        sport = random.randint(40000, 60000)
+        key = random.getrandbits(32)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        try:
+            tx.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+            for sock, opt in ((rx, socket.SO_RCVBUF), (tx, socket.SO_SNDBUF)):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, opt, 1 << 25)
+            rx.setblocking(False)
+            s0, s1 = struct.unpack("!HH", src_b)
+            # Checksum of the constant part: source address, protocol, TCP length, source port,
+            # data offset + SYN flag, window.
+            const = s0 + s1 + 6 + 20 + sport + ((5 << 12) | _SYN) + 1024
+            limiter = RateLimiter(cfg.rate)
+            timeout = float(cfg.connect_timeout)
+            # (dst, port) -> (deadline, tries), in deadline order.
+            waiting: OrderedDict[tuple[str, int], tuple[float, int]] = OrderedDict()
+            retry: list[tuple[str, int, int]] = []
+            pending_first: tuple[str, int] | None = first
+            exhausted = False
+            poller = select.poll()
+            poller.register(rx, select.POLLIN)
+
+            def seq_for(dst_int: int, port: int) -> int:
+                return (dst_int * 2654435761 ^ (port << 16) ^ port ^ key) & 0xFFFFFFFF
+
+            def send(ip: str, port: int) -> bool:
+                _v4_only(ip)
+                dst_b = socket.inet_aton(ip)
+                d0, d1 = struct.unpack("!HH", dst_b)
+                seq = seq_for((d0 << 16) | d1, port)
+                csum = ~_fold(const + d0 + d1 + port + (seq >> 16) + (seq & 0xFFFF)) & 0xFFFF
+                pkt = _IP_TCP.pack(
+                    0x45, 0, 40, 0, 0, 64, 6, 0, src_b, dst_b,
+                    sport, port, seq, 0, 5 << 4, _SYN, 1024, csum, 0,
+                )  # fmt: skip
+                try:
+                    tx.sendto(pkt, (ip, 0))
+                except OSError as exc:
+                    if exc.errno in RESOURCE_ERRNOS:
+                        stats.resource_errors += 1
+                        return False
+                    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPERM):
+                        stats.unreachable += 1
+                        return True
+                    raise
+                return True
+
+            def drain() -> None:
+                while True:
+                    try:
+                        data = rx.recv(128)
+                    except BlockingIOError:
+                        return
+                    if len(data) < 40:
+                        continue
+                    ihl = (data[0] & 0x0F) * 4
+                    tcp = data[ihl : ihl + 20]
+                    if len(tcp) < 20:
+                        continue
+                    r_sport, r_dport, _seq, ack = struct.unpack_from("!HHII", tcp)
+                    if r_dport != sport:
+                        continue
+                    flags = tcp[13]
+                    ip = socket.inet_ntoa(data[12:16])
+                    d0, d1 = struct.unpack_from("!HH", data, 12)
+                    if ack != (seq_for((d0 << 16) | d1, r_sport) + 1) & 0xFFFFFFFF:
+                        continue
+                    if waiting.pop((ip, r_sport), None) is None:
+                        continue  # a duplicate answer
+                    if flags & (_SYN | _ACK) == (_SYN | _ACK):
+                        stats.open += 1
+                        found(ip, r_sport)
+                    elif flags & _RST:
+                        stats.closed += 1
+                    else:
+                        stats.unreachable += 1
+
+            def expire(now: float) -> None:
+                while waiting:
+                    (ip, port), (deadline, tries) = next(iter(waiting.items()))
+                    if deadline > now:
+                        return
+                    del waiting[(ip, port)]
+                    if tries < cfg.retries:
+                        retry.append((ip, port, tries + 1))
+                        stats.retried += 1
+                    else:
+                        stats.timeouts += 1
+
+            last_send_ok = time.monotonic()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                expire(now)
+                room = cfg.concurrency - len(waiting)
+                budget = min(room, 512)
+                if budget > 0 and (retry or not exhausted):
+                    budget = limiter.try_take(budget)
+                sent = 0
+                while sent < budget:
+                    if retry:
+                        ip, port, tries = retry.pop()
+                    elif pending_first is not None:
+                        (ip, port), tries = pending_first, 0
+                        pending_first = None
+                        stats.attempted += 1
+                    else:
+                        nxt = next(pairs, None)
+                        if nxt is None:
+                            exhausted = True
+                            break
+                        (ip, port), tries = nxt, 0
+                        stats.attempted += 1
+                    if not send(ip, port):
+                        retry.append((ip, port, tries))
+                        if now - last_send_ok > cfg.resource_give_up:
+                            stats.unresolved += len(retry)
+                            retry.clear()
+                            exhausted = True
+                        break
+                    last_send_ok = now
+                    waiting[(ip, port)] = (now + timeout, tries)
+                    sent += 1
+                drain()
+                if exhausted and not retry and not waiting:
+                    break
+                if sent == 0:
+                    wait_ms = 50
+                    if waiting:
+                        first_deadline = next(iter(waiting.values()))[0]
+                        wait_ms = max(1, min(50, int((first_deadline - now) * 1000) + 1))
+                    if not (exhausted and not retry) and room > 0 and limiter.rate:
+                        wait_ms = max(1, min(wait_ms, int(limiter.delay_for_one() * 1000) + 1))
+                    poller.poll(wait_ms)
+            return stats
+        finally:
+            tx.close()
+            rx.close()
