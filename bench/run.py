@@ -143,7 +143,8 @@ def _nmap(w: Workload, scan: str, tuned: bool) -> list[str]:
 
 
 def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
-    if tool == "nasscan-sweep":
+    if tool in ("nasscan-sweep", "nasscan-syn"):
+        syn = ["--syn", "--concurrency", "30000"] if tool == "nasscan-syn" else []
         return [
             PY,
             str(ROOT / "bench" / "sweep_driver.py"),
@@ -154,6 +155,7 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
             str(w.timeout),
             "--retries",
             str(w.retries),
+            *syn,
         ]
     if tool.startswith("nasscan-cli"):
         extra = []
@@ -216,7 +218,7 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
 
 def parse(tool: str, stdout: str, outfile: str) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
-    if tool in ("nasscan-sweep", "c-ceiling"):
+    if tool in ("nasscan-sweep", "nasscan-syn", "c-ceiling"):
         for line in stdout.splitlines():
             host, port = line.split()
             found.add((host, int(port)))
