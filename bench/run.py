@@ -337,7 +337,8 @@ def run_once(ns: Netns, tool: str, w: Workload, limit: float) -> Run | None:
         if cmd is None:
             return None
         timefile = str(Path(tmp) / "time")
-        full = [*ns.prefix(), "/usr/bin/time", "-f", "%U %S %M", "-o", timefile, *cmd]
+        timer = ["/usr/bin/time", "-f", "%U %S %M", "-o", timefile]
+        full = [*ns.prefix(), *(timer if os.path.exists(timer[0]) else []), *cmd]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(full, capture_output=True, text=True, timeout=limit, check=False)
