@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.engine import Engine, ScanOptions, default_ports
-from scanner.history.schedule import JobConfig
 from scanner.history.store import Store
 from scanner.models import Finding, Report, Service, Transport
 from scanner.ports import parse_ports
 from scanner.registry import select_probes
 from scanner.targets import Scope, build_scope
+
+if TYPE_CHECKING:  # a scan records history without importing the scheduler (and aiohttp)
+    from scanner.history.schedule import JobConfig
 
 
 class Recorder:

@@ -18,7 +18,6 @@ from pathlib import Path
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from scanner.history.alerts import alert_payload, post_alert, select_for_alert
 from scanner.history.diff import diff_findings
 from scanner.history.store import Store
 from scanner.models import Finding, Severity
@@ -103,6 +102,7 @@ async def run_job(job: JobConfig, store: Store, scan: ScanFn) -> JobOutcome:
     current = store.findings(scan_id)
     new = diff_findings(store.findings(previous), current).new if previous else current
     outcome = JobOutcome(job=job.name, scan_id=scan_id, new=new)
+    from scanner.history.alerts import alert_payload, post_alert, select_for_alert
     for alert in job.alerts:
         chosen = select_for_alert(new, alert.threshold)
         if not chosen:
