@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import signal
@@ -18,58 +17,14 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from socket_listeners import free_port, listeners, silent_listeners
 
 from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
 from scanner.targets import TargetSpace, build_scope
-
-
-def _free_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def listeners(pairs: list[tuple[str, int]]) -> Iterator[None]:
-    socks = []
-    try:
-        for ip, port in pairs:
-            s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, port))
-            s.listen(64)
-            socks.append(s)
-        yield
-    finally:
-        for s in socks:
-            s.close()
-
-
-@contextlib.contextmanager
-def silent_listeners(pairs: list[tuple[str, int]]) -> Iterator[None]:
-    """Listeners with a full accept queue: further SYNs are dropped, never answered."""
-    socks: list[socket.socket] = []
-    try:
-        for ip, port in pairs:
-            lst = socket.socket()
-            lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            lst.bind((ip, port))
-            lst.listen(0)
-            socks.append(lst)
-            for _ in range(2):
-                c = socket.socket()
-                c.setblocking(False)
-                c.connect_ex((ip, port))
-                socks.append(c)
-        yield
-    finally:
-        for s in socks:
-            s.close()
 
 
 async def sweep(
@@ -94,7 +49,7 @@ async def sweep(
 
 @pytest.mark.parametrize(("processes", "rate"), [(1, None), (2, None), (1, 20000.0), (2, 20000.0)])
 async def test_finds_exactly_the_open_ports(processes: int, rate: float | None) -> None:
-    p_open, p_other, p_closed = (_free_port("127.77.0.1") for _ in range(3))
+    p_open, p_other, p_closed = (free_port("127.77.0.1") for _ in range(3))
     planted = [
         ("127.77.0.1", p_open),
         ("127.77.0.77", p_open),
@@ -113,7 +68,7 @@ async def test_finds_exactly_the_open_ports(processes: int, rate: float | None) 
 
 
 async def test_shards_are_disjoint_and_cover_the_space() -> None:
-    port = _free_port("127.77.4.1")
+    port = free_port("127.77.4.1")
     planted = [(f"127.77.4.{i}", port) for i in range(1, 41)]
     space = TargetSpace(await build_scope(["127.77.4.0/24"]), [port, port + 1])
     cfg = SweepConfig(concurrency=256, connect_timeout=0.5, retries=0, rate=None, processes=2)
@@ -128,7 +83,7 @@ async def test_shards_are_disjoint_and_cover_the_space() -> None:
 
 
 async def test_found_runs_in_the_loop_thread_and_the_loop_keeps_turning() -> None:
-    port = _free_port("127.77.8.1")
+    port = free_port("127.77.8.1")
     threads: set[int] = set()
     ticks = 0
     stop = False
@@ -157,7 +112,7 @@ async def test_found_runs_in_the_loop_thread_and_the_loop_keeps_turning() -> Non
 
 @pytest.mark.parametrize("processes", [1, 2])
 async def test_silent_ports_time_out_after_retries(processes: int) -> None:
-    p_open, p_silent = _free_port("127.77.12.1"), _free_port("127.77.12.1")
+    p_open, p_silent = free_port("127.77.12.1"), free_port("127.77.12.1")
     silent = [(f"127.77.12.{i}", p_silent) for i in (3, 9, 200)]
     with listeners([("127.77.12.5", p_open)]), silent_listeners(silent):
         found, stats, total = await sweep(
@@ -173,7 +128,7 @@ async def test_silent_ports_time_out_after_retries(processes: int) -> None:
 async def test_ipv6_loopback() -> None:
     if not socket.has_ipv6:
         pytest.fail("IPv6 is required for this test")
-    port, closed = _free_port("::1"), _free_port("::1")
+    port, closed = free_port("::1"), free_port("::1")
     with listeners([("::1", port)]):
         found, stats, _ = await sweep(["::1"], [port, closed])
     assert found == {("::1", port)}
@@ -243,7 +198,7 @@ def run_child(**args: object) -> dict[str, Any]:
 @pytest.mark.parametrize("processes", [1, 2])
 def test_resource_errors_are_retried_never_closed(processes: int) -> None:
     """Too-many-open-files must never be recorded as closed: every open port is still found."""
-    p_open, p_silent, p_closed = (_free_port("127.77.16.1") for _ in range(3))
+    p_open, p_silent, p_closed = (free_port("127.77.16.1") for _ in range(3))
     planted = [(f"127.77.16.{i}", p_open) for i in (1, 50, 99, 254)]
     # 64 silent probes hold descriptors for the whole timeout; only ~20 are available.
     silent = [(f"127.77.16.{i}", p_silent) for i in range(100, 164)]
@@ -269,7 +224,7 @@ def test_resource_errors_are_retried_never_closed(processes: int) -> None:
 
 
 def test_persistent_resource_errors_are_reported_not_closed() -> None:
-    port = _free_port("127.77.20.1")
+    port = free_port("127.77.20.1")
     with listeners([("127.77.20.1", port)]):
         out = run_child(
             targets=["127.77.20.0/28"],
@@ -309,7 +264,7 @@ async def test_cancel_stops_the_sweep_processes_quietly() -> None:
     loop = asyncio.get_running_loop()
     got_sigterm: list[bool] = []
     loop.add_signal_handler(signal.SIGTERM, lambda: got_sigterm.append(True))
-    p_silent = _free_port("127.77.24.1")
+    p_silent = free_port("127.77.24.1")
     silent = [(f"127.77.24.{i}", p_silent) for i in range(1, 9)]
     try:
         with silent_listeners(silent):
