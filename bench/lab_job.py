@@ -2,7 +2,7 @@
 
 Starts its own lab (``nasscan lab --ns nasscan-bench-lab-<pid> up --only ...``: real daemons in a
 loopback-only namespace), runs both tools inside it ``--runs`` times (interleaved), and scores
-each run against the lab manifest (``docker/lab/expected.d``):
+each run against the lab manifest (``scanner/lab/data/expected.d``):
 
 - positives: manifest targets that MUST get an ``unauthenticated-access`` finding; a tool scores
   one when it reports that target as open without authentication (nasscan: a finding matching

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from lab_fixtures import Lab
 
 from scanner.lab import content, manifest, netns, supervisor
-from scanner.lab.service import LAB_CONFIG_DIR, LAB_PASSWORD, LAB_USER, REPO_ROOT, render_text
+from scanner.lab.service import LAB_CONFIG_DIR, LAB_PASSWORD, LAB_USER, render_text
 from scanner.models import Access, Authentication, Encryption, Entry, Finding, Kind, Listing
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 USERPASS = f"{LAB_USER}%{LAB_PASSWORD}"
 
 
@@ -524,7 +525,7 @@ def test_exec_without_namespace_says_so() -> None:
 
 
 def test_render_sh_matches_python_renderer(tmp_path: Path) -> None:
-    """docker/lab/render.sh (the images) renders templates exactly as the namespace lab does."""
+    """scanner/lab/data/render.sh (the images) renders templates as the namespace lab does."""
     templates = [p for sub in ("smb", "ftp", "http") for p in (LAB_CONFIG_DIR / sub).iterdir()]
     assert len(templates) >= 12
     for t in templates:

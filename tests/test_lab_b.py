@@ -31,12 +31,12 @@ from scanner.lab.service import (
     LAB_CONFIG_DIR,
     LAB_PASSWORD,
     LAB_USER,
-    REPO_ROOT,
     LabContext,
     render_text,
 )
 from scanner.lab.services import iscsi, nfs, rsync, s3, tftp
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ["nfs", "rsync", "s3", "iscsi", "tftp"]
 EXAMPLE = content.RECORDING_EXAMPLE  # 2019/03/<personnummer>_<phone>_<time>.wav
 EXAMPLE_NAME = EXAMPLE.rsplit("/", 1)[1]
@@ -505,15 +505,18 @@ def test_compose_runs_part_b_from_the_lab_config_files() -> None:
         assert ports and all(p.startswith("127.0.0.1:") for p in ports), name
         build = svc["build"]
         dockerfile = COMPOSE.parent / build["context"] / build["dockerfile"]
-        assert dockerfile.is_file() and dockerfile.parent == LAB_CONFIG_DIR / sub, name
+        assert dockerfile.is_file() and dockerfile.parent == COMPOSE.parent / sub, name
         text = dockerfile.read_text()
         assert "\nCMD [" in text, name
         assert "FROM debian:bookworm-slim" in text, name
-        # the image runs the lab's own files from /cfg (docker/lab mounted read-only)
+        # the image runs the lab's own files from /cfg (the package data mounted read-only)
         assert f"/cfg/{sub}/" in text, name
-    # the anchor mounts docker/lab at /cfg read-only and the shared state (content) at /lab
+        assert (LAB_CONFIG_DIR / sub).is_dir(), name
+    # the anchor mounts the package data at /cfg read-only and the shared state (content) at /lab
     vols = services["nfs"]["volumes"]
-    assert "./lab:/cfg:ro" in vols and any(str(v).startswith("lab-state:/lab") for v in vols)
+    cfg = [str(v) for v in vols if str(v).endswith(":/cfg:ro")]
+    assert len(cfg) == 1 and (COMPOSE.parent / cfg[0].split(":")[0]).resolve() == LAB_CONFIG_DIR
+    assert any(str(v).startswith("lab-state:/lab") for v in vols)
     # NFS keeps its port numbers: rpcbind advertises them to clients
     nfs_ports = {str(p).split(":", 1)[1] for p in services["nfs"]["ports"]}
     assert {"111:111", "2049:2049", f"{nfs.MOUNT_PORT}:{nfs.MOUNT_PORT}"} <= nfs_ports

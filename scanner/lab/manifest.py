@@ -1,6 +1,6 @@
 """The lab's expected-results manifest: what a correct scanner MUST and MUST NOT report.
 
-Source of truth: one JSON file per lab service in ``docker/lab/expected.d/<service>.json``
+Source of truth: one JSON file per lab service in ``scanner/lab/data/expected.d/<service>.json``
 (each lab helper owns its own files); ``load()`` merges them (``python -m scanner.lab.manifest``
 prints the merged manifest). Format of one file::
 

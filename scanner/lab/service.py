@@ -3,7 +3,7 @@
 A service module lives in ``scanner/lab/services/<name>.py`` and exposes
 ``SERVICES: list[LabService]``. ``nasscan lab up`` (see ``supervisor.py``) does, per service:
 
-1. ``prepare(ctx)``: write configs (render templates from ``docker/lab/<svc>/`` into
+1. ``prepare(ctx)``: write configs (render templates from ``scanner/lab/data/<svc>/`` into
    ``ctx.state``), create users, cert files, extra directories. Returns the ``Daemon`` list to
    start. Must be idempotent (``up`` after a crash runs it again over the old state dir).
 2. ``pre_start(ctx)``: remove stale run files (e.g. rpcbind's /run files) before daemons start.
@@ -19,8 +19,8 @@ to each recorded process group (then SIGKILL after ``stop_timeout``), kills proc
 namespace, then calls ``cleanup(ctx)`` and removes the addresses and the namespace.
 
 Config templates use ``@@NAME@@`` placeholders rendered by ``LabContext.render`` (the docker
-images render the same files with ``docker/lab/render.sh``): ``@@LAB@@`` is the state dir root,
-``@@CONTENT@@`` the synthetic content tree; services add their own (``@@ADDR@@``, ...).
+images render the same files with ``scanner/lab/data/render.sh``): ``@@LAB@@`` is the state dir
+root, ``@@CONTENT@@`` the synthetic content tree; services add their own (``@@ADDR@@``, ...).
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LAB_CONFIG_DIR = REPO_ROOT / "docker" / "lab"
-"""Server config templates: the one source of truth for the namespace lab and docker compose."""
+LAB_CONFIG_DIR = Path(__file__).resolve().parent / "data"
+"""Server config templates, scripts and the expected manifest: package data (it ships in the
+wheel), the one source of truth for the namespace lab and docker/docker-compose.yml (which mounts
+this directory at /cfg)."""
 
 LAB_USER = "alice"
 LAB_PASSWORD = "Secret123!"
@@ -145,7 +146,7 @@ class LabContext:
         return v
 
     def render(self, template: str | Path, dest: Path, mode: int = 0o644, **extra: str) -> Path:
-        """Render ``docker/lab/<template>`` (``@@NAME@@`` placeholders) into ``dest``.
+        """Render ``scanner/lab/data/<template>`` (``@@NAME@@`` placeholders) into ``dest``.
 
         Raises KeyError for a placeholder that has no value (so templates and code stay in step).
         """

@@ -1,7 +1,7 @@
 """FTP (vsftpd): anonymous plaintext (ports 21 and 2121), local users plaintext, FTPS-required twin.
 
-Configs: ``docker/lab/ftp/common.conf`` + one instance file each;
-PAM: ``docker/lab/ftp/pam.vsftpd``.
+Configs: ``scanner/lab/data/ftp/common.conf`` + one instance file each;
+PAM: ``scanner/lab/data/ftp/pam.vsftpd``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """HTTP: nginx autoindex on plain 443 (the 1177 server), Apache, lighttpd, Python http.server,
 open WebDAV, Basic-auth twin (plain), HTTPS+auth twin and the "Index of /" trap.
 
-Configs: ``docker/lab/http/`` (nginx skeleton ``nginx.conf`` + ``site-*.conf``, ``apache2.conf``,
-``lighttpd.conf``, ``htpasswd``, ``trap.html``).
+Configs: ``scanner/lab/data/http/`` (nginx skeleton ``nginx.conf`` + ``site-*.conf``,
+``apache2.conf``, ``lighttpd.conf``, ``htpasswd``, ``trap.html``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""iSCSI (tgt) at 127.0.10.61:3260 (``docker/lab/iscsi/targets.conf``).
+"""iSCSI (tgt) at 127.0.10.61:3260 (``scanner/lab/data/iscsi/targets.conf``).
 
 Targets: ``iqn.2026-01.lab.nasscan:open`` (no CHAP, any initiator) and
 ``iqn.2026-01.lab.nasscan:chap`` (incoming CHAP user ``labchap``); each a small read-only
 file-backed LUN in the state dir.
 
-``docker/lab/iscsi/run-tgtd.sh`` runs tgtd in the foreground in a private mount namespace whose
-``/run`` is ``<state>/iscsi/run`` (tgtd's control socket ``/run/tgtd/socket.N`` is otherwise
+``scanner/lab/data/iscsi/run-tgtd.sh`` runs tgtd in the foreground in a private mount namespace
+whose ``/run`` is ``<state>/iscsi/run`` (tgtd's control socket ``/run/tgtd/socket.N`` is otherwise
 shared machine-wide), loads the targets with tgt-admin and touches a readiness marker. tgtd
 ignores SIGTERM: the script's TERM trap deletes the targets and the system, then SIGKILLs it.
 """

@@ -1,18 +1,18 @@
 """NFS (nfs-ganesha 4.3 + rpcbind) at 127.0.10.31.
 
-Exports (``docker/lab/nfs/ganesha.conf``): ``/export/open`` (the recordings tree, everyone,
+Exports (``scanner/lab/data/nfs/ganesha.conf``): ``/export/open`` (the recordings tree, everyone,
 AUTH_SYS, NFSv3 + NFSv4) and ``/export/secure`` (``SecType = krb5p`` only: visible in the
 export list, refused to AUTH_SYS clients).
 
-How it coexists with other labs on the same machine: ``docker/lab/nfs/run-nfs.sh`` runs rpcbind
-and ganesha as one unit in a private mount namespace whose ``/run`` is this lab's
+How it coexists with other labs on the same machine: ``scanner/lab/data/nfs/run-nfs.sh`` runs
+rpcbind and ganesha as one unit in a private mount namespace whose ``/run`` is this lab's
 ``<state>/nfs/run`` (rpcbind's ``/run/rpcbind.sock`` and ``.lock`` would otherwise be shared by
 every network namespace). The unit exits as soon as either daemon exits, so a crash of one is
 seen and ``up`` restarts both (ganesha must re-register with a fresh rpcbind anyway).
 
 Addresses: rpcbind always binds 0.0.0.0:111 and ganesha 4.3 binds its dual-stack sockets to the
-wildcard even with ``Bind_addr``; ``pre_start`` loads ``docker/lab/nfs/only-addr.nft`` into the
-namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port elsewhere).
+wildcard even with ``Bind_addr``; ``pre_start`` loads ``scanner/lab/data/nfs/only-addr.nft`` into
+the namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port elsewhere).
 """
 
 from __future__ import annotations

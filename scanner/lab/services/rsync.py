@@ -1,4 +1,4 @@
-"""rsync daemon at 127.0.10.41:873 (``docker/lab/rsync/rsyncd.conf``).
+"""rsync daemon at 127.0.10.41:873 (``scanner/lab/data/rsync/rsyncd.conf``).
 
 Modules: ``recordings`` (the recordings tree, open and listed), ``private`` (``auth users =
 alice``, secrets file mode 600) and ``hidden`` (open, ``list = no``: absent from the module

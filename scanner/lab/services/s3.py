@@ -1,11 +1,11 @@
 """S3: moto_server at 127.0.10.51:9000 and an nginx twin at 127.0.10.52:9000.
 
 ``s3-open`` (moto, PyPI ``moto[server]``) answers anonymous ListBuckets/ListObjects: after it is
-ready, ``docker/lab/s3/seed.py`` (run inside the namespace: the lab writing to its own server)
+ready, ``scanner/lab/data/s3/seed.py`` (run inside the namespace: the lab writing to its own server)
 creates ``call-recordings`` (the recordings tree) and ``website-assets`` (dull objects), both
 with the ``public-read`` ACL so anonymous GetObject works too.
 
-``s3-twin`` (``docker/lab/s3/nginx-twin.conf``) answers every unsigned request with S3's
+``s3-twin`` (``scanner/lab/data/s3/nginx-twin.conf``) answers every unsigned request with S3's
 ``403 AccessDenied`` XML and every signed one with ``403 InvalidAccessKeyId``.
 """
 

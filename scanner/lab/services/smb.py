@@ -1,6 +1,6 @@
 """SMB (Samba smbd): guest server, SMB1-only server and the secured twin.
 
-Configs: ``docker/lab/smb/{common,smb-guest,smb1,smb-secure}.conf``.
+Configs: ``scanner/lab/data/smb/{common,smb-guest,smb1,smb-secure}.conf``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""TFTP (tftpd-hpa) at udp 127.0.10.71:69, serving ``docker/lab/tftp/root/``.
+"""TFTP (tftpd-hpa) at udp 127.0.10.71:69, serving ``scanner/lab/data/tftp/root/``.
 
 Files: ``startup-config``, ``pxelinux.0`` (1536 bytes: several blocks) and ``backup/nas.cfg``,
 all synthetic. ``--secure`` chroots into the root; nothing is writable (no ``--create``).
