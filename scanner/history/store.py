@@ -333,8 +333,10 @@ def _open_sqlite(path: Path) -> Store:
 def _open_postgres(url: str) -> Store:
     try:
         import psycopg
-    except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-        raise HistoryError("PostgreSQL history needs: pip install 'psycopg[binary]'") from exc
+    except ImportError as exc:
+        raise HistoryError(
+            "a postgresql:// history database needs the PostgreSQL extra: "
+            "pip install 'nasscan[postgres]'") from None
     try:
         conn = psycopg.connect(url, connect_timeout=10)
     except psycopg.Error as exc:

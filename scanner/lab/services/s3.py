@@ -33,7 +33,7 @@ class S3Service(LabService):
     name = "s3"
     addresses = (OPEN_ADDR, TWIN_ADDR)
     executables = (moto_server(), "nginx")
-    packages = ("nginx", "moto[server] (PyPI, in the dev extras)")
+    packages = ("nginx", "moto[server] (PyPI: pip install 'nasscan[lab]')")
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         ctx.dir("s3")
