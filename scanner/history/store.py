@@ -333,7 +333,7 @@ def _open_sqlite(path: Path) -> Store:
 def _open_postgres(url: str) -> Store:
     try:
         import psycopg
-    except ImportError as exc:
+    except ImportError:
         raise HistoryError(
             "a postgresql:// history database needs the PostgreSQL extra: "
             "pip install 'nasscan[postgres]'") from None
