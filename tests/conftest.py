@@ -12,6 +12,9 @@ import pytest
 # the session fixture `lab` (real daemons; tests marked @pytest.mark.lab run inside the namespace)
 from lab_fixtures import Lab, lab  # noqa: F401  (re-exported fixture)
 
+# the test plug-in probe, for the modules that ask for it (never installed into an environment)
+from plugin_fixtures import plugin_build, plugin_probe  # noqa: F401  (re-exported fixtures)
+
 from scanner.dialer import Dialer
 from scanner.probe import ListingBounds, ProbeContext
 

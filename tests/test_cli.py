@@ -25,6 +25,9 @@ import pytest
 from scanner.cli import main
 from scanner.report import schema as report_schema
 
+# the test plug-in probe (plugintest) answers the servers below
+pytestmark = pytest.mark.usefixtures("plugin_probe")
+
 
 class _Greeter(socketserver.BaseRequestHandler):
     def handle(self) -> None:

@@ -1,14 +1,17 @@
 """Probes are plug-ins: a separately installed package adds one through ``nasscan.probes``.
 
-``tests/plugin_pkg`` is installed into the environment by ``scripts/test.sh``
-(``pip install -e tests/plugin_pkg``).
+``tests/plugin_pkg`` is installed by pip into a temporary directory put on the path for this
+module only (``tests/plugin_fixtures.py``): never into an environment a scan runs from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sysconfig
 from collections.abc import AsyncIterator
 from importlib.metadata import distribution, entry_points
+from pathlib import Path
+from site import getsitepackages as site_packages
 
 import pytest
 from click.testing import CliRunner
@@ -21,9 +24,11 @@ from scanner.probe import Probe
 from scanner.registry import GROUP, load_probes, select_probes
 from scanner.targets import build_scope
 
+pytestmark = pytest.mark.usefixtures("plugin_probe")
+
 
 def test_plugin_package_is_installed_and_registered() -> None:
-    dist = distribution("nasscan-plugin-test")  # raises if scripts/test.sh did not install it
+    dist = distribution("nasscan-plugin-test")  # raises if the plugin_probe fixture did not run
     names = {ep.name: ep.value for ep in entry_points(group=GROUP)}
     assert names.get("plugintest") == "nasscan_plugin_test:PROBE"
     assert dist.version == "0.0.1"
@@ -75,3 +80,13 @@ async def test_engine_runs_the_plugin_on_its_greeting(plugin_server: tuple[str, 
     assert svc.probes == {"plugintest": Status.SUCCESS}
     (finding,) = report.findings
     assert finding.kind == Kind.UNAUTHENTICATED_ACCESS and finding.probe == "plugintest"
+
+
+def test_plugin_is_not_installed_in_the_environment(plugin_probe: Path) -> None:
+    """The plug-in is only on the path this module added: the environment's site-packages (the
+    one `scripts/demo.sh` scans from) does not hold it."""
+    dist = distribution("nasscan-plugin-test")
+    assert Path(str(dist.locate_file(""))).resolve() == plugin_probe.resolve()
+    for site in {*site_packages(), sysconfig.get_paths()["purelib"]}:
+        assert not list(Path(site).glob("nasscan_plugin_test*")), site
+        assert not list(Path(site).glob("__editable__*nasscan_plugin_test*")), site
