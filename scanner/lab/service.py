@@ -211,10 +211,11 @@ class LabService(ABC):
 
     def missing(self) -> list[str]:
         """Executables of this service that are not installed."""
-        return [e for e in self.executables if not _which(e)]
+        return [e for e in self.executables if not which(e)]
 
 
-def _which(exe: str) -> str | None:
+def which(exe: str) -> str | None:
+    """The program's path (PATH plus the sbin directories daemons live in), or None."""
     if os.path.isabs(exe):
         return exe if os.access(exe, os.X_OK) else None
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"

@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner.lab import content, netns
 from scanner.lab.netns import LabError
-from scanner.lab.service import Daemon, LabContext, LabService, Ready
+from scanner.lab.service import Daemon, LabContext, LabService, Ready, which
 from scanner.lab.services import all_services, select
 
 STATE_ROOT_ENV = "NASSCAN_LAB_STATE"
@@ -83,7 +83,8 @@ def preflight(services: Iterable[LabService]) -> None:
         raise LabError(
             "cannot run the lab:\n  - "
             + "\n  - ".join(problems)
-            + "\nInstall everything with `sudo ./scripts/setup.sh` (Debian 12)."
+            + "\nInstall them with apt-get (Debian 12), or from a source checkout with "
+            "`sudo ./scripts/setup.sh --lab`."
         )
 
 
@@ -264,6 +265,20 @@ def up(ns: str | None = None, only: list[str] | None = None, echo: Any = None) -
         return _up(name, only, echo)
 
 
+def describe_error(e: BaseException) -> str:
+    """One line that names the file or program at fault (``repr`` of an OSError does not)."""
+    if isinstance(e, OSError):
+        what = " -> ".join(str(x) for x in (e.filename, e.filename2) if x is not None)
+        return f"{e.strerror or e}: {what}" if what else str(e)
+    if isinstance(e, subprocess.CalledProcessError):
+        cmd = " ".join(map(str, e.cmd)) if isinstance(e.cmd, list | tuple) else str(e.cmd)
+        err = (e.stderr or "").strip() if isinstance(e.stderr, str) else ""
+        return f"`{cmd}` exited with {e.returncode}" + (f": {err[-500:]}" if err else "")
+    if isinstance(e, KeyError):
+        return f"no value for {e.args[0]!r}"
+    return f"{type(e).__name__}: {e}"
+
+
 def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
     say = echo or (lambda _msg: None)
     name = netns.ns_name(ns)
@@ -273,6 +288,33 @@ def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
         raise LabError(str(e.args[0])) from None
     preflight(services)
     ctx = context(name)
+    fresh = not netns.exists(name)
+    started: list[tuple[LabService, Daemon, Record]] = []
+    try:
+        return _up_services(ctx, services, started, say)
+    except BaseException as e:
+        # A failed start leaves nothing behind: a lab this call created is taken down whole;
+        # in a lab that was already running, only what this call started is stopped.
+        if fresh:
+            _down(name, None)
+            undo = f"lab {name} was taken down again"
+        else:
+            _stop_records(ctx, [r for _, _, r in started])
+            undo = f"the {len(started)} daemon(s) this call started were stopped"
+        if isinstance(e, LabError):
+            raise LabError(f"{e}\n({undo})") from e
+        if isinstance(e, Exception):
+            raise LabError(f"lab {name}: {describe_error(e)}\n({undo})") from e
+        raise
+
+
+def _up_services(
+    ctx: LabContext,
+    services: list[LabService],
+    started: list[tuple[LabService, Daemon, Record]],
+    say: Any,
+) -> LabContext:
+    name = ctx.ns
     ctx.state.mkdir(parents=True, exist_ok=True)
     ctx.state.chmod(0o755)
     ctx.state.parent.chmod(0o755)
@@ -280,14 +322,18 @@ def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
     netns.add_addresses(name, [a for s in services for a in s.addresses])
     content.generate(ctx.content)
     records = {r.name: r for r in load_records(ctx)}
-    started: list[tuple[LabService, Daemon, Record]] = []
     running: list[tuple[LabService, Daemon, Record]] = []
     for svc in services:
         try:
             daemons = svc.prepare(ctx)
         except (KeyError, OSError, subprocess.SubprocessError) as e:
-            detail = getattr(e, "stderr", None) or ""
-            raise LabError(f"preparing {svc.name} failed: {e!r} {detail}".strip()) from e
+            raise LabError(f"preparing {svc.name} failed: {describe_error(e)}") from e
+        for d in daemons:
+            if not d.argv or not which(d.argv[0]):
+                prog = d.argv[0] if d.argv else "(empty argv)"
+                raise LabError(
+                    f"{d.name}: program {prog} not found (Debian packages: "
+                    f"{' '.join(svc.packages)})")
         todo = []
         for d in daemons:
             rec = records.get(d.name)
@@ -317,7 +363,6 @@ def _up(ns: str, only: list[str] | None, echo: Any) -> LabContext:
             msgs.append(f"  {n}: {why}; log tail:\n{_log_tail(ctx, n)}")
         raise LabError(
             f"lab {name}: {len(bad)} daemon(s) not ready:\n" + "\n".join(msgs)
-            + f"\n(logs in {ctx.state / 'logs'}; `nasscan lab down` cleans up)"
         )
     for _svc, d, _rec in started:
         for cmd in d.after_start:
