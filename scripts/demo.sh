@@ -3,7 +3,7 @@
 # Everything runs as root on Debian 12; the scan runs inside the lab's loopback-only namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --lab
 export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p reports
 export NASSCAN_DB="$PWD/reports/history.sqlite3"
