@@ -97,6 +97,10 @@ quiesce() {
     mapfile -t -O "${#scripts[@]}" scripts < <(initscripts_of "$p")
   done
   if has_systemd; then
+    # an init script without a unit of its own runs as the unit systemd generates for it
+    for u in "${scripts[@]}"; do
+      case " ${units[*]} " in *" $u.service "*) ;; *) units+=("$u.service") ;; esac
+    done
     for u in "${units[@]}"; do
       systemctl disable --now --quiet "$u" >/dev/null 2>&1 || systemctl stop "$u" >/dev/null 2>&1 || true
     done

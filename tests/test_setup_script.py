@@ -103,8 +103,10 @@ def host(tmp_path: Path) -> Iterator[Host]:
         f = bin_ / name
         f.write_text("#!/bin/sh\n" + body)
         f.chmod(0o755)
-    # everything the lab needs is installed but vsftpd and nginx; nginx pulls nginx-common
-    (fake / "db").write_text("".join(f"{p}\n" for p in LAB_DEBS if p not in ("vsftpd", "nginx")))
+    # everything the lab needs is installed but vsftpd, nginx and tftpd-hpa; nginx pulls
+    # nginx-common
+    missing = ("vsftpd", "nginx", "tftpd-hpa")
+    (fake / "db").write_text("".join(f"{p}\n" for p in LAB_DEBS if p not in missing))
     (fake / "deps" / "nginx").write_text("nginx-common\n")
     env = {"PATH": f"{bin_}:/usr/bin:/bin", "FAKE": str(fake), "NASSCAN_SETUP_ROOT": str(root),
            "LANG": "C"}
@@ -114,6 +116,7 @@ def host(tmp_path: Path) -> Iterator[Host]:
     h.ships("nginx-common", "/lib/systemd/system/nginx.service", "/etc/init.d/nginx",
             "/lib/systemd/system/systemd-fake-helper.service")
     h.ships("nginx", f"{root}/usr/sbin/nginx")
+    h.ships("tftpd-hpa", "/etc/init.d/tftpd-hpa")  # an init script and no unit of its own
     # already installed before: its service is the owner's business, never touched
     h.ships("apache2", "/lib/systemd/system/apache2.service", "/etc/init.d/apache2")
     yield h
@@ -128,7 +131,7 @@ def test_systemd_host_gets_new_services_disabled_and_policy_removed(host: Host) 
     r = host.run("--lab", "--no-venv")
     assert r.returncode == 0, r.stderr
     install = [x for x in host.log("apt") if x.startswith("install")]
-    assert len(install) == 1 and install[0].split()[-2:] == ["vsftpd", "nginx"]
+    assert len(install) == 1 and install[0].split()[-3:] == ["vsftpd", "nginx", "tftpd-hpa"]
     # apt-get ran under a policy-rc.d that forbids starting anything ...
     during = (host.fake / "policy-during-install").read_text()
     assert "exit 101" in during
@@ -136,7 +139,8 @@ def test_systemd_host_gets_new_services_disabled_and_policy_removed(host: Host) 
     assert not host.policy.exists()
     calls = host.log("systemctl")
     disabled = {c.split()[-1] for c in calls if c.startswith("disable --now")}
-    assert disabled == {"vsftpd.service", "nginx.service"}  # the dependency's unit too
+    # the dependency's unit too, and the unit systemd generates for an init script
+    assert disabled == {"vsftpd.service", "nginx.service", "tftpd-hpa.service"}
     assert not any("apache2" in c or "systemd-fake-helper" in c for c in calls)
     checked = {c.split()[-1] for c in calls if c.startswith("is-active")}
     assert checked == disabled
@@ -168,7 +172,7 @@ def test_failed_apt_get_still_removes_the_policy(host: Host) -> None:
 
 def test_nothing_missing_installs_nothing_and_writes_no_policy(host: Host) -> None:
     with (host.fake / "db").open("a") as db:
-        db.write("vsftpd\nnginx\n")
+        db.write("vsftpd\nnginx\ntftpd-hpa\n")
     r = host.run("--lab", "--no-venv")
     assert r.returncode == 0, r.stderr
     assert host.log("apt") == [] and host.log("systemctl") == []
@@ -201,7 +205,8 @@ def test_without_systemd_init_scripts_are_disabled_and_a_started_daemon_stopped(
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the daemon the install started is still running"
-    assert sorted(host.log("update-rc.d")) == ["nginx disable", "vsftpd disable"]
+    assert sorted(host.log("update-rc.d")) == [
+        "nginx disable", "tftpd-hpa disable", "vsftpd disable"]
     assert host.log("systemctl") == []
     assert host.policy.read_text() == permissive
 
