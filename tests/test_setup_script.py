@@ -227,3 +227,12 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_this_host_keeps_no_policy_of_ours() -> None:
+    """After the real scripts/setup.sh ran on this machine (scripts/test.sh runs it first), its
+    temporary policy-rc.d is gone: any /usr/sbin/policy-rc.d here is the owner's."""
+    mark = re.search(r'^POLICY_MARK="([^"]+)"', SETUP.read_text(), re.M)
+    assert mark
+    policy = Path("/usr/sbin/policy-rc.d")
+    assert not policy.exists() or mark.group(1) not in policy.read_text()
