@@ -257,7 +257,12 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
-    help="Connect timeout in seconds.",
+    help="Longest connect wait, seconds (shorter where measured round trips allow).",
+)
+@click.option(
+    "--no-liveness",
+    is_flag=True,
+    help="Retry silent ports of every host and send UDP probes to every address.",
 )
 @click.option(
     "--probe-timeout",
@@ -469,6 +474,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         connect_timeout=p["timeout"],
         read_timeout=max(5.0, p["timeout"]),
         retries=p["retries"],
+        liveness=not p.get("no_liveness", False),
         probe_timeout=p["probe_timeout"],
         per_host=p["per_host"],
         processes=p["processes"],

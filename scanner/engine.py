@@ -24,7 +24,7 @@ from typing import Any
 from scanner import __version__
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.identify import Identification, ResourceError, identify, is_resource_error
-from scanner.limits import Budget, raise_nofile, size_concurrency
+from scanner.limits import Budget, available_memory, raise_nofile, size_concurrency
 from scanner.models import (
     Finding,
     ProbeResult,
@@ -69,6 +69,9 @@ class ScanOptions:
     connect_timeout: float = 1.0
     read_timeout: float = 5.0
     retries: int = 1
+    liveness: bool = True
+    """Retries only for hosts that answered or are not yet judged; UDP probes only to hosts
+    the sweep found alive (``--no-liveness`` turns both off)."""
     probe_timeout: float = 60.0
     per_host: int = 8
     processes: int | None = None
@@ -151,6 +154,10 @@ class Engine:
         self.report = Report(scanner=ScannerInfo(version=__version__), started_at=utcnow())
         self.dialer: Dialer | None = None
         self.sweep_stats: SweepStats | None = None
+        self.alive_hosts: set[str] = set()
+        """Hosts that answered anything in the sweep (SYN-ACK, RST, ICMP error)."""
+        self._sweep_finished = asyncio.Event()
+        self.sweep_failed = False
         self._abort = asyncio.Event()
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
@@ -178,9 +185,11 @@ class Engine:
     def discovery_only(self) -> bool:
         return not self.options.probes
 
-    def _budget(self) -> Budget:
+    def _budget(self, processes: int) -> Budget:
         soft, _hard = raise_nofile()
-        return size_concurrency(self.options.concurrency, soft)
+        return size_concurrency(
+            self.options.concurrency, soft, processes=processes, memory=available_memory()
+        )
 
     def _scope_info(self, budget: Budget, processes: int) -> dict[str, Any]:
         o = self.options
@@ -200,6 +209,7 @@ class Engine:
             "rate": o.rate,
             "connect_timeout": o.connect_timeout,
             "retries": o.retries,
+            "liveness": o.liveness,
             "sweep_processes": processes,
             "fd_limit": budget.soft_limit,
         }
@@ -222,10 +232,10 @@ class Engine:
     # -- the scan -------------------------------------------------------------------------------
     async def run(self) -> Report:
         o = self.options
-        budget = self._budget()
         processes = o.processes or (
             1 if len(self.tcp_space) < _SMALL_SPACE or o.rate else default_processes()
         )
+        budget = self._budget(processes)
         self.report.scope = self._scope_info(budget, processes)
         dialer = self.dialer = Dialer(
             self.scope,
@@ -249,7 +259,7 @@ class Engine:
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(n_workers)]
         # UDP attempts mostly wait for silence: their own, wider pool keeps TCP probes moving.
         if len(self.udp_space):
-            n_udp = max(1, min(512, budget.sweep // 4, len(self.udp_space)))
+            n_udp = max(1, min(512, budget.probes * 4, len(self.udp_space)))
             workers += [asyncio.create_task(self._worker(udp_queue)) for _ in range(n_udp)]
 
         def found(host: str, port: int) -> None:
@@ -265,6 +275,7 @@ class Engine:
                 retries=o.retries,
                 rate=o.rate,
                 processes=processes,
+                liveness=o.liveness,
             ),
             limiter=dialer.rate if processes == 1 else None,
         )
@@ -302,15 +313,28 @@ class Engine:
         return self.report
 
     async def _sweep(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
+        try:
+            await self._sweep_tcp(sweeper, found)
+        finally:
+            self._sweep_finished.set()
+
+    async def _sweep_tcp(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
         if not len(self.tcp_space):
             return
         try:
-            stats = await sweeper.run(self.tcp_space, self.options.seed, self.options.shard, found)
+            stats = await sweeper.run(
+                self.tcp_space,
+                self.options.seed,
+                self.options.shard,
+                found,
+                alive=self.alive_hosts.add,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.report.errors.append(f"sweep failed: {exc}")
             log.error("sweep failed: %s", exc)
+            self.sweep_failed = True
             return
         self.sweep_stats = stats
         if stats.unresolved:
@@ -320,16 +344,37 @@ class Engine:
                 "lower --concurrency or raise the file-descriptor limit"
             )
 
+    def _udp_to_alive_only(self) -> bool:
+        """UDP goes only to hosts the TCP sweep saw alive: with liveness on, a TCP sweep to
+        judge by, and that sweep having completed (a failed or incomplete sweep judges nobody)."""
+        stats = self.sweep_stats
+        return (
+            self.options.liveness
+            and bool(len(self.tcp_space))
+            and stats is not None
+            and stats.complete
+            and not self.sweep_failed
+        )
+
     async def _udp_feed(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
         if not len(self.udp_space):
             return
+        if self.options.liveness and len(self.tcp_space):
+            await self._sweep_finished.wait()
+        alive_only = self._udp_to_alive_only()
+        skipped = 0
         for host, port in self.udp_space.iter_pairs(self.options.seed, self.options.shard):
+            if alive_only and host not in self.alive_hosts:
+                skipped += 1
+                continue
             while queue.qsize() > 512:
                 await asyncio.sleep(0.01)
             queue.put_nowait((host, port, Transport.UDP))
             if self.on_queued is not None:
                 self.on_queued(host, port, Transport.UDP)
             await asyncio.sleep(0)
+        if alive_only:
+            self.report.scope["udp_skipped_silent"] = skipped
 
     async def _requeue(
         self,
@@ -535,6 +580,7 @@ class Engine:
         r.findings.sort(key=finding_order)
         if self.sweep_stats is not None:
             r.scope["sweep"] = asdict(self.sweep_stats)
+            r.scope["alive_hosts"] = len(self.alive_hosts)
         r.scope["duration_s"] = round((r.finished_at - r.started_at).total_seconds(), 3)
 
 
