@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from scanner.probe import ListingBounds, Probe, ProbeContext
 from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
 from scanner.targets import Scope, TargetSpace
 from scanner.triage import triage_finding
+from scanner.udpsweep import UdpPrepass
 
 log = logging.getLogger("nasscan.engine")
 
@@ -356,25 +357,58 @@ class Engine:
             and not self.sweep_failed
         )
 
+    def _udp_payloads(self) -> dict[int, bytes]:
+        """UDP ports whose claiming probes all have a first datagram: they get the pre-pass."""
+        out: dict[int, bytes] = {}
+        for port in self.udp_ports:
+            claimers = [p for p in self.options.probes if p.claims_port(port, Transport.UDP)]
+            payloads = [p.udp_payload(port) for p in claimers]
+            first = payloads[0] if payloads else None
+            if first is not None and all(x is not None for x in payloads):
+                out[port] = first
+        return out
+
     async def _udp_feed(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
         if not len(self.udp_space):
             return
         if self.options.liveness and len(self.tcp_space):
             await self._sweep_finished.wait()
         alive_only = self._udp_to_alive_only()
-        skipped = 0
-        for host, port in self.udp_space.iter_pairs(self.options.seed, self.options.shard):
-            if alive_only and host not in self.alive_hosts:
-                skipped += 1
-                continue
-            while queue.qsize() > 512:
-                await asyncio.sleep(0.01)
+        skipped = [0]
+        seed, shard = self.options.seed, self.options.shard
+
+        def pairs(prepass: bool) -> Iterator[tuple[str, int]]:
+            for host, port in self.udp_space.iter_pairs(seed, shard):
+                if (port in payloads) != prepass:
+                    continue
+                if alive_only and host not in self.alive_hosts:
+                    skipped[0] += 1
+                    continue
+                yield host, port
+
+        def enqueue(host: str, port: int) -> None:
             queue.put_nowait((host, port, Transport.UDP))
             if self.on_queued is not None:
                 self.on_queued(host, port, Transport.UDP)
+
+        payloads = self._udp_payloads()
+        if payloads:
+            assert self.dialer is not None
+            prepass = UdpPrepass(
+                self.dialer.check,
+                self.dialer.rate,
+                timeout=min(3.0, self.options.read_timeout),
+                retries=self.options.retries,
+            )
+            stats = await prepass.run(pairs(True), lambda port: payloads[port], enqueue)
+            self.report.scope["udp"] = asdict(stats)
+        for host, port in pairs(False):
+            while queue.qsize() > 512:
+                await asyncio.sleep(0.01)
+            enqueue(host, port)
             await asyncio.sleep(0)
         if alive_only:
-            self.report.scope["udp_skipped_silent"] = skipped
+            self.report.scope["udp_skipped_silent"] = skipped[0]
 
     async def _requeue(
         self,

@@ -140,3 +140,33 @@ def test_no_liveness_retries_every_silent_pair(netns: str, syn: bool) -> None:
     st = r["stats"]
     assert st["presumed_silent"] == 0
     assert st["retried"] == st["timeouts"]
+
+
+@pytest.mark.parametrize("liveness", [True, False])
+def test_udp_probes_go_only_to_hosts_the_sweep_found_alive(
+    netns: str, liveness: bool, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.json"
+    cmd = [
+        sys.executable, "-m", "scanner.cli", "scan", f"{NET}.0/26", "-p", "T:80,U:69",
+        "--probes", "tftp", "--timeout", "0.5", "--format", "json", "-o", str(out),
+        "--quiet", "--no-history", "--fail-on", "none",
+        *([] if liveness else ["--no-liveness"]),
+    ]  # fmt: skip
+    proc = subprocess.run(
+        ["ip", "netns", "exec", netns, *cmd], capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    scope = json.loads(out.read_text())["scope"]
+    answering_80 = len(ALIVE)  # the filtered hosts drop SYNs to port 80: not seen alive
+    if liveness:
+        assert scope["alive_hosts"] == answering_80
+        assert scope["udp_skipped_silent"] == 64 - answering_80
+        assert scope["udp"]["sent"] == answering_80
+    else:
+        assert "udp_skipped_silent" not in scope
+        assert scope["udp"]["sent"] == 64
+    # nothing serves TFTP in the namespace: every datagram sent was refused by ICMP at once
+    assert scope["udp"]["refused"] == scope["udp"]["sent"]
+    assert scope["udp"]["timeouts"] == 0
