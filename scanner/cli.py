@@ -310,6 +310,12 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     help="Retry silent ports of every host and send UDP probes to every address.",
 )
 @click.option(
+    "--connect",
+    "connect_sweep",
+    is_flag=True,
+    help="Sweep with connect() only (default as root on IPv4: raw SYN where sparse).",
+)
+@click.option(
     "--probe-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=60.0,
@@ -530,6 +536,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         read_timeout=max(5.0, p["timeout"]),
         retries=p["retries"],
         liveness=not p.get("no_liveness", False),
+        sweep="connect" if p.get("connect_sweep") else "auto",
         probe_timeout=p["probe_timeout"],
         per_host=p["per_host"],
         processes=p["processes"],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scanner import __version__
@@ -40,7 +40,14 @@ from scanner.models import (
 )
 from scanner.ports import PortSpec
 from scanner.probe import ListingBounds, Probe, ProbeContext
-from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
+from scanner.sweep import (
+    PairSlice,
+    PairSpace,
+    SweepConfig,
+    Sweeper,
+    SweepStats,
+    default_processes,
+)
 from scanner.targets import Scope, TargetSpace
 from scanner.triage import triage_finding
 from scanner.udpsweep import UdpPrepass
@@ -53,6 +60,10 @@ ServiceSink = Callable[[Service], None]
 _UDP_ANSWERED = {Status.SUCCESS, Status.AUTH_REQUIRED, Status.PROTOCOL_ERROR}
 _SMALL_SPACE = 20_000
 """Below this many pairs one sweep process is enough."""
+SAMPLE_PAIRS = 4096
+"""Pairs swept with connect() before ``sweep="auto"`` chooses between raw SYN and connect."""
+SPARSE = 0.5
+"""Fraction of unanswered sample pairs from which a scope counts as sparse (raw SYN wins)."""
 
 
 @dataclass
@@ -70,6 +81,10 @@ class ScanOptions:
     connect_timeout: float = 1.0
     read_timeout: float = 5.0
     retries: int = 1
+    sweep: str = "auto"
+    """``connect``, ``syn`` (raw SYN: root, IPv4) or ``auto``: as root on an IPv4 scope large
+    enough to sample, the first ``SAMPLE_PAIRS`` pairs are swept with connect(); if most of
+    them went unanswered (a sparse scope) the rest is swept with raw SYNs, else with connect()."""
     liveness: bool = True
     """Retries only for hosts that answered or are not yet judged; UDP probes only to hosts
     the sweep found alive (``--no-liveness`` turns both off)."""
@@ -211,6 +226,7 @@ class Engine:
             "connect_timeout": o.connect_timeout,
             "retries": o.retries,
             "liveness": o.liveness,
+            "sweep": o.sweep,
             "sweep_processes": processes,
             "fd_limit": budget.soft_limit,
         }
@@ -269,16 +285,13 @@ class Engine:
             if self.on_queued is not None:
                 self.on_queued(host, port, Transport.TCP)
 
-        sweeper = Sweeper(
-            SweepConfig(
-                concurrency=budget.sweep,
-                connect_timeout=o.connect_timeout,
-                retries=o.retries,
-                rate=o.rate,
-                processes=processes,
-                liveness=o.liveness,
-            ),
-            limiter=dialer.rate if processes == 1 else None,
+        sweep_cfg = SweepConfig(
+            concurrency=budget.sweep,
+            connect_timeout=o.connect_timeout,
+            retries=o.retries,
+            rate=o.rate,
+            processes=processes,
+            liveness=o.liveness,
         )
         if self.resume is not None and self.resume.sweep_done:
             # The interrupted scan had swept everything: probe what it queued, sweep nothing.
@@ -286,7 +299,7 @@ class Engine:
             feeders = [asyncio.create_task(self._requeue(self.resume, queue, udp_queue))]
         else:
             feeders = [
-                asyncio.create_task(self._sweep(sweeper, found)),
+                asyncio.create_task(self._sweep(sweep_cfg, found)),
                 asyncio.create_task(self._udp_feed(udp_queue)),
             ]
         aborter = asyncio.create_task(self._abort.wait())
@@ -313,23 +326,58 @@ class Engine:
             self._finish(aborted)
         return self.report
 
-    async def _sweep(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
+    async def _sweep(self, cfg: SweepConfig, found: Callable[[str, int], None]) -> None:
         try:
-            await self._sweep_tcp(sweeper, found)
+            await self._sweep_tcp(cfg, found)
         finally:
             self._sweep_finished.set()
 
-    async def _sweep_tcp(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
+    def _syn_possible(self) -> bool:
+        from scanner import synscan
+
+        return all(iv.version == 4 for iv in self.scope.intervals) and synscan.available()
+
+    async def _run_sweep(
+        self, cfg: SweepConfig, space: PairSpace, found: Callable[[str, int], None]
+    ) -> SweepStats:
+        assert self.dialer is not None
+        limiter = self.dialer.rate if cfg.processes == 1 else None
+        o = self.options
+        return await Sweeper(cfg, limiter=limiter).run(
+            space, o.seed, o.shard, found, alive=self.alive_hosts.add
+        )
+
+    async def _sweep_modes(
+        self, cfg: SweepConfig, found: Callable[[str, int], None]
+    ) -> SweepStats:
+        o = self.options
+        scope = self.report.scope
+        mode = o.sweep
+        if mode == "syn" and not self._syn_possible():
+            raise RuntimeError("raw-SYN sweep needs root (CAP_NET_RAW) and an IPv4-only scope")
+        if mode == "auto":
+            n = len(self.tcp_space) // o.shard[1]
+            if n < 4 * SAMPLE_PAIRS or not self._syn_possible():
+                mode = "connect"
+        if mode != "auto":
+            scope["sweep_mode"] = mode
+            return await self._run_sweep(replace(cfg, syn=mode == "syn"), self.tcp_space, found)
+        sample = PairSlice(self.tcp_space, o.shard, 0, SAMPLE_PAIRS)
+        first = await self._run_sweep(replace(cfg, processes=1), sample, found)
+        silent = first.timeouts / max(1, first.attempted)
+        syn = silent >= SPARSE
+        scope["sweep_mode"] = "syn" if syn else "connect"
+        scope["sweep_sample"] = {"pairs": first.attempted, "unanswered": first.timeouts}
+        rest = PairSlice(self.tcp_space, o.shard, SAMPLE_PAIRS)
+        stats = await self._run_sweep(replace(cfg, syn=syn), rest, found)
+        stats.add(first)
+        return stats
+
+    async def _sweep_tcp(self, cfg: SweepConfig, found: Callable[[str, int], None]) -> None:
         if not len(self.tcp_space):
             return
         try:
-            stats = await sweeper.run(
-                self.tcp_space,
-                self.options.seed,
-                self.options.shard,
-                found,
-                alive=self.alive_hosts.add,
-            )
+            stats = await self._sweep_modes(cfg, found)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import errno
 import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -82,6 +83,38 @@ class PairSpace(Protocol):
     def iter_pairs(self, seed: int, shard: tuple[int, int]) -> Iterable[tuple[str, int]]: ...
 
 
+class PairSlice:
+    """Items ``start`` to ``stop`` (exclusive; None: to the end) of ``space``'s shard ``base``.
+
+    Also valid for the sub-shards the sweep processes take of ``base`` (``(i + n*j, n*k)``):
+    sub-shard ``j`` holds the shard's items ``j, j+k, j+2k, ...``, so it gets its share of the
+    same slice. A sample sweep over the first items and a main sweep over the rest cover the
+    shard exactly once.
+    """
+
+    def __init__(
+        self, space: PairSpace, base: tuple[int, int], start: int, stop: int | None = None
+    ) -> None:
+        self.space = space
+        self.base = base
+        self.start = max(0, start)
+        self.stop = stop
+
+    def iter_pairs(self, seed: int, shard: tuple[int, int]) -> Iterator[tuple[str, int]]:
+        i, n = self.base
+        si, sn = shard
+        if sn % n or (si - i) % n:
+            raise ValueError(f"shard {shard} is not a sub-shard of {self.base}")
+        k, j = sn // n, (si - i) // n
+
+        def share(x: int) -> int:  # how many of the shard's first x items are in sub-shard j
+            return max(0, -(-(x - j) // k))
+
+        lo = share(self.start)
+        hi = None if self.stop is None else share(self.stop)
+        return itertools.islice(iter(self.space.iter_pairs(seed, shard)), lo, hi)
+
+
 @dataclass
 class SweepConfig:
     concurrency: int
@@ -95,6 +128,8 @@ class SweepConfig:
     """Retries only for hosts that answered or are not yet judged (``scanner.pacing``)."""
     min_timeout: float = DEFAULT_FLOOR
     """Floor of the measured per-network timeout (``connect_timeout`` is the ceiling)."""
+    syn: bool = False
+    """Raw-SYN probes (``scanner.synscan``, root, IPv4) instead of connect() in every process."""
 
 
 @dataclass
@@ -522,6 +557,10 @@ class Sweeper:
         anything (with several processes, once per process that saw it answer)."""
         if self.cfg.processes > 1:
             self.stats = await self._run_processes(space, seed, shard, found, alive)
+        elif self.cfg.syn:
+            from scanner.synscan import SynScanner
+
+            self.stats = await SynScanner(self.cfg).run(space, seed, shard, found, alive)
         else:
             self.stats = await self._run_in_loop(space, seed, shard, found, alive)
         return self.stats
@@ -710,7 +749,7 @@ def _child_main(
 
     def found(ip: str, port: int) -> None:
         out.extend(f"{ip} {port}\n".encode("ascii"))
-        if len(out) > 4096:
+        if len(out) > 4096 or cfg.syn:
             flush()
 
     def alive(ip: str) -> None:
@@ -720,6 +759,13 @@ def _child_main(
 
     core: _Core | None = None
     try:
+        if cfg.syn:
+            from scanner.synscan import SynScanner
+
+            stats = SynScanner(cfg)._scan(space, seed, shard, found, alive)
+            out.extend(b"S " + json.dumps(asdict(stats)).encode() + b"\n")
+            flush()
+            return
         core = _Core(
             iter(space.iter_pairs(seed, shard)),
             cfg,

@@ -58,6 +58,33 @@ def _v4_only(ip: str) -> None:
         raise ValueError(f"raw-SYN mode is IPv4 only ({ip}): use the connect sweep")
 
 
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+
+
+def _only_to_port(sock: socket.socket, port: int) -> bool:
+    """Attach a classic BPF filter: only TCP segments to ``port`` reach the raw socket.
+
+    On loopback a raw socket also receives our own outgoing SYNs (and on any interface every
+    other TCP segment of the machine); the kernel drops those before they cost a read.
+    """
+    import ctypes
+
+    prog = [
+        (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf): X = IP header length
+        (0x48, 0, 0, 2),  # ldh [x+2]: TCP destination port
+        (0x15, 0, 1, port),  # jeq #port
+        (0x06, 0, 0, 0xFFFF),  # ret #65535 (accept)
+        (0x06, 0, 0, 0),  # ret #0 (drop)
+    ]
+    buf = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *ins) for ins in prog))
+    fprog = struct.pack("HL", len(prog), ctypes.addressof(buf))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
+
+
 def _source_for(ip: str) -> str:
     """The local address the kernel would use to reach ``ip`` (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -120,8 +147,9 @@ class SynScanner:
         _v4_only(first[0])
         src = _source_for(first[0])
         src_b = socket.inet_aton(src)
-        sport = random.randint(40000, 60000)
-        key = random.getrandbits(32)
+        rng = random.SystemRandom()  # forked sweep processes must not share port and key
+        sport = rng.randint(40000, 60000)
+        key = rng.getrandbits(32)
         tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         try:
@@ -129,6 +157,7 @@ class SynScanner:
             for sock, opt in ((rx, socket.SO_RCVBUF), (tx, socket.SO_SNDBUF)):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, opt, 1 << 25)
+            _only_to_port(rx, sport)
             rx.setblocking(False)
             s0, s1 = struct.unpack("!HH", src_b)
             # Checksum of the constant part: source address, protocol, TCP length, source port,

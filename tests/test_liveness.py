@@ -31,7 +31,7 @@ RULES = textwrap.dedent(
     f"""
     table inet nasscan_test {{
       chain input {{ type filter hook input priority 0; policy accept;
-        ip daddr {NET}.0/26 ip daddr != {{ {", ".join(f"{NET}.{h}" for h in ALIVE)},
+        ip daddr {NET}.0/20 ip daddr != {{ {", ".join(f"{NET}.{h}" for h in ALIVE)},
           {", ".join(h for h, _ in FILTERED)} }} tcp flags & (syn | ack) == syn drop
         {" ".join(
             f"ip daddr {h} tcp dport != {p} tcp flags & (syn | ack) == syn drop;"
@@ -170,3 +170,55 @@ def test_udp_probes_go_only_to_hosts_the_sweep_found_alive(
     # nothing serves TFTP in the namespace: every datagram sent was refused by ICMP at once
     assert scope["udp"]["refused"] == scope["udp"]["sent"]
     assert scope["udp"]["timeouts"] == 0
+
+
+def _scan_in(netns: str, out: Path, scope: str, *extra: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable, "-m", "scanner.cli", "scan", scope, "-p", ",".join(map(str, PORTS)),
+        "--probes", "none", "--timeout", "0.5", "--format", "json", "-o", str(out),
+        "--quiet", "--no-history", "--fail-on", "none", *extra,
+    ]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    code = (
+        "import sys, runpy\n"
+        "from socket_listeners import listeners\n"
+        f"with listeners({[*OPEN, *FILTERED]!r}):\n"
+        f"    sys.argv = {cmd[2:]!r}\n"
+        "    try:\n"
+        "        runpy.run_module('scanner.cli', run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        "        sys.exit(e.code)\n"
+    )
+    proc = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", code], capture_output=True,
+        text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+@pytest.mark.parametrize("connect", [False, True])
+def test_engine_chooses_raw_syn_for_a_sparse_scope_and_finds_the_same(
+    netns: str, tmp_path: Path, connect: bool
+) -> None:
+    # 127.10.0.0/20 x 8 ports = 32,768 pairs, all but 7 hosts silent: sparse
+    r = _scan_in(netns, tmp_path / "r.json", f"{NET}.0/20", *(["--connect"] if connect else []))
+    scope = r["scope"]
+    assert {(s["host"], s["port"]) for s in r["services"]} == EXPECTED
+    assert scope["sweep"]["attempted"] == 4096 * len(PORTS)
+    assert scope["alive_hosts"] == len(ANSWERING)
+    if connect:
+        assert scope["sweep_mode"] == "connect" and "sweep_sample" not in scope
+    else:
+        assert scope["sweep_mode"] == "syn"
+        assert scope["sweep_sample"]["unanswered"] / scope["sweep_sample"]["pairs"] > 0.9
+
+
+def test_engine_keeps_connect_for_a_dense_scope(netns: str, tmp_path: Path) -> None:
+    # 127.11.0.0/20: no rule, every address answers (RST): dense
+    r = _scan_in(netns, tmp_path / "r.json", "127.11.0.0/20")
+    assert r["scope"]["sweep_mode"] == "connect"
+    assert r["scope"]["sweep_sample"]["unanswered"] == 0
+    assert r["services"] == []
+    assert r["scope"]["sweep"]["closed"] == 4096 * len(PORTS)

@@ -94,3 +94,21 @@ def test_tracking_is_bounded_and_untracked_hosts_keep_retries() -> None:
     assert len(live.state) == 2
     assert live.silent("10.0.0.1") and not live.silent("10.0.0.3")
     assert live.unanswered("10.0.0.3", 0) is True
+
+
+async def test_pair_slices_cover_the_shard_once_also_in_sub_shards() -> None:
+    from scanner.sweep import PairSlice
+    from scanner.targets import TargetSpace, build_scope
+
+    space = TargetSpace(await build_scope(["192.0.2.0/26"]), [1, 2, 3])
+    for base in [(0, 1), (1, 3)]:
+        whole = list(space.iter_pairs(5, base))
+        head, tail = PairSlice(space, base, 0, 17), PairSlice(space, base, 17)
+        assert list(head.iter_pairs(5, base)) == whole[:17]
+        assert list(tail.iter_pairs(5, base)) == whole[17:]
+        i, n = base
+        for k in (2, 3):  # the sweep's k processes take sub-shards (i + n*j, n*k)
+            got_head = [p for j in range(k) for p in head.iter_pairs(5, (i + n * j, n * k))]
+            got_tail = [p for j in range(k) for p in tail.iter_pairs(5, (i + n * j, n * k))]
+            assert sorted(got_head) == sorted(whole[:17])
+            assert sorted(got_tail) == sorted(whole[17:])
