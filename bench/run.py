@@ -49,6 +49,7 @@ class Workload:
     silent_odd_hosts: bool = False  # drop SYNs to every odd address (half the hosts)
     rules: str = ""  # nftables rules (inside the namespace) instead of silent_odd_hosts
     defaults: bool = False  # nasscan-cli without --timeout/--retries (the program's defaults)
+    cli_args: list[str] | None = None  # nasscan-cli: these instead of "-p PORTS --probes none"
     timeout: float = 1.0  # nasscan connect timeout
     retries: int = 1
     tools: list[str] = field(default_factory=list)
@@ -146,6 +147,28 @@ WORKLOADS = {
         "(only x.x.x.0 mod 32 answer, plus one host that drops all ports but 445); "
         "10 listeners; nasscan with default settings",
     ),
+    "U1": Workload(
+        "U1",
+        "127.0.0.0/16",
+        [],
+        [],
+        defaults=True,
+        cli_args=["--probes", "tftp"],
+        tools=["nasscan-cli"],
+        note="the TFTP probe (UDP 69) over 127.0.0.0/16 where no TFTP server exists "
+        "(every address answers ICMP port unreachable), default settings",
+    ),
+    "U2": Workload(
+        "U2",
+        "127.0.0.0/16",
+        [],
+        [],
+        defaults=True,
+        cli_args=[],
+        tools=["nasscan-cli"],
+        note="a whole default scan (every probe, default ports, TFTP included) of "
+        "127.0.0.0/16 where nothing listens",
+    ),
     "tiny": Workload(
         "tiny",
         "127.0.0.0/26",
@@ -202,14 +225,12 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
         elif tool.startswith("nasscan-cli-c"):  # e.g. nasscan-cli-c16384: --concurrency 16384
             extra = ["--concurrency", tool.removeprefix("nasscan-cli-c")]
         timing = [] if w.defaults else ["--timeout", str(w.timeout), "--retries", str(w.retries)]
+        what = ["-p", _ports(w), "--probes", "none"] if w.cli_args is None else w.cli_args
         return [
             NASSCAN,
             "scan",
             w.targets,
-            "-p",
-            _ports(w),
-            "--probes",
-            "none",
+            *what,
             *timing,
             "--format",
             "json",
