@@ -47,11 +47,38 @@ class Workload:
     ports: list[int]
     planted: list[tuple[str, int]]
     silent_odd_hosts: bool = False  # drop SYNs to every odd address (half the hosts)
+    rules: str = ""  # nftables rules (inside the namespace) instead of silent_odd_hosts
+    defaults: bool = False  # nasscan-cli without --timeout/--retries (the program's defaults)
+    cli_args: list[str] | None = None  # nasscan-cli: these instead of "-p PORTS --probes none"
     timeout: float = 1.0  # nasscan connect timeout
     retries: int = 1
     tools: list[str] = field(default_factory=list)
     note: str = ""
 
+
+# W4: a sparse network. Every address drops every packet except those whose last five bits are 0
+# (512 of 16,384 = 3.1 %), the scanner's own 127.0.0.1, and 127.0.33.7, a "filtered host" that
+# drops everything but TCP 445 where a listener waits (recall must stay exact with liveness).
+W4_PLANTED = [
+    ("127.0.0.32", 445),
+    ("127.0.3.64", 21),
+    ("127.0.7.96", 80),
+    ("127.0.12.128", 2049),
+    ("127.0.18.160", 873),
+    ("127.0.25.192", 9000),
+    ("127.0.40.224", 139),
+    ("127.0.52.0", 3260),
+    ("127.0.63.32", 8080),
+    ("127.0.33.7", 445),
+]
+W4_RULES = (
+    "table inet nasscan_bench {\n"
+    "  chain input { type filter hook input priority 0; policy accept;\n"
+    "    ip daddr != { 127.0.0.1, 127.0.33.7 } ip daddr & 0.0.0.31 != 0.0.0.0 drop\n"
+    "    ip daddr 127.0.33.7 tcp dport != 445 drop\n"
+    "  }\n"
+    "}\n"
+)
 
 WORKLOADS = {
     "W1": Workload(
@@ -108,6 +135,40 @@ WORKLOADS = {
         ],
         note="W1's space, SYNs to every odd address dropped in the namespace (2,048 silent hosts)",
     ),
+    "W4": Workload(
+        "W4",
+        "127.0.0.0/18",
+        STORAGE_PORTS,
+        W4_PLANTED,
+        rules=W4_RULES,
+        defaults=True,
+        tools=["nasscan-cli", "nasscan-cli-connect", "nmap-sT", "masscan"],
+        note="127.0.0.0/18 x 12 ports = 196,608 probes; 97% of addresses drop every packet "
+        "(only x.x.x.0 mod 32 answer, plus one host that drops all ports but 445); "
+        "10 listeners; nasscan with default settings",
+    ),
+    "U1": Workload(
+        "U1",
+        "127.0.0.0/16",
+        [],
+        [],
+        defaults=True,
+        cli_args=["--probes", "tftp"],
+        tools=["nasscan-cli"],
+        note="the TFTP probe (UDP 69) over 127.0.0.0/16 where no TFTP server exists "
+        "(every address answers ICMP port unreachable), default settings",
+    ),
+    "U2": Workload(
+        "U2",
+        "127.0.0.0/16",
+        [],
+        [],
+        defaults=True,
+        cli_args=[],
+        tools=["nasscan-cli"],
+        note="a whole default scan (every probe, default ports, TFTP included) of "
+        "127.0.0.0/16 where nothing listens",
+    ),
     "tiny": Workload(
         "tiny",
         "127.0.0.0/26",
@@ -159,20 +220,18 @@ def command(tool: str, w: Workload, outfile: str) -> list[str] | None:
         ]
     if tool.startswith("nasscan-cli"):
         extra = []
-        if tool.startswith("nasscan-cli-c"):  # e.g. nasscan-cli-c16384: --concurrency 16384
+        if tool == "nasscan-cli-connect":
+            extra = ["--connect"]
+        elif tool.startswith("nasscan-cli-c"):  # e.g. nasscan-cli-c16384: --concurrency 16384
             extra = ["--concurrency", tool.removeprefix("nasscan-cli-c")]
+        timing = [] if w.defaults else ["--timeout", str(w.timeout), "--retries", str(w.retries)]
+        what = ["-p", _ports(w), "--probes", "none"] if w.cli_args is None else w.cli_args
         return [
             NASSCAN,
             "scan",
             w.targets,
-            "-p",
-            _ports(w),
-            "--probes",
-            "none",
-            "--timeout",
-            str(w.timeout),
-            "--retries",
-            str(w.retries),
+            *what,
+            *timing,
             "--format",
             "json",
             "-o",
@@ -266,12 +325,15 @@ class Netns:
             subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
         return self
 
-    def firewall(self, silent_odd_hosts: bool) -> None:
-        """Inside the namespace only: drop SYNs (not replies) to every odd address."""
+    def firewall(self, silent_odd_hosts: bool, rules: str = "") -> None:
+        """Inside the namespace only: drop SYNs (not replies) to every odd address, or
+        apply ``rules``."""
         if not self.use:
             return
         subprocess.run([*self.prefix(), "nft", "flush", "ruleset"], check=True, capture_output=True)
-        if silent_odd_hosts:
+        if rules:
+            subprocess.run([*self.prefix(), "nft", "-f", "-"], input=rules, text=True, check=True)
+        elif silent_odd_hosts:
             rules = (
                 "table inet nasscan_bench {\n"
                 "  chain input { type filter hook input priority 0; policy accept;\n"
@@ -378,7 +440,7 @@ def median(xs: list[float]) -> float:
 
 
 def bench(ns: Netns, w: Workload, runs: int, tools: list[str], limit: float) -> list[str]:
-    ns.firewall(w.silent_odd_hosts)
+    ns.firewall(w.silent_odd_hosts, w.rules)
     ns.plant(w.planted)
     results: dict[str, list[Run]] = {t: [] for t in tools}
     skipped: set[str] = set()

@@ -14,7 +14,6 @@ from dataclasses import asdict
 
 from scanner.limits import raise_nofile
 from scanner.sweep import SweepConfig, Sweeper, default_processes
-from scanner.synscan import SynScanner
 from scanner.targets import TargetSpace, build_scope
 
 
@@ -43,8 +42,9 @@ async def main() -> int:
         retries=a.retries,
         rate=a.rate,
         processes=processes,
+        syn=a.syn,
     )
-    sweeper: Sweeper | SynScanner = SynScanner(cfg) if a.syn else Sweeper(cfg)
+    sweeper = Sweeper(cfg)
     stats = await sweeper.run(space, a.seed, (0, 1), lambda h, p: out.append(f"{h} {p}"))
     sys.stdout.write("".join(line + "\n" for line in out))
     sys.stderr.write(json.dumps(asdict(stats)) + "\n")

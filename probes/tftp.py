@@ -63,6 +63,10 @@ class TFTPProbe(Probe):
         "TFTP: liveness by a random read request, then first blocks of well-known file names"
     )
 
+    def udp_payload(self, port: int) -> bytes | None:
+        """A read request for a random name: any TFTP server answers (an ERROR is an answer)."""
+        return tftp.rrq(f"nasscan-{secrets.token_hex(6)}.none")
+
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)

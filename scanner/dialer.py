@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-import asyncio_dgram
-
 T = TypeVar("T")
+
+# Linux: ICMP errors for an unconnected UDP socket are reported only with IP(V6)_RECVERR.
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 
 
 class ScopeCheck(Protocol):
@@ -135,6 +137,52 @@ class Connection:
             await asyncio.wait_for(self.writer.wait_closed(), 1.0)
 
 
+class UdpSocket:
+    """A non-blocking UDP socket on the loop whose ``recv`` ends at once on an ICMP error.
+
+    Connected sockets (``Dialer.udp``) learn of an ICMP port unreachable by themselves; the
+    unconnected ones (``Dialer.udp_reply_from``) have ``IP_RECVERR`` set so they do too. Either
+    way the waiting ``recv()`` raises ``ConnectionRefusedError`` (or the matching ``OSError``)
+    as soon as the error arrives instead of waiting out its timeout.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self._loop = asyncio.get_running_loop()
+
+    async def send(self, data: bytes, addr: tuple[str, int] | None = None) -> None:
+        if addr is None:
+            await self._loop.sock_sendall(self.sock, data)
+        else:
+            await self._loop.sock_sendto(self.sock, data, addr)
+
+    async def recv(self, max_bytes: int = 65535) -> tuple[bytes, tuple[str, int]]:
+        """One datagram and its sender; raises on a reported ICMP error."""
+        data, addr = await self._loop.sock_recvfrom(self.sock, max_bytes)
+        return data, (str(addr[0]), int(addr[1]))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _udp_socket(host: str, *, recverr: bool, bind: tuple[str, int] | None) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        if recverr:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+        if bind is not None:
+            sock.bind(bind)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def _insecure_tls_context() -> ssl.SSLContext:
     """Scanners must talk to self-signed servers: no verification, any protocol version."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -178,9 +226,13 @@ class Dialer:
     # -- scope -------------------------------------------------------------------------------
     def check(self, host: str, port: int) -> None:
         """Raise ``OutOfScopeError`` unless ``host`` is an in-scope IP address literal."""
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
+        addr: ipaddress.IPv4Address | ipaddress.IPv6Address
+        try:  # inet_pton: strict literals only, and much cheaper than parsing in Python
+            if ":" in host:
+                addr = ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, host))
+            else:
+                addr = ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, host))
+        except (OSError, ValueError, TypeError):
             self.refused_out_of_scope += 1
             raise OutOfScopeError(host, port) from None
         if addr not in self.scope:
@@ -255,42 +307,32 @@ class Dialer:
     @contextlib.asynccontextmanager
     async def udp(
         self, host: str, port: int, *, source_port: int | None = None
-    ) -> AsyncIterator[asyncio_dgram.DatagramClient]:
-        """A connected UDP socket (asyncio-dgram) to an in-scope address."""
+    ) -> AsyncIterator[UdpSocket]:
+        """A connected UDP socket to an in-scope address (an ICMP refusal ends ``recv``)."""
         async with self.slot(host, port):
-            if source_port is None:
-                stream = await asyncio_dgram.connect((host, port))
-            else:
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_DGRAM)
-                try:
-                    sock.setblocking(False)
-                    sock.bind(_local_addr(host, source_port) or ("", 0))
-                    sock.connect((host, port))
-                except BaseException:
-                    sock.close()
-                    raise
-                client = await asyncio_dgram.from_socket(sock)
-                assert isinstance(client, asyncio_dgram.aio.DatagramClient)
-                stream = client
+            sock = _udp_socket(host, recverr=False, bind=_local_addr(host, source_port))
+            try:
+                sock.setblocking(False)
+                sock.connect((host, port))
+            except BaseException:
+                sock.close()
+                raise
+            stream = UdpSocket(sock)
             try:
                 yield stream
             finally:
                 stream.close()
 
-    async def udp_reply_from(self, host: str, port: int) -> asyncio_dgram.DatagramServer:
+    async def udp_reply_from(self, host: str, port: int) -> UdpSocket:
         """An unconnected UDP socket for protocols whose replies come from another port (TFTP).
 
+        ``IP_RECVERR`` is set, so an ICMP port unreachable from the target ends the wait at once.
         Sending is only allowed through ``send_udp`` which checks scope on every datagram.
         """
         self.check(host, port)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        bind = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)
-        return await asyncio_dgram.bind(bind)
+        return UdpSocket(_udp_socket(host, recverr=True, bind=None))
 
-    async def send_udp(
-        self, sock: asyncio_dgram.DatagramServer, data: bytes, host: str, port: int
-    ) -> None:
+    async def send_udp(self, sock: UdpSocket, data: bytes, host: str, port: int) -> None:
         self.check(host, port)
         await self.rate.acquire()
         await sock.send(data, (host, port))

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scanner import __version__
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.identify import Identification, ResourceError, identify, is_resource_error
-from scanner.limits import Budget, raise_nofile, size_concurrency
+from scanner.limits import Budget, available_memory, raise_nofile, size_concurrency
 from scanner.models import (
     Finding,
     ProbeResult,
@@ -40,9 +40,17 @@ from scanner.models import (
 )
 from scanner.ports import PortSpec
 from scanner.probe import ListingBounds, Probe, ProbeContext
-from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
+from scanner.sweep import (
+    PairSlice,
+    PairSpace,
+    SweepConfig,
+    Sweeper,
+    SweepStats,
+    default_processes,
+)
 from scanner.targets import Scope, TargetSpace
 from scanner.triage import triage_finding
+from scanner.udpsweep import UdpPrepass
 
 log = logging.getLogger("nasscan.engine")
 
@@ -52,6 +60,10 @@ ServiceSink = Callable[[Service], None]
 _UDP_ANSWERED = {Status.SUCCESS, Status.AUTH_REQUIRED, Status.PROTOCOL_ERROR}
 _SMALL_SPACE = 20_000
 """Below this many pairs one sweep process is enough."""
+SAMPLE_PAIRS = 4096
+"""Pairs swept with connect() before ``sweep="auto"`` chooses between raw SYN and connect."""
+SPARSE = 0.5
+"""Fraction of unanswered sample pairs from which a scope counts as sparse (raw SYN wins)."""
 
 
 @dataclass
@@ -69,6 +81,13 @@ class ScanOptions:
     connect_timeout: float = 1.0
     read_timeout: float = 5.0
     retries: int = 1
+    sweep: str = "auto"
+    """``connect``, ``syn`` (raw SYN: root, IPv4) or ``auto``: as root on an IPv4 scope large
+    enough to sample, the first ``SAMPLE_PAIRS`` pairs are swept with connect(); if most of
+    them went unanswered (a sparse scope) the rest is swept with raw SYNs, else with connect()."""
+    liveness: bool = True
+    """Retries only for hosts that answered or are not yet judged; UDP probes only to hosts
+    the sweep found alive (``--no-liveness`` turns both off)."""
     probe_timeout: float = 60.0
     per_host: int = 8
     processes: int | None = None
@@ -151,6 +170,10 @@ class Engine:
         self.report = Report(scanner=ScannerInfo(version=__version__), started_at=utcnow())
         self.dialer: Dialer | None = None
         self.sweep_stats: SweepStats | None = None
+        self.alive_hosts: set[str] = set()
+        """Hosts that answered anything in the sweep (SYN-ACK, RST, ICMP error)."""
+        self._sweep_finished = asyncio.Event()
+        self.sweep_failed = False
         self._abort = asyncio.Event()
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
@@ -178,9 +201,11 @@ class Engine:
     def discovery_only(self) -> bool:
         return not self.options.probes
 
-    def _budget(self) -> Budget:
+    def _budget(self, processes: int) -> Budget:
         soft, _hard = raise_nofile()
-        return size_concurrency(self.options.concurrency, soft)
+        return size_concurrency(
+            self.options.concurrency, soft, processes=processes, memory=available_memory()
+        )
 
     def _scope_info(self, budget: Budget, processes: int) -> dict[str, Any]:
         o = self.options
@@ -200,6 +225,8 @@ class Engine:
             "rate": o.rate,
             "connect_timeout": o.connect_timeout,
             "retries": o.retries,
+            "liveness": o.liveness,
+            "sweep": o.sweep,
             "sweep_processes": processes,
             "fd_limit": budget.soft_limit,
         }
@@ -222,10 +249,10 @@ class Engine:
     # -- the scan -------------------------------------------------------------------------------
     async def run(self) -> Report:
         o = self.options
-        budget = self._budget()
         processes = o.processes or (
             1 if len(self.tcp_space) < _SMALL_SPACE or o.rate else default_processes()
         )
+        budget = self._budget(processes)
         self.report.scope = self._scope_info(budget, processes)
         dialer = self.dialer = Dialer(
             self.scope,
@@ -249,7 +276,7 @@ class Engine:
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(n_workers)]
         # UDP attempts mostly wait for silence: their own, wider pool keeps TCP probes moving.
         if len(self.udp_space):
-            n_udp = max(1, min(512, budget.sweep // 4, len(self.udp_space)))
+            n_udp = max(1, min(512, budget.probes * 4, len(self.udp_space)))
             workers += [asyncio.create_task(self._worker(udp_queue)) for _ in range(n_udp)]
 
         def found(host: str, port: int) -> None:
@@ -258,15 +285,13 @@ class Engine:
             if self.on_queued is not None:
                 self.on_queued(host, port, Transport.TCP)
 
-        sweeper = Sweeper(
-            SweepConfig(
-                concurrency=budget.sweep,
-                connect_timeout=o.connect_timeout,
-                retries=o.retries,
-                rate=o.rate,
-                processes=processes,
-            ),
-            limiter=dialer.rate if processes == 1 else None,
+        sweep_cfg = SweepConfig(
+            concurrency=budget.sweep,
+            connect_timeout=o.connect_timeout,
+            retries=o.retries,
+            rate=o.rate,
+            processes=processes,
+            liveness=o.liveness,
         )
         if self.resume is not None and self.resume.sweep_done:
             # The interrupted scan had swept everything: probe what it queued, sweep nothing.
@@ -274,7 +299,7 @@ class Engine:
             feeders = [asyncio.create_task(self._requeue(self.resume, queue, udp_queue))]
         else:
             feeders = [
-                asyncio.create_task(self._sweep(sweeper, found)),
+                asyncio.create_task(self._sweep(sweep_cfg, found)),
                 asyncio.create_task(self._udp_feed(udp_queue)),
             ]
         aborter = asyncio.create_task(self._abort.wait())
@@ -301,16 +326,64 @@ class Engine:
             self._finish(aborted)
         return self.report
 
-    async def _sweep(self, sweeper: Sweeper, found: Callable[[str, int], None]) -> None:
+    async def _sweep(self, cfg: SweepConfig, found: Callable[[str, int], None]) -> None:
+        try:
+            await self._sweep_tcp(cfg, found)
+        finally:
+            self._sweep_finished.set()
+
+    def _syn_possible(self) -> bool:
+        from scanner import synscan
+
+        return all(iv.version == 4 for iv in self.scope.intervals) and synscan.available()
+
+    async def _run_sweep(
+        self, cfg: SweepConfig, space: PairSpace, found: Callable[[str, int], None]
+    ) -> SweepStats:
+        assert self.dialer is not None
+        limiter = self.dialer.rate if cfg.processes == 1 else None
+        o = self.options
+        return await Sweeper(cfg, limiter=limiter).run(
+            space, o.seed, o.shard, found, alive=self.alive_hosts.add
+        )
+
+    async def _sweep_modes(
+        self, cfg: SweepConfig, found: Callable[[str, int], None]
+    ) -> SweepStats:
+        o = self.options
+        scope = self.report.scope
+        mode = o.sweep
+        if mode == "syn" and not self._syn_possible():
+            raise RuntimeError("raw-SYN sweep needs root (CAP_NET_RAW) and an IPv4-only scope")
+        if mode == "auto":
+            n = len(self.tcp_space) // o.shard[1]
+            if n < 4 * SAMPLE_PAIRS or not self._syn_possible():
+                mode = "connect"
+        if mode != "auto":
+            scope["sweep_mode"] = mode
+            return await self._run_sweep(replace(cfg, syn=mode == "syn"), self.tcp_space, found)
+        sample = PairSlice(self.tcp_space, o.shard, 0, SAMPLE_PAIRS)
+        first = await self._run_sweep(replace(cfg, processes=1), sample, found)
+        silent = first.timeouts / max(1, first.attempted)
+        syn = silent >= SPARSE
+        scope["sweep_mode"] = "syn" if syn else "connect"
+        scope["sweep_sample"] = {"pairs": first.attempted, "unanswered": first.timeouts}
+        rest = PairSlice(self.tcp_space, o.shard, SAMPLE_PAIRS)
+        stats = await self._run_sweep(replace(cfg, syn=syn), rest, found)
+        stats.add(first)
+        return stats
+
+    async def _sweep_tcp(self, cfg: SweepConfig, found: Callable[[str, int], None]) -> None:
         if not len(self.tcp_space):
             return
         try:
-            stats = await sweeper.run(self.tcp_space, self.options.seed, self.options.shard, found)
+            stats = await self._sweep_modes(cfg, found)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.report.errors.append(f"sweep failed: {exc}")
             log.error("sweep failed: %s", exc)
+            self.sweep_failed = True
             return
         self.sweep_stats = stats
         if stats.unresolved:
@@ -320,16 +393,70 @@ class Engine:
                 "lower --concurrency or raise the file-descriptor limit"
             )
 
+    def _udp_to_alive_only(self) -> bool:
+        """UDP goes only to hosts the TCP sweep saw alive: with liveness on, a TCP sweep to
+        judge by, and that sweep having completed (a failed or incomplete sweep judges nobody)."""
+        stats = self.sweep_stats
+        return (
+            self.options.liveness
+            and bool(len(self.tcp_space))
+            and stats is not None
+            and stats.complete
+            and not self.sweep_failed
+        )
+
+    def _udp_payloads(self) -> dict[int, bytes]:
+        """UDP ports whose claiming probes all have a first datagram: they get the pre-pass."""
+        out: dict[int, bytes] = {}
+        for port in self.udp_ports:
+            claimers = [p for p in self.options.probes if p.claims_port(port, Transport.UDP)]
+            payloads = [p.udp_payload(port) for p in claimers]
+            first = payloads[0] if payloads else None
+            if first is not None and all(x is not None for x in payloads):
+                out[port] = first
+        return out
+
     async def _udp_feed(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
         if not len(self.udp_space):
             return
-        for host, port in self.udp_space.iter_pairs(self.options.seed, self.options.shard):
-            while queue.qsize() > 512:
-                await asyncio.sleep(0.01)
+        if self.options.liveness and len(self.tcp_space):
+            await self._sweep_finished.wait()
+        alive_only = self._udp_to_alive_only()
+        skipped = [0]
+        seed, shard = self.options.seed, self.options.shard
+
+        def pairs(prepass: bool) -> Iterator[tuple[str, int]]:
+            for host, port in self.udp_space.iter_pairs(seed, shard):
+                if (port in payloads) != prepass:
+                    continue
+                if alive_only and host not in self.alive_hosts:
+                    skipped[0] += 1
+                    continue
+                yield host, port
+
+        def enqueue(host: str, port: int) -> None:
             queue.put_nowait((host, port, Transport.UDP))
             if self.on_queued is not None:
                 self.on_queued(host, port, Transport.UDP)
+
+        payloads = self._udp_payloads()
+        if payloads:
+            assert self.dialer is not None
+            prepass = UdpPrepass(
+                self.dialer.check,
+                self.dialer.rate,
+                timeout=min(3.0, self.options.read_timeout),
+                retries=self.options.retries,
+            )
+            stats = await prepass.run(pairs(True), lambda port: payloads[port], enqueue)
+            self.report.scope["udp"] = asdict(stats)
+        for host, port in pairs(False):
+            while queue.qsize() > 512:
+                await asyncio.sleep(0.01)
+            enqueue(host, port)
             await asyncio.sleep(0)
+        if alive_only:
+            self.report.scope["udp_skipped_silent"] = skipped[0]
 
     async def _requeue(
         self,
@@ -535,6 +662,7 @@ class Engine:
         r.findings.sort(key=finding_order)
         if self.sweep_stats is not None:
             r.scope["sweep"] = asdict(self.sweep_stats)
+            r.scope["alive_hosts"] = len(self.alive_hosts)
         r.scope["duration_s"] = round((r.finished_at - r.started_at).total_seconds(), 3)
 
 

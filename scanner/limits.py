@@ -3,6 +3,10 @@
 A connect scan needs one descriptor per connection in flight. At start the soft RLIMIT_NOFILE is
 raised to the hard limit, and concurrency is sized so the sweep and the probe stage together stay
 well below it: running out of descriptors must never look like closed ports.
+
+The default sweep concurrency is what the descriptors allow (in every sweep process: forked
+sweep processes each have a table of their own), capped by memory (``BYTES_PER_PROBE`` of the
+available memory per connection in flight); ``--concurrency`` only lowers it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from dataclasses import dataclass
 RESERVED_FDS = 64
 """Descriptors kept for the interpreter, output files, the loop, thread pools and probes' extras."""
 
-DEFAULT_SWEEP_CONCURRENCY = 4096
 DEFAULT_PROBE_CONCURRENCY = 128
+BYTES_PER_PROBE = 64 * 1024
+"""Memory allowed per sweep connection in flight (kernel socket, epoll item, Python objects
+take a few KB; the rest is headroom for the probe stage)."""
 
 
 @dataclass(frozen=True)
@@ -39,20 +45,38 @@ def raise_nofile() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available (``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def size_concurrency(
     requested: int | None,
     soft_limit: int,
     *,
+    processes: int = 1,
+    memory: int | None = None,
     probe_concurrency: int = DEFAULT_PROBE_CONCURRENCY,
 ) -> Budget:
     """Split the descriptor budget between the sweep and the probe stage.
 
-    ``requested`` (``--concurrency``) is an upper bound on sweep connections in flight; it is
-    lowered when the descriptor limit cannot carry it next to the probe stage.
+    With one sweep process it shares the table with the probe stage; forked sweep processes
+    each get ``limit - RESERVED_FDS`` descriptors of their own. ``memory`` (bytes available)
+    caps the total at one connection per ``BYTES_PER_PROBE``. ``requested``
+    (``--concurrency``) is an upper bound on sweep connections in flight.
     """
     limit = soft_limit if soft_limit != resource.RLIM_INFINITY else 1 << 20
     usable = max(2, limit - RESERVED_FDS)
     probes = max(1, min(probe_concurrency, usable // 4))
-    sweep_cap = max(1, usable - probes)
-    sweep = min(requested or DEFAULT_SWEEP_CONCURRENCY, sweep_cap)
+    sweep_cap = max(1, usable) * processes if processes > 1 else max(1, usable - probes)
+    if memory is not None:
+        sweep_cap = min(sweep_cap, max(64, memory // BYTES_PER_PROBE))
+    sweep = min(requested, sweep_cap) if requested else sweep_cap
     return Budget(soft_limit=limit, sweep=max(1, sweep), probes=probes)

@@ -110,6 +110,15 @@ class Probe(ABC):
         """
         return self.matches_greeting(service.greeting)
 
+    def udp_payload(self, port: int) -> bytes | None:
+        """UDP probes: the first datagram of a harmless question to ``port``, or None.
+
+        With one, the engine's UDP pre-pass (``scanner.udpsweep``) sends it to every address in
+        bulk and runs ``run`` only where the host answered; an ICMP refusal or silence ends the
+        pair there. Without one, ``run`` is called for every address.
+        """
+        return None
+
     @abstractmethod
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         """Probe one service and return how the attempt ended, with its findings."""

@@ -9,6 +9,9 @@ Timeouts live in a coarse timer wheel (one set of fds per tick), connect results
 - success: open (reported through ``found`` as soon as it is seen, then reset with SO_LINGER 0);
 - ``ECONNREFUSED``: closed;
 - no answer before the deadline: filtered, retried up to ``retries`` times, then a timeout;
+  the deadline comes from the round trips measured on the probe's network and host liveness
+  decides who gets retries (``scanner.pacing``: a host that answered nothing on its first pairs
+  is presumed silent, its other pairs get one attempt);
 - ``EMFILE``/``ENFILE``/``ENOBUFS``/``EAGAIN``/``EADDRNOTAVAIL``/``ENOMEM``: a *resource error*,
   never a result. The same probe is queued again, the concurrency window shrinks (AIMD) and
   socket creation backs off. If no socket can be created for ``resource_give_up`` seconds, the
@@ -26,6 +29,8 @@ import _socket
 import asyncio
 import contextlib
 import errno
+import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -35,10 +40,11 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.dialer import RateLimiter
+from scanner.pacing import DEFAULT_FLOOR, Liveness, RttTimeouts
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -77,6 +83,38 @@ class PairSpace(Protocol):
     def iter_pairs(self, seed: int, shard: tuple[int, int]) -> Iterable[tuple[str, int]]: ...
 
 
+class PairSlice:
+    """Items ``start`` to ``stop`` (exclusive; None: to the end) of ``space``'s shard ``base``.
+
+    Also valid for the sub-shards the sweep processes take of ``base`` (``(i + n*j, n*k)``):
+    sub-shard ``j`` holds the shard's items ``j, j+k, j+2k, ...``, so it gets its share of the
+    same slice. A sample sweep over the first items and a main sweep over the rest cover the
+    shard exactly once.
+    """
+
+    def __init__(
+        self, space: PairSpace, base: tuple[int, int], start: int, stop: int | None = None
+    ) -> None:
+        self.space = space
+        self.base = base
+        self.start = max(0, start)
+        self.stop = stop
+
+    def iter_pairs(self, seed: int, shard: tuple[int, int]) -> Iterator[tuple[str, int]]:
+        i, n = self.base
+        si, sn = shard
+        if sn % n or (si - i) % n:
+            raise ValueError(f"shard {shard} is not a sub-shard of {self.base}")
+        k, j = sn // n, (si - i) // n
+
+        def share(x: int) -> int:  # how many of the shard's first x items are in sub-shard j
+            return max(0, -(-(x - j) // k))
+
+        lo = share(self.start)
+        hi = None if self.stop is None else share(self.stop)
+        return itertools.islice(iter(self.space.iter_pairs(seed, shard)), lo, hi)
+
+
 @dataclass
 class SweepConfig:
     concurrency: int
@@ -86,6 +124,12 @@ class SweepConfig:
     processes: int = 1
     # Seconds without a single socket created (only resource errors) before giving up.
     resource_give_up: float = 10.0
+    liveness: bool = True
+    """Retries only for hosts that answered or are not yet judged (``scanner.pacing``)."""
+    min_timeout: float = DEFAULT_FLOOR
+    """Floor of the measured per-network timeout (``connect_timeout`` is the ceiling)."""
+    syn: bool = False
+    """Raw-SYN probes (``scanner.synscan``, root, IPv4) instead of connect() in every process."""
 
 
 @dataclass
@@ -98,6 +142,7 @@ class SweepStats:
     retried: int = 0  # extra connection attempts after a timeout
     unreachable: int = 0  # EHOSTUNREACH/ENETUNREACH/EPERM...: not open, not a refusal
     unresolved: int = 0  # pairs never answered because resource errors persisted (scan error)
+    presumed_silent: int = 0  # timeouts not retried: their host never answered its first pairs
 
     def add(self, other: SweepStats) -> None:
         for f in fields(self):
@@ -114,8 +159,9 @@ def default_processes() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-# A pending probe: (socket, ip, port, tries, wheel key).
-_Rec = tuple[Any, str, int, int, int]
+# A pending probe: (socket, ip, port, tries, wheel key, start time).
+_Rec = tuple[Any, str, int, int, int, float]
+_SAMPLE_EVERY = 8  # answers that arrive during connect() itself: one RTT sample in 8
 
 
 class _Core:
@@ -129,12 +175,18 @@ class _Core:
         limiter: RateLimiter,
         *,
         batch: int,
+        alive: Callable[[str], None] | None = None,
     ) -> None:
         self.pairs = pairs
         self.found = found
+        self.on_alive = alive
         self.limiter = limiter
         self.rate_limited = limiter.rate is not None
         self.timeout = max(0.001, float(cfg.connect_timeout))
+        self.rtt = RttTimeouts(self.timeout, min(self.timeout, cfg.min_timeout))
+        self.liveness = Liveness(cfg.liveness)
+        self._immediate = 0
+        self._rebucket = False
         self.retries = max(0, int(cfg.retries))
         self.max_limit = max(1, int(cfg.concurrency))
         self.limit = self.max_limit
@@ -146,10 +198,11 @@ class _Core:
         self.spare4: list[Any] = []
         self.spare6: list[Any] = []
         self.retry_q: deque[tuple[str, int, int]] = deque()
-        # Timer wheel: key = tick index of the deadline -> fds expiring in that tick.
-        self.tick = max(0.002, self.timeout / 16)
+        # Timer wheel: key = tick index of the deadline -> fds expiring in that tick; the keys
+        # in a heap (deadlines differ per network and attempt).
+        self.tick = max(0.002, min(self.timeout / 16, self.rtt.floor / 4 or 0.002))
         self.wheel: dict[int, set[int]] = {}
-        self.wheel_keys: deque[int] = deque()
+        self.wheel_keys: list[int] = []
         self.stats = SweepStats()
         self.exhausted = False
         self.aborted = False
@@ -185,8 +238,12 @@ class _Core:
         if events:
             self._handle(events)
         now = time.monotonic()
+        if self._rebucket:
+            self._shorten_first_wave(now)
         more_due = False
-        if self.wheel_keys and self.wheel_keys[0] * self.tick <= now:
+        # Expire only once every ready answer has been read: an answer that arrived in time
+        # but is still queued in epoll must not count as silence.
+        if len(events) < self.batch and self.wheel_keys and self.wheel_keys[0] * self.tick <= now:
             more_due = self._expire(now)
         more = self._fill(now) if not self.done else False
         if self.done:
@@ -212,15 +269,18 @@ class _Core:
         stats = self.stats
         found = self.found
         completed = 0
+        now = time.monotonic()
         for fd, _ev in events:
             rec = pending.pop(fd, None)
             if rec is None:
                 continue
-            sock, ip, port, tries, key = rec
+            sock, ip, port, tries, key, t0 = rec
             bucket = wheel.get(key)
             if bucket is not None:
                 bucket.discard(fd)
             err = sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
+            if err not in RESOURCE_ERRNOS and err not in _TIMEOUT_ERRNOS:
+                self._answered(ip, now - t0)
             if err == 0:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_RST)
@@ -245,12 +305,49 @@ class _Core:
                 self.limit = min(self.max_limit, self.limit + self._grow // 8)
                 self._grow = 0
 
+    def _answered(self, ip: str, rtt: float | None) -> None:
+        """Any answer: the host is alive; ``rtt`` (None: not sampled) feeds its network."""
+        if self.liveness.answered(ip) and self.on_alive is not None:
+            self.on_alive(ip)
+        if rtt is not None:
+            if not self.rtt.measured:
+                self._rebucket = True
+            self.rtt.sample(ip, rtt)
+
     def _timed_out(self, ip: str, port: int, tries: int) -> None:
         if tries < self.retries:
-            self.retry_q.append((ip, port, tries + 1))
-            self.stats.retried += 1
+            if self.liveness.unanswered(ip, tries):
+                self.retry_q.append((ip, port, tries + 1))
+                self.stats.retried += 1
+                return
+            self.stats.presumed_silent += 1
         else:
-            self.stats.timeouts += 1
+            self.liveness.unanswered(ip, tries)
+        self.stats.timeouts += 1
+
+    def _add_timer(self, fd: int, deadline: float) -> int:
+        key = int(deadline / self.tick) + 1
+        bucket = self.wheel.get(key)
+        if bucket is None:
+            bucket = self.wheel[key] = set()
+            heapq.heappush(self.wheel_keys, key)
+        bucket.add(fd)
+        return key
+
+    def _shorten_first_wave(self, now: float) -> None:
+        """The first round trip was measured: probes sent before it (waiting the ceiling)
+        get the measured timeout instead. Runs once per sweep."""
+        self._rebucket = False
+        wheel = self.wheel
+        for fd, rec in list(self.pending.items()):
+            sock, ip, port, tries, key, t0 = rec
+            new_key = int((t0 + self.rtt.timeout(ip, tries)) / self.tick) + 1
+            if new_key < key:
+                bucket = wheel.get(key)
+                if bucket is not None:
+                    bucket.discard(fd)
+                deadline = t0 + self.rtt.timeout(ip, tries)
+                self.pending[fd] = (sock, ip, port, tries, self._add_timer(fd, deadline), t0)
 
     def _expire(self, now: float) -> bool:
         """Time out due probes, at most ``batch`` of them; True if more are due."""
@@ -272,7 +369,7 @@ class _Core:
                 self._timed_out(rec[1], rec[2], rec[3])
             if bucket:
                 return True  # the rest on the next turn: the loop is not held for long
-            keys.popleft()
+            heapq.heappop(keys)
             wheel.pop(key, None)
         return False
 
@@ -322,11 +419,11 @@ class _Core:
         stats = self.stats
         register = self.ep.register
         spare4, spare6 = self.spare4, self.spare6
-        key = int((now + self.timeout) / self.tick) + 1
-        bucket = self.wheel.get(key)
-        if bucket is None:
-            bucket = self.wheel[key] = set()
-            self.wheel_keys.append(key)
+        timeout_for = self.rtt.timeout
+        answered = self._answered
+        last_t = -1.0
+        key = 0
+        bucket: set[int] = set()
         started = 0
         while started < n:
             if retry_q:
@@ -376,9 +473,24 @@ class _Core:
                         self._resource_error(ip, port, tries, now)
                         return False
                     raise
-                pending[fd] = (sock, ip, port, tries, key)
+                t = timeout_for(ip, tries)
+                if t != last_t:  # most probes of a turn share one timeout: one bucket lookup
+                    last_t = t
+                    key = int((now + t) / self.tick) + 1
+                    got = self.wheel.get(key)
+                    if got is None:
+                        got = self.wheel[key] = set()
+                        heapq.heappush(self.wheel_keys, key)
+                    bucket = got
+                pending[fd] = (sock, ip, port, tries, key, now)
                 bucket.add(fd)
-            elif err == 0:
+                started += 1
+                continue
+            # Answered during connect() itself (loopback, or a very near host).
+            self._immediate += 1
+            if err not in RESOURCE_ERRNOS and err not in _TIMEOUT_ERRNOS:
+                answered(ip, 0.0 if self._immediate % _SAMPLE_EVERY == 1 else None)
+            if err == 0:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_RST)
                 sock.close()
@@ -439,11 +551,18 @@ class Sweeper:
         seed: int,
         shard: tuple[int, int],
         found: Callable[[str, int], None],
+        alive: Callable[[str], None] | None = None,
     ) -> SweepStats:
+        """Sweep; ``alive(ip)`` is called (in the loop thread) when a host first answers
+        anything (with several processes, once per process that saw it answer)."""
         if self.cfg.processes > 1:
-            self.stats = await self._run_processes(space, seed, shard, found)
+            self.stats = await self._run_processes(space, seed, shard, found, alive)
+        elif self.cfg.syn:
+            from scanner.synscan import SynScanner
+
+            self.stats = await SynScanner(self.cfg).run(space, seed, shard, found, alive)
         else:
-            self.stats = await self._run_in_loop(space, seed, shard, found)
+            self.stats = await self._run_in_loop(space, seed, shard, found, alive)
         return self.stats
 
     # -- in the event loop -----------------------------------------------------------------------
@@ -453,10 +572,13 @@ class Sweeper:
         seed: int,
         shard: tuple[int, int],
         found: Callable[[str, int], None],
+        alive: Callable[[str], None] | None = None,
     ) -> SweepStats:
         loop = asyncio.get_running_loop()
         limiter = self.limiter or RateLimiter(self.cfg.rate)
-        core = _Core(iter(space.iter_pairs(seed, shard)), self.cfg, found, limiter, batch=512)
+        core = _Core(
+            iter(space.iter_pairs(seed, shard)), self.cfg, found, limiter, batch=512, alive=alive
+        )
         done: asyncio.Future[None] = loop.create_future()
         timer: list[asyncio.Handle | None] = [None]
 
@@ -496,17 +618,16 @@ class Sweeper:
         seed: int,
         shard: tuple[int, int],
         found: Callable[[str, int], None],
+        alive: Callable[[str], None] | None = None,
     ) -> SweepStats:
         loop = asyncio.get_running_loop()
         i, n = shard
         k = self.cfg.processes
-        child_cfg = SweepConfig(
+        child_cfg = replace(
+            self.cfg,
             concurrency=max(1, -(-self.cfg.concurrency // k)),
-            connect_timeout=self.cfg.connect_timeout,
-            retries=self.cfg.retries,
             rate=(self.cfg.rate / k) if self.cfg.rate else None,
             processes=1,
-            resource_give_up=self.cfg.resource_give_up,
         )
         mp = multiprocessing.get_context("fork")
         procs: list[BaseProcess] = []  # ForkProcess instances
@@ -522,6 +643,9 @@ class Sweeper:
                 total.add(SweepStats(**json.loads(line[2:])))
             elif line.startswith(b"E "):
                 errors.append(line[2:].decode("utf-8", "replace"))
+            elif line.startswith(b"A "):
+                if alive is not None:
+                    alive(line[2:].decode("ascii"))
             else:
                 ip, _, port = line.rpartition(b" ")
                 found(ip.decode("ascii"), int(port))
@@ -625,13 +749,30 @@ def _child_main(
 
     def found(ip: str, port: int) -> None:
         out.extend(f"{ip} {port}\n".encode("ascii"))
+        if len(out) > 4096 or cfg.syn:
+            flush()
+
+    def alive(ip: str) -> None:
+        out.extend(f"A {ip}\n".encode("ascii"))
         if len(out) > 4096:
             flush()
 
     core: _Core | None = None
     try:
+        if cfg.syn:
+            from scanner.synscan import SynScanner
+
+            stats = SynScanner(cfg)._scan(space, seed, shard, found, alive)
+            out.extend(b"S " + json.dumps(asdict(stats)).encode() + b"\n")
+            flush()
+            return
         core = _Core(
-            iter(space.iter_pairs(seed, shard)), cfg, found, RateLimiter(cfg.rate), batch=2048
+            iter(space.iter_pairs(seed, shard)),
+            cfg,
+            found,
+            RateLimiter(cfg.rate),
+            batch=2048,
+            alive=alive,
         )
         wait = 0.0
         checked = time.monotonic()

@@ -4,7 +4,8 @@ Same interface as ``scanner.sweep.Sweeper`` (``run(space, seed, shard, found) ->
 it can stand in for the connect sweep when the process may open raw sockets. No connection is
 ever completed by us: a SYN-ACK means open (the kernel, having no socket on our source port,
 answers it with a RST, as for nmap -sS), a RST means closed, silence until the deadline means
-filtered (retried up to ``retries`` times). Each probe's sequence number is a keyed hash of its
+filtered (retried up to ``retries`` times; timeouts and who is retried come from
+``scanner.pacing`` as in the connect sweep). Each probe's sequence number is a keyed hash of its
 destination, so only replies to our own SYNs count.
 
 The sender and receiver run in one worker thread (blocking raw sockets with short timeouts);
@@ -17,16 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import heapq
 import random
 import select
 import socket
 import struct
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from scanner.dialer import RateLimiter
+from scanner.pacing import Liveness, RttTimeouts
 from scanner.sweep import RESOURCE_ERRNOS, PairSpace, SweepConfig, SweepStats
 
 _IP_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
@@ -56,6 +58,33 @@ def _v4_only(ip: str) -> None:
         raise ValueError(f"raw-SYN mode is IPv4 only ({ip}): use the connect sweep")
 
 
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+
+
+def _only_to_port(sock: socket.socket, port: int) -> bool:
+    """Attach a classic BPF filter: only TCP segments to ``port`` reach the raw socket.
+
+    On loopback a raw socket also receives our own outgoing SYNs (and on any interface every
+    other TCP segment of the machine); the kernel drops those before they cost a read.
+    """
+    import ctypes
+
+    prog = [
+        (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf): X = IP header length
+        (0x48, 0, 0, 2),  # ldh [x+2]: TCP destination port
+        (0x15, 0, 1, port),  # jeq #port
+        (0x06, 0, 0, 0xFFFF),  # ret #65535 (accept)
+        (0x06, 0, 0, 0),  # ret #0 (drop)
+    ]
+    buf = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *ins) for ins in prog))
+    fprog = struct.pack("HL", len(prog), ctypes.addressof(buf))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
+
+
 def _source_for(ip: str) -> str:
     """The local address the kernel would use to reach ``ip`` (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -79,14 +108,21 @@ class SynScanner:
         seed: int,
         shard: tuple[int, int],
         found: Callable[[str, int], None],
+        alive: Callable[[str], None] | None = None,
     ) -> SweepStats:
         loop = asyncio.get_running_loop()
 
         def report(ip: str, port: int) -> None:
             loop.call_soon_threadsafe(found, ip, port)
 
+        def report_alive(ip: str) -> None:
+            if alive is not None:
+                loop.call_soon_threadsafe(alive, ip)
+
         try:
-            self.stats = await loop.run_in_executor(None, self._scan, space, seed, shard, report)
+            self.stats = await loop.run_in_executor(
+                None, self._scan, space, seed, shard, report, report_alive
+            )
         finally:
             self._stop.set()
         return self.stats
@@ -98,9 +134,12 @@ class SynScanner:
         seed: int,
         shard: tuple[int, int],
         found: Callable[[str, int], None],
+        alive: Callable[[str], None],
     ) -> SweepStats:
         cfg = self.cfg
         stats = SweepStats()
+        rtt = RttTimeouts(cfg.connect_timeout, min(cfg.connect_timeout, cfg.min_timeout))
+        liveness = Liveness(cfg.liveness)
         pairs = iter(space.iter_pairs(seed, shard))
         first = next(pairs, None)
         if first is None:
@@ -108,8 +147,9 @@ class SynScanner:
         _v4_only(first[0])
         src = _source_for(first[0])
         src_b = socket.inet_aton(src)
-        sport = random.randint(40000, 60000)
-        key = random.getrandbits(32)
+        rng = random.SystemRandom()  # forked sweep processes must not share port and key
+        sport = rng.randint(40000, 60000)
+        key = rng.getrandbits(32)
         tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         try:
@@ -117,15 +157,17 @@ class SynScanner:
             for sock, opt in ((rx, socket.SO_RCVBUF), (tx, socket.SO_SNDBUF)):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, opt, 1 << 25)
+            _only_to_port(rx, sport)
             rx.setblocking(False)
             s0, s1 = struct.unpack("!HH", src_b)
             # Checksum of the constant part: source address, protocol, TCP length, source port,
             # data offset + SYN flag, window.
             const = s0 + s1 + 6 + 20 + sport + ((5 << 12) | _SYN) + 1024
             limiter = RateLimiter(cfg.rate)
-            timeout = float(cfg.connect_timeout)
-            # (dst, port) -> (deadline, tries), in deadline order.
-            waiting: OrderedDict[tuple[str, int], tuple[float, int]] = OrderedDict()
+            # (dst, port) -> (deadline, tries, sent at); deadlines also in a heap.
+            waiting: dict[tuple[str, int], tuple[float, int, float]] = {}
+            deadlines: list[tuple[float, str, int]] = []
+            rebuild = [False]  # the first round trip was measured: shorten the first wave
             retry: list[tuple[str, int, int]] = []
             pending_first: tuple[str, int] | None = first
             exhausted = False
@@ -177,8 +219,14 @@ class SynScanner:
                     d0, d1 = struct.unpack_from("!HH", data, 12)
                     if ack != (seq_for((d0 << 16) | d1, r_sport) + 1) & 0xFFFFFFFF:
                         continue
-                    if waiting.pop((ip, r_sport), None) is None:
+                    got = waiting.pop((ip, r_sport), None)
+                    if got is None:
                         continue  # a duplicate answer
+                    if liveness.answered(ip):
+                        alive(ip)
+                    if not rtt.measured:
+                        rebuild[0] = True
+                    rtt.sample(ip, time.monotonic() - got[2])
                     if flags & (_SYN | _ACK) == (_SYN | _ACK):
                         stats.open += 1
                         found(ip, r_sport)
@@ -188,19 +236,32 @@ class SynScanner:
                         stats.unreachable += 1
 
             def expire(now: float) -> None:
-                while waiting:
-                    (ip, port), (deadline, tries) = next(iter(waiting.items()))
-                    if deadline > now:
-                        return
+                if rebuild[0]:
+                    rebuild[0] = False
+                    for k, (_d, tries, t0) in waiting.items():
+                        waiting[k] = (t0 + rtt.timeout(k[0], tries), tries, t0)
+                    deadlines[:] = [(d, ip, port) for (ip, port), (d, _t, _s) in waiting.items()]
+                    heapq.heapify(deadlines)
+                while deadlines and deadlines[0][0] <= now:
+                    deadline, ip, port = heapq.heappop(deadlines)
+                    got = waiting.get((ip, port))
+                    if got is None or got[0] != deadline:
+                        continue  # answered, or re-timed
                     del waiting[(ip, port)]
+                    tries = got[1]
                     if tries < cfg.retries:
-                        retry.append((ip, port, tries + 1))
-                        stats.retried += 1
+                        if liveness.unanswered(ip, tries):
+                            retry.append((ip, port, tries + 1))
+                            stats.retried += 1
+                            continue
+                        stats.presumed_silent += 1
                     else:
-                        stats.timeouts += 1
+                        liveness.unanswered(ip, tries)
+                    stats.timeouts += 1
 
             last_send_ok = time.monotonic()
             while not self._stop.is_set():
+                drain()  # answers already here are read before anything is expired
                 now = time.monotonic()
                 expire(now)
                 room = cfg.concurrency - len(waiting)
@@ -230,15 +291,17 @@ class SynScanner:
                             exhausted = True
                         break
                     last_send_ok = now
-                    waiting[(ip, port)] = (now + timeout, tries)
+                    deadline = now + rtt.timeout(ip, tries)
+                    waiting[(ip, port)] = (deadline, tries, now)
+                    heapq.heappush(deadlines, (deadline, ip, port))
                     sent += 1
                 drain()
                 if exhausted and not retry and not waiting:
                     break
                 if sent == 0:
                     wait_ms = 50
-                    if waiting:
-                        first_deadline = next(iter(waiting.values()))[0]
+                    if deadlines:
+                        first_deadline = deadlines[0][0]
                         wait_ms = max(1, min(50, int((first_deadline - now) * 1000) + 1))
                     if not (exhausted and not retry) and room > 0 and limiter.rate:
                         wait_ms = max(1, min(wait_ms, int(limiter.delay_for_one() * 1000) + 1))

@@ -269,7 +269,15 @@ async def test_cancel_stops_the_sweep_processes_quietly() -> None:
     try:
         with silent_listeners(silent):
             space = TargetSpace(await build_scope(["127.77.24.0/24"]), [p_silent])
-            cfg = SweepConfig(concurrency=64, connect_timeout=30, retries=0, rate=None, processes=2)
+            # floor = ceiling: measured round trips must not shorten the 30 s wait
+            cfg = SweepConfig(
+                concurrency=64,
+                connect_timeout=30,
+                retries=0,
+                rate=None,
+                processes=2,
+                min_timeout=30,
+            )
             task = asyncio.create_task(Sweeper(cfg).run(space, 1, (0, 1), lambda ip, p: None))
             while not multiprocessing.active_children():
                 await asyncio.sleep(0.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from scanner.dialer import Dialer
 from scanner.protocols import tftp
 
 CAPTURES = Path(__file__).parent / "captures"
+LOOP = ipaddress.ip_network("127.0.0.0/8")
 
 
 def test_rrq_layout() -> None:
@@ -111,3 +113,57 @@ async def test_silence_is_a_timeout(dialer: Dialer) -> None:
             await tftp.read_first_block(dialer, "127.0.0.1", "x", port=port, timeout=0.5)
     finally:
         sink.close()
+
+
+# -- an ICMP port unreachable ends the attempt (IP_RECVERR), silence still times out ----------
+
+
+def _closed_udp_port(host: str) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])  # nothing listens there once closed
+
+
+async def test_refusal_ends_the_read_at_once_not_its_timeout() -> None:
+    host = "127.0.66.9"
+    port = _closed_udp_port(host)
+    d = Dialer(LOOP, read_timeout=30.0)
+    try:
+        # a 30 s timeout: had the refusal been missed, the outer 20 s bound would fire instead
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.wait_for(
+                tftp.read_first_block(d, host, "x.bin", port=port, timeout=30.0), 20.0
+            )
+    finally:
+        d.shutdown()
+
+
+async def test_silent_udp_port_still_times_out() -> None:
+    import socket
+
+    host = "127.0.66.10"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((host, 0))  # bound, never answers: no ICMP either
+        d = Dialer(LOOP)
+        try:
+            with pytest.raises(TimeoutError):
+                await tftp.read_first_block(
+                    d, host, "x.bin", port=silent.getsockname()[1], timeout=0.3
+                )
+        finally:
+            d.shutdown()
+
+
+async def test_connected_dialer_udp_sees_the_refusal() -> None:
+    host = "127.0.66.11"
+    port = _closed_udp_port(host)
+    d = Dialer(LOOP)
+    try:
+        async with d.udp(host, port) as stream:
+            await stream.send(b"ping")
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.wait_for(stream.recv(), 20.0)
+    finally:
+        d.shutdown()

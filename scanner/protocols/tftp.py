@@ -2,8 +2,10 @@
 
 A read request goes to port 69; the server answers from a fresh port (its transfer id), so the
 client uses an unconnected socket (``dialer.udp_reply_from``), sends every datagram through the
-scope-checked ``dialer.send_udp`` and accepts replies only from the target host. After the first
-DATA block the transfer is aborted with an ERROR packet: nothing more is read.
+scope-checked ``dialer.send_udp`` and accepts replies only from the target host. That socket has
+``IP_RECVERR`` set: a host without a TFTP server answers with an ICMP port unreachable, which
+ends the attempt at once (``ConnectionRefusedError``) instead of waiting out the timeout. After
+the first DATA block the transfer is aborted with an ERROR packet: nothing more is read.
 """
 
 from __future__ import annotations
@@ -123,8 +125,8 @@ async def read_first_block(
 ) -> ReadResult:
     """Request ``name``, keep at most the first block, abort the transfer.
 
-    Raises ``TimeoutError`` when the host never answers and ``TFTPProtocolError`` on
-    garbage from the host.
+    Raises ``TimeoutError`` when the host never answers, ``ConnectionRefusedError`` when it
+    refuses (ICMP port unreachable) and ``TFTPProtocolError`` on garbage from the host.
     """
     sock = await dialer.udp_reply_from(host, port)
     try:
@@ -135,9 +137,7 @@ async def read_first_block(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no TFTP answer from {host} for {name!r}")
-            payload, raw_addr = await asyncio.wait_for(sock.recv(), remaining)
-            addr = tuple(raw_addr) if isinstance(raw_addr, tuple) else ("", 0)
-            src_host, src_port = str(addr[0]), int(addr[1])
+            payload, (src_host, src_port) = await asyncio.wait_for(sock.recv(), remaining)
             if src_host != host:
                 stray += 1  # only the target host may answer; ignore anyone else
                 if stray > MAX_STRAY:

@@ -105,7 +105,7 @@ async def capture_tftp(d: Dialer) -> None:
             payload, addr = await asyncio.wait_for(sock.recv(), 3)
             (OUT / f"tftp_{out}.bin").write_bytes(bytes(payload))
             if payload[:2] == b"\0\3":
-                await d.send_udp(sock, tftp.error(0, "abort"), TFTP_HOST, int(addr[1]))  # type: ignore[index]
+                await d.send_udp(sock, tftp.error(0, "abort"), TFTP_HOST, addr[1])
         finally:
             sock.close()
 
