@@ -101,4 +101,9 @@ def test_version_comes_from_package_metadata() -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"nasscan, version {version('nasscan')}"
-    assert version("nasscan") == PYPROJECT["project"]["version"]
+    # one source: pyproject's dynamic version is scanner/_version.py, which --version reads
+    # without importing importlib.metadata (start-up time)
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "scanner._version.__version__"}
+    from scanner._version import __version__
+    assert version("nasscan") == __version__
