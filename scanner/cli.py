@@ -13,13 +13,20 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing, suppress
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 import click
 
 from scanner import __version__
 from scanner.engine import Engine, ResumeState, ScanOptions, default_ports
 from scanner.models import Finding, Report, Severity, Transport
+from scanner.outputs import (
+    OutputError,
+    ReportWriter,
+    apply_timing,
+    output_options,
+    output_specs,
+)
 from scanner.ports import PortSpecError, parse_ports
 from scanner.registry import UnknownProbeError, load_probes, select_probes
 from scanner.targets import (
@@ -123,26 +130,6 @@ def _fails(findings: list[Finding], fail_on: str) -> bool:
     return any(f.severity.rank >= threshold for f in findings)
 
 
-def _render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        from scanner.report.json_report import render_json
-
-        return render_json(report)
-    if fmt == "csv":
-        from scanner.report.csv_report import render_csv
-
-        return render_csv(report)
-    if fmt == "sarif":
-        from scanner.report.sarif import render_sarif
-
-        return render_sarif(report) + "\n"
-    if fmt == "html":
-        from scanner.report.html import render_html
-
-        return render_html(report)
-    raise AssertionError(fmt)
-
-
 def _load_rules(path: str | None) -> Any:
     if path is None:
         return None
@@ -178,8 +165,8 @@ async def _scope_from(
     return await build_scope(tokens, ex_tokens)
 
 
-async def _run_engine(engine: Engine, *, progress: bool) -> Report:
-    from scanner.report.console import progress_display
+async def _run_engine(engine: Engine, *, progress: bool, line_every: float | None = None) -> Report:
+    from scanner.report.console import ProgressSnapshot, progress_display
 
     loop = asyncio.get_running_loop()
     interrupts = [0]
@@ -194,16 +181,13 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
         with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
             loop.add_signal_handler(sig, on_signal)
 
-    def describe() -> str:
+    def snapshot() -> ProgressSnapshot:
         p = engine.progress
-        stage = "probing" if p.sweep_done else "sweeping"
-        return (
-            f"{stage} {p.pairs} host-port pairs: {p.open} open, {p.probed} handled, "
-            f"{p.findings} findings"
-        )
+        return ProgressSnapshot(done=engine.swept, total=p.pairs, open=p.open, handled=p.probed,
+                                findings=p.findings, sweep_done=p.sweep_done)
 
     try:
-        async with progress_display(describe, enabled=progress):
+        async with progress_display(snapshot, enabled=progress, line_every=line_every):
             return await engine.run()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -296,6 +280,7 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     help="Probes to run; 'none' = discovery only.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
+@output_options
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout).")
 @click.option(
     "--fail-on",
@@ -364,6 +349,12 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
 )
 def scan_cmd(**params: Any) -> int:
     """Scan TARGET... (addresses, CIDRs, ranges, hostnames) for exposed storage."""
+    ctx = click.get_current_context()
+    explicit = {
+        name for name in params
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }  # fmt: skip
+    params = apply_timing(params, explicit)
     logging.basicConfig(
         level=logging.ERROR if params["quiet"] else logging.WARNING,
         format="nasscan: %(levelname)s: %(message)s",
@@ -374,7 +365,7 @@ def scan_cmd(**params: Any) -> int:
 
 
 # Options that belong to this invocation, not to the scan: never restored by --resume.
-_NOT_RESUMED = ("db", "resume", "quiet", "no_history")
+_NOT_RESUMED = ("db", "resume", "quiet", "no_history", "wide", "verbose")
 
 
 def _history(db: str | None) -> Any:
@@ -482,13 +473,10 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         store = stack.enter_context(closing(_history(p["db"])))
     baseline = _baseline_ids(p["baseline"], store) if p["baseline"] else None
 
-    out: TextIO = sys.stdout
-    if p["output"] is not None:
-        try:
-            out = stack.enter_context(open(p["output"], "w", encoding="utf-8"))  # noqa: SIM115
-        except OSError as exc:
-            _fail(f"cannot write output file {p['output']!r}: {exc.strerror}")
-    fmt = p["fmt"]
+    try:
+        writer = ReportWriter(output_specs(p), stack, wide=bool(p["wide"] or p["verbose"]))
+    except OutputError as exc:
+        _fail(str(exc))
     sinks: list[Callable[[Finding], None]] = []
     if baseline is not None:
 
@@ -496,10 +484,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             finding.baseline = "known" if finding.id in baseline else "new"
 
         sinks.append(mark)
-    if fmt == "jsonl":
-        from scanner.report.json_report import JsonlWriter
-
-        sinks.append(JsonlWriter(out).write)
+    sinks += writer.sinks
     engine = Engine(scope, options, resume=resume_state)
     recorder = None
     if record and store is not None:
@@ -521,24 +506,16 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             sink(finding)
 
     engine.on_finding = on_finding
-    show_progress = not p["quiet"] and sys.stderr.isatty()
-    report = asyncio.run(_run_engine(engine, progress=show_progress))
+    tty = sys.stderr.isatty()
+    show_progress = not p["quiet"] and (tty or bool(p["verbose"]))
+    line_every = None if tty else 60.0  # not a terminal, -v: one line a minute
+    report = asyncio.run(_run_engine(engine, progress=show_progress, line_every=line_every))
     if baseline is not None:  # findings carried over by --resume were not marked as found
         for finding in report.findings:
             finding.baseline = "known" if finding.id in baseline else "new"
     if recorder is not None:
         recorder.finish(report)
-    if fmt == "console":
-        from rich.console import Console
-
-        from scanner.report.console import render_console
-
-        tty = p["output"] is None and out.isatty()
-        console = Console(file=out) if tty else Console(file=out, width=140)
-        render_console(report, console)
-    elif fmt != "jsonl":
-        out.write(_render(report, fmt))
-        out.flush()
+    writer.finish(report)
     if scan_id is not None and not p["quiet"]:
         click.echo(f"nasscan: recorded as scan {scan_id}", err=True)
     if report.aborted:
