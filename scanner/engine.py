@@ -151,6 +151,7 @@ class Engine:
         self.report = Report(scanner=ScannerInfo(version=__version__), started_at=utcnow())
         self.dialer: Dialer | None = None
         self.sweep_stats: SweepStats | None = None
+        self.sweeper: Sweeper | None = None
         self._abort = asyncio.Event()
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
@@ -168,6 +169,13 @@ class Engine:
                 if finding.id not in self._seen_findings:
                     self._seen_findings.add(finding.id)
                     self.report.findings.append(finding)
+
+    @property
+    def swept(self) -> int:
+        """TCP host-port pairs tried so far, plus UDP attempts fed (all of them once done)."""
+        if self.progress.sweep_done:
+            return self.progress.pairs
+        return self.sweeper.attempted if self.sweeper is not None else 0
 
     # -- control ------------------------------------------------------------------------------
     def abort(self) -> None:
@@ -205,6 +213,8 @@ class Engine:
         }
         if len(described) > 100:
             info["addresses_truncated"] = True
+        if self.scope.unresolved:
+            info["unresolved"] = list(self.scope.unresolved)
         if self.scope.hostnames:
             info["hostnames"] = dict(sorted(self.scope.hostnames.items()))
         unclaimed = sorted(set(o.ports.udp) - set(self.udp_ports))
@@ -227,6 +237,11 @@ class Engine:
             1 if len(self.tcp_space) < _SMALL_SPACE or o.rate else default_processes()
         )
         self.report.scope = self._scope_info(budget, processes)
+        for name in self.scope.unresolved:  # skipped targets: a warning, the scan goes on
+            message = f"cannot resolve hostname {name!r}: target skipped"
+            if message not in self.report.errors:
+                log.warning("%s", message)
+                self.report.errors.append(message)
         dialer = self.dialer = Dialer(
             self.scope,
             rate=o.rate,
@@ -268,6 +283,7 @@ class Engine:
             ),
             limiter=dialer.rate if processes == 1 else None,
         )
+        self.sweeper = sweeper
         if self.resume is not None and self.resume.sweep_done:
             # The interrupted scan had swept everything: probe what it queued, sweep nothing.
             self.report.scope["resumed_without_sweep"] = True

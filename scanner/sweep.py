@@ -432,6 +432,15 @@ class Sweeper:
         self.cfg = cfg
         self.limiter = limiter
         self.stats = SweepStats()
+        self._live: SweepStats | None = None
+        self._children_attempted = 0
+
+    @property
+    def attempted(self) -> int:
+        """Pairs taken from the space so far, while the sweep runs (for the progress line)."""
+        if self._live is not None:
+            return self._live.attempted
+        return max(self._children_attempted, self.stats.attempted)
 
     async def run(
         self,
@@ -457,6 +466,7 @@ class Sweeper:
         loop = asyncio.get_running_loop()
         limiter = self.limiter or RateLimiter(self.cfg.rate)
         core = _Core(iter(space.iter_pairs(seed, shard)), self.cfg, found, limiter, batch=512)
+        self._live = core.stats
         done: asyncio.Future[None] = loop.create_future()
         timer: list[asyncio.Handle | None] = [None]
 
@@ -518,7 +528,9 @@ class Sweeper:
         buffers: dict[int, bytearray] = {}
 
         def on_line(line: bytes) -> None:
-            if line.startswith(b"S "):
+            if line.startswith(b"P "):
+                self._children_attempted += int(line[2:])
+            elif line.startswith(b"S "):
                 total.add(SweepStats(**json.loads(line[2:])))
             elif line.startswith(b"E "):
                 errors.append(line[2:].decode("utf-8", "replace"))
@@ -629,6 +641,7 @@ def _child_main(
             flush()
 
     core: _Core | None = None
+    reported = 0
     try:
         core = _Core(
             iter(space.iter_pairs(seed, shard)), cfg, found, RateLimiter(cfg.rate), batch=2048
@@ -646,6 +659,9 @@ def _child_main(
                 checked = now
                 if os.getppid() != parent:
                     return  # orphaned: nobody reads our results
+                if core.stats.attempted > reported:  # progress: pairs taken since last time
+                    out.extend(b"P %d\n" % (core.stats.attempted - reported))
+                    reported = core.stats.attempted
             wait = 0.25 if delay is None else min(delay, 0.25)
         out.extend(b"S " + json.dumps(asdict(core.stats)).encode() + b"\n")
         flush()
