@@ -284,3 +284,26 @@ def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
     while not shot.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert shot.stat().st_size > 10_000
+
+
+def test_diff_compares_stable_facts_and_tells_not_seen_from_resolved() -> None:
+    from scanner.models import Status
+
+    a1 = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                 auth_paths=["/", "/nasscan-4fd7122c0472/"], elapsed_ms=12)
+    a2 = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                 auth_paths=["/", "/nasscan-cf65fb95eb2f/"], elapsed_ms=40)
+    delta = diff_findings([a1], [a2])
+    assert delta.still_open == [a2] and not delta.changed  # random path, timing: no change
+    more = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                   auth_paths=["/", "/private/"], elapsed_ms=40)
+    assert diff_findings([a1], [more]).changed == [(a1, more)]  # a real difference is seen
+    # Gone findings: resolved only where the service answered this time.
+    answered = Service(host="127.0.10.1", port=445, protocol="smb",
+                       probes={"smb": Status.SUCCESS})
+    timed_out = Service(host="127.0.10.2", port=445, probes={"smb": Status.TIMEOUT})
+    delta = diff_findings([A, C], [], [answered, timed_out])
+    assert delta.resolved == [A] and delta.not_seen == [C]
+    delta = diff_findings([A, C], [], [])  # nothing answered (a daemon down, a port closed)
+    assert delta.resolved == [] and delta.not_seen == [A, C]
+    assert diff_findings([A, C], []).resolved == [A, C]  # no services known: as before

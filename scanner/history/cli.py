@@ -64,7 +64,8 @@ def render_report(report: Report, fmt: str, store: Store | None = None,
         if store is not None and scan_id is not None:
             previous = store.previous_of_same_scope(scan_id)
             if previous:
-                delta = diff_findings(store.findings(previous), report.findings)
+                delta = diff_findings(store.findings(previous), report.findings,
+                                      report.services)
             chain = [scan_id]
             while len(chain) < 10:
                 earlier = store.previous_of_same_scope(chain[-1])
@@ -168,7 +169,8 @@ def diff_cmd(old: str | None, new: str | None, db: str | None, fmt: str) -> None
         else:
             old_id = store.resolve(old)
             new_id = store.resolve(new or "last")
-        delta = diff_findings(store.findings(old_id), store.findings(new_id))
+        delta = diff_findings(store.findings(old_id), store.findings(new_id),
+                              store.services(new_id))
     except HistoryError as exc:
         _fail(str(exc))
         return
@@ -178,11 +180,17 @@ def diff_cmd(old: str | None, new: str | None, db: str | None, fmt: str) -> None
         click.echo(json.dumps({"old": old_id, "new": new_id, **delta.as_dict()}, indent=2))
         return
     click.echo(f"{old_id} -> {new_id}: {len(delta.new)} new, {len(delta.resolved)} resolved, "
-               f"{len(delta.changed)} changed, {len(delta.still_open)} still open")
+               f"{len(delta.not_seen)} not seen, {len(delta.changed)} changed, "
+               f"{len(delta.still_open)} still open")
+    if not (delta.new or delta.resolved or delta.not_seen or delta.changed):
+        click.echo("no change")
     for f in delta.new:
         click.echo(f"+ new       [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}")
     for f in delta.resolved:
         click.echo(f"- resolved  [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}")
+    for f in delta.not_seen:
+        click.echo(f"? not seen  [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}"
+                   " (the service did not answer)")
     for o, n in delta.changed:
         what = (f"{o.severity.value} -> {n.severity.value}" if o.severity != n.severity
                 else "evidence changed")
