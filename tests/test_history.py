@@ -307,3 +307,42 @@ def test_diff_compares_stable_facts_and_tells_not_seen_from_resolved() -> None:
     delta = diff_findings([A, C], [], [])  # nothing answered (a daemon down, a port closed)
     assert delta.resolved == [] and delta.not_seen == [A, C]
     assert diff_findings([A, C], []).resolved == [A, C]  # no services known: as before
+
+
+def test_sarif_has_what_code_scanning_dashboards_require() -> None:
+    """The fields GitHub code scanning (and other SARIF consumers) read: a rule per kind and
+    protocol with help text and a numeric security-severity, results pointing at their rule,
+    fingerprints from the finding id, the service URL as artifact location."""
+    schema = json.loads((DATA / "sarif-2.1.0.json").read_text())
+    ftp = A.model_copy(update={"protocol": "ftp", "port": 21, "severity": Severity.HIGH,
+                               "remediation": "Disable anonymous FTP."})
+    low = A.model_copy(update={"resource": "other", "severity": Severity.LOW})
+    doc = to_sarif(report([A, B, C, ftp, low], T0))
+    jsonschema.validate(doc, schema)
+    (run,) = doc["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "nasscan" and driver["version"]
+    rules = driver["rules"]
+    ids = [r["id"] for r in rules]
+    assert ids == sorted({"unauthenticated-access/smb", "cleartext-transport/smb",
+                          "unauthenticated-access/ftp"})
+    for rule in rules:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+        assert "How to fix:" in rule["help"]["text"] and rule["help"]["markdown"]
+        score = float(rule["properties"]["security-severity"])
+        assert 0.0 <= score <= 10.0
+        assert "security" in rule["properties"]["tags"]
+    smb_open = rules[ids.index("unauthenticated-access/smb")]
+    assert smb_open["properties"]["security-severity"] == "9.5"  # worst of critical/high/low
+    assert "Disable guest access." in smb_open["help"]["text"]
+    assert rules[ids.index("unauthenticated-access/ftp")]["properties"][
+        "security-severity"] == "8.0"
+    results = run["results"]
+    assert len(results) == 5
+    for res, f in zip(results, [A, B, C, ftp, low], strict=True):
+        assert res["ruleId"] == ids[res["ruleIndex"]]
+        assert res["partialFingerprints"]["nasscanFindingId/v1"] == f.id
+        assert res["message"]["text"].startswith(f.title)
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == f"{f.protocol}://{f.host}:{f.port}/"
+    assert len({r["partialFingerprints"]["nasscanFindingId/v1"] for r in results}) == 5
