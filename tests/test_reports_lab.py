@@ -124,3 +124,47 @@ def test_diff_unchanged_lab_and_a_stopped_daemon(lab: Lab, tmp_path: Path) -> No
     text = nasscan("diff", db=db).stdout
     assert "not seen" in text and "resolved  [" not in text
     assert "? not seen  [critical] 127.0.10.41:873 rsync" in text
+
+
+@pytest.mark.lab
+def test_html_report_of_the_lab_on_screen_and_on_paper(lab: Lab, tmp_path: Path) -> None:
+    """The lab scan's HTML report in headless Chromium: headline counts services (not
+    findings), every remediation is in the printed PDF, the printout stays short."""
+    from collections import Counter
+
+    from browser import dump_dom, pdf_pages, pdf_text, print_pdf, screenshot
+
+    html, js = tmp_path / "lab.html", tmp_path / "lab.json"
+    r = nasscan("scan", LAB, "-q", "--no-history", "-oH", str(html), "-oJ", str(js),
+                db=tmp_path / "h.sqlite3")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(js.read_text())
+    by_service: dict[tuple[str, int, str], list[dict]] = {}
+    for f in data["findings"]:
+        by_service.setdefault((f["host"], f["port"], f["transport"]), []).append(f)
+    order = ["info", "low", "medium", "high", "critical"]
+    worst = Counter(max((f["severity"] for f in fs), key=order.index)
+                    for fs in by_service.values())
+    assert len(by_service) < len(data["findings"])  # nested resources exist in the lab
+    dom = dump_dom(html, tmp_path)
+    assert f'<b id="h-services">{len(data["services"])}</b>' in dom
+    for sev in order:
+        assert f'data-severity="{sev}"><b>{worst.get(sev, 0)}</b>' in dom, sev
+    assert f"{len(by_service)} of {len(by_service)} services shown" in dom
+    webdav = [f for f in data["findings"] if f["host"] == "127.0.10.25"]
+    assert len(webdav) >= 4 and dom.count('id="svc-127-0-10-25-80-tcp"') == 1
+
+    pdf = tmp_path / "lab.pdf"
+    print_pdf(html, pdf, tmp_path)
+    text = pdf_text(pdf)
+    assert pdf_pages(pdf) <= 2 + len(by_service)  # not one page per finding plus evidence
+    assert f"{len(data['services'])} storage services answered" in text
+    open_ = {k for k, fs in by_service.items()
+             if any(f["kind"] == "unauthenticated-access" for f in fs)}
+    assert f"; {len(open_)} hand out data with no credentials;" in text
+    for f in data["findings"]:
+        assert " ".join(f["remediation"].split()) in text, f["remediation"]
+    assert "How to fix" in text
+    shot = tmp_path / "lab.png"
+    screenshot(html, shot, tmp_path)
+    assert shot.stat().st_size > 50_000
