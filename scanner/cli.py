@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from scanner import __version__
-from scanner.engine import Engine, ResumeState, ScanOptions, default_ports
+from scanner.engine import Engine, ResumeState
 from scanner.models import Finding, Report, Severity, Transport
 from scanner.outputs import (
     OutputError,
@@ -27,16 +27,8 @@ from scanner.outputs import (
     output_options,
     output_specs,
 )
-from scanner.ports import PortSpecError, parse_ports
-from scanner.registry import UnknownProbeError, load_probes, select_probes
-from scanner.targets import (
-    Scope,
-    TargetError,
-    build_scope,
-    parse_shard,
-    read_target_file,
-    split_specs,
-)
+from scanner.registry import load_probes
+from scanner.request import ScanRequest, ScanRequestError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 FORMATS = ["console", "json", "jsonl", "csv", "sarif", "html"]
@@ -123,46 +115,37 @@ def _probe_options(values: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def scan_request(p: dict[str, Any]) -> ScanRequest:
+    """The ``ScanRequest`` of ``nasscan scan``'s flags (timing templates already applied)."""
+    return ScanRequest(
+        targets=list(p["targets"]),
+        input_list=p["input_list"],
+        exclude=list(p["excludes"]),
+        exclude_file=p["exclude_file"],
+        ports=p["ports"],
+        probes=p["probes_spec"],
+        timing=p.get("timing"),
+        rate=p["rate"],
+        concurrency=p["concurrency"],
+        timeout=p["timeout"],
+        retries=p["retries"],
+        probe_timeout=p["probe_timeout"],
+        per_host=p["per_host"],
+        processes=p["processes"],
+        seed=p["seed"],
+        shard=p["shard"],
+        sample_bytes=p["sample_bytes"],
+        rules=p["rules"],
+        probe_options=_probe_options(p["probe_option"]),
+        yes=p["yes"],
+    )
+
+
 def _fails(findings: list[Finding], fail_on: str) -> bool:
     if fail_on == "none":
         return False
     threshold = Severity(fail_on).rank
     return any(f.severity.rank >= threshold for f in findings)
-
-
-def _load_rules(path: str | None) -> Any:
-    if path is None:
-        return None
-    if not Path(path).is_file():
-        _fail(f"cannot read rules file: {path!r}")
-    try:
-        from scanner.classify.rules import load_rules
-
-        return load_rules([path])
-    except ImportError:  # pragma: no cover - classify is part of the package
-        return None
-    except ValueError as exc:  # RuleError: its message names the file, the rule and the problem
-        _fail(f"bad rules file: {exc}")
-    except Exception as exc:
-        _fail(f"bad rules file {path!r}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
-
-
-async def _scope_from(
-    targets: Sequence[str],
-    input_list: str | None,
-    excludes: Sequence[str],
-    exclude_file: str | None,
-) -> Scope:
-    tokens = split_specs(targets)
-    if input_list is not None:
-        stdin_text = sys.stdin.read() if input_list == "-" else None
-        tokens += read_target_file(input_list, stdin_text)
-    if not tokens:
-        _fail("no targets given (TARGET... or -iL FILE)")
-    ex_tokens = split_specs(excludes)
-    if exclude_file is not None:
-        ex_tokens += read_target_file(exclude_file)
-    return await build_scope(tokens, ex_tokens)
 
 
 async def _run_engine(engine: Engine, *, progress: bool, line_every: float | None = None) -> Report:
@@ -427,47 +410,14 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         store = stack.enter_context(closing(_history(params["db"])))
         params, scan_id, resume_state = _resume(params, store)
     p = params
-    try:
-        discovery_only = p["probes_spec"] is not None and p["probes_spec"].strip() == "none"
-        probes = [] if discovery_only else select_probes(p["probes_spec"])
-    except UnknownProbeError as exc:
-        _fail(str(exc))
-    try:
-        port_spec = parse_ports(p["ports"]) if p["ports"] is not None else default_ports(probes)
-    except PortSpecError as exc:
-        _fail(str(exc))
-    if not port_spec:
-        _fail("no ports to scan")
     if p["fail_on_new"] and not p["baseline"]:
         _fail("--fail-on-new needs --baseline")
+    request = scan_request(p)
+    stdin_text = sys.stdin.read() if p["input_list"] == "-" else None
     try:
-        shard_t = parse_shard(p["shard"])
-        scope = asyncio.run(
-            _scope_from(p["targets"], p["input_list"], p["excludes"], p["exclude_file"])
-        )
-    except TargetError as exc:
+        scope, options = asyncio.run(request.build(stdin_text))
+    except ScanRequestError as exc:
         _fail(str(exc))
-    why = scope.needs_confirmation()
-    if why and not p["yes"]:
-        _fail(f"refusing to scan: {why}")
-    options = ScanOptions(
-        ports=port_spec,
-        probes=probes,
-        seed=p["seed"],
-        shard=shard_t,
-        concurrency=p["concurrency"],
-        rate=p["rate"],
-        connect_timeout=p["timeout"],
-        read_timeout=max(5.0, p["timeout"]),
-        retries=p["retries"],
-        probe_timeout=p["probe_timeout"],
-        per_host=p["per_host"],
-        processes=p["processes"],
-        sample_bytes=p["sample_bytes"],
-        probe_options=_probe_options(p["probe_option"]),
-        rules=p["rules"],
-        rule_set=_load_rules(p["rules"]),
-    )
     record = not p["no_history"]
     if store is None and (record or (p["baseline"] and not Path(p["baseline"]).is_file())):
         store = stack.enter_context(closing(_history(p["db"])))

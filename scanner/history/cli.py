@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -211,15 +212,54 @@ def _load(config: str) -> tuple[ScheduleConfig, Store]:
     return cfg, _open(cfg.db or os.environ.get("NASSCAN_DB"))
 
 
+def _say(line: str) -> None:
+    """One log line of the scheduler: UTC timestamp, then the line (flushed: a service log)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    click.echo(f"{stamp} {line}")
+    sys.stdout.flush()
+
+
+@schedule_group.command("check")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-n", "count", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="How many fire times to show per job.")
+def schedule_check(config: str, count: int) -> None:
+    """Validate every job (options, probes, ports, targets) and show its next fire times."""
+    from scanner.request import ScanRequestError
+
+    try:
+        cfg = load_schedule(Path(config))
+    except ScheduleConfigError as exc:
+        _fail(str(exc))
+        return
+    now = datetime.now(UTC)
+    bad = 0
+    for name, job in cfg.jobs.items():
+        try:
+            scope, options = asyncio.run(job.build())
+        except ScanRequestError as exc:
+            click.echo(f"job {name}: INVALID: {exc}")
+            bad += 1
+            continue
+        probes = ", ".join(p.name for p in options.probes) or "none (discovery only)"
+        click.echo(f"job {name}: {scope.size} hosts, ports {options.ports}, probes {probes}, "
+                   f"{len(job.alerts)} alert(s); cron '{job.cron}' (UTC), next:")
+        for when in job.next_fires(now, count):
+            click.echo(f"  {when.isoformat().replace('+00:00', 'Z')}")
+    if bad:
+        click.echo(f"nasscan: {bad} invalid job(s) in {config}", err=True)
+        sys.exit(2)
+
+
 @schedule_group.command("run")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--max-fires", type=int, default=None, help="Stop after this many fire times.")
 def schedule_run(config: str, max_fires: int | None) -> None:
-    """Run every job at its cron times, in the foreground, until stopped."""
+    """Run every job at its cron times, in the foreground, until stopped (a line per run)."""
     from scanner.history.jobs import scan_job
 
     cfg, store = _load(config)
-    scheduler = Scheduler(cfg, store, scan_job)
+    scheduler = Scheduler(cfg, store, scan_job, say=_say)
     try:
         asyncio.run(scheduler.serve(max_fires=max_fires))
     except KeyboardInterrupt:
@@ -243,7 +283,7 @@ def schedule_once(config: str, job: str) -> None:
         outcome = asyncio.run(run_job(jobs[job], store, scan_job))
     finally:
         store.close()
-    click.echo(f"job {job}: scan {outcome.scan_id}, {len(outcome.new)} new findings")
+    click.echo(f"job {job}: {outcome.describe()}")
 
 
 COMMANDS = [history_cmd, show_cmd, report_cmd, diff_cmd, schedule_group]
