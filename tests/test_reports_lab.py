@@ -58,7 +58,7 @@ def _tmux_console(tmp_path: Path, columns: int, db: Path) -> tuple[list[str], li
 
 
 @pytest.mark.lab
-@pytest.mark.parametrize("columns", [80, 160])
+@pytest.mark.parametrize("columns", [80, 100, 160])
 def test_console_fits_the_terminal_and_leads_with_the_summary(
     lab: Lab, tmp_path: Path, columns: int
 ) -> None:

@@ -21,9 +21,7 @@ from scanner.history.schedule import (
 )
 from scanner.history.store import HistoryError, Store, open_store
 from scanner.models import Report
-from scanner.report.csv_report import render_csv
 from scanner.report.html import render_html
-from scanner.report.sarif import render_sarif
 
 DB_OPTION = click.option(
     "--db",
@@ -51,14 +49,10 @@ def _open(db: str | None) -> Store:
 def render_report(report: Report, fmt: str, store: Store | None = None,
                   scan_id: str | None = None) -> str:
     """Any output format of a stored or fresh report (all derived from the one model)."""
-    if fmt == "json":
-        return report.to_json() + "\n"
-    if fmt == "jsonl":
-        return "".join(f.model_dump_json() + "\n" for f in report.findings)
-    if fmt == "sarif":
-        return render_sarif(report) + "\n"
-    if fmt == "csv":
-        return render_csv(report)
+    if fmt in ("json", "jsonl", "sarif", "csv"):
+        from scanner.outputs import render
+
+        return render(report, fmt)
     if fmt == "html":
         delta: Delta | None = None
         trend: list[tuple[str, dict[str, int]]] = []
