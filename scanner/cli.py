@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing, suppress
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -28,7 +28,9 @@ from scanner.outputs import (
     output_specs,
 )
 from scanner.registry import load_probes
-from scanner.request import ScanRequest, ScanRequestError
+
+if TYPE_CHECKING:
+    from scanner.request import ScanRequest
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 FORMATS = ["console", "json", "jsonl", "csv", "sarif", "html"]
@@ -117,6 +119,8 @@ def _probe_options(values: Sequence[str]) -> dict[str, Any]:
 
 def scan_request(p: dict[str, Any]) -> ScanRequest:
     """The ``ScanRequest`` of ``nasscan scan``'s flags (timing templates already applied)."""
+    from scanner.request import ScanRequest
+
     return ScanRequest(
         targets=list(p["targets"]),
         input_list=p["input_list"],
@@ -412,6 +416,8 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     p = params
     if p["fail_on_new"] and not p["baseline"]:
         _fail("--fail-on-new needs --baseline")
+    from scanner.request import ScanRequestError
+
     request = scan_request(p)
     stdin_text = sys.stdin.read() if p["input_list"] == "-" else None
     try:

@@ -18,11 +18,12 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from scanner.models import Finding, Report
+if TYPE_CHECKING:  # the CLI imports this module at start-up: no scan machinery here
+    from scanner.models import Finding, Report
 
 # (flag, parameter, format, extension of -oA)
 OUTPUT_FLAGS = [
