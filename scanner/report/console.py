@@ -111,7 +111,11 @@ class _Column:
     width: int = 0
 
 
-def _columns(findings: list[Finding], width: int, wide: bool) -> list[_Column]:
+def _columns(
+    findings: list[Finding], width: int, wide: bool
+) -> tuple[list[_Column], list[_Column]]:
+    """The table's columns, and those that did not fit beside them: those go on lines of their
+    own under each row (only at narrow widths), so the token columns never have to shrink."""
     cols = [
         _Column("SEVERITY", [f.severity.value for f in findings], True),
         _Column("SERVICE", [_service_of(f) for f in findings], True),
@@ -124,32 +128,47 @@ def _columns(findings: list[Finding], width: int, wide: bool) -> list[_Column]:
     cols.append(_Column("TITLE", [f.title for f in findings], False))
     for c in cols:
         c.width = max(len(c.name), *(len(x) for x in c.cells))
-    fixed = sum(c.width for c in cols if c.fixed) + len(_GAP) * (len(cols) - 1) + 2
-    free = width - 1 - fixed
+    below: list[_Column] = []
+
+    def free() -> int:
+        fixed = [c for c in cols if c.fixed]
+        return width - 3 - sum(c.width for c in fixed) - len(_GAP) * len(fixed)
+
     flexible = [c for c in cols if not c.fixed]
+    if free() < (24 if len(flexible) > 1 else 12):  # too narrow: cells under the row
+        below = flexible
+        cols = [c for c in cols if c.fixed]
+        for name in ("KIND", "PROTOCOL"):  # still too wide: these go under the row too
+            col = next((c for c in cols if c.name == name), None)
+            if col is not None and free() < 0:
+                cols.remove(col)
+                below.insert(0, col)
+        return cols, below
+    room = free()
     resource = next((c for c in flexible if c.name == "RESOURCE"), None)
-    title = flexible[-1]
     if resource is not None:
-        resource.width = min(resource.width, max(8, free // 3))
-        free -= resource.width
-    title.width = max(12, min(title.width, free))
-    return cols
+        resource.width = min(resource.width, max(8, room // 3))
+        room -= resource.width + len(_GAP)
+    flexible[-1].width = min(flexible[-1].width, room)
+    return cols, below
+
+
+def _cell_lines(text: str, width: int, wide: bool) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    if not wide:
+        return [_fit(text, width)]
+    return textwrap.wrap(text, width=max(1, width), break_on_hyphens=False) or [""]
 
 
 def _table_lines(findings: list[Finding], width: int, wide: bool) -> list[Text]:
-    cols = _columns(findings, width, wide)
+    cols, below = _columns(findings, width, wide)
     lines: list[Text] = []
     lines.append(Text("  " + _GAP.join(c.name.ljust(c.width) for c in cols).rstrip(), "bold"))
+    indent = " " * 6
     for i, f in enumerate(findings):
-        cells: list[list[str]] = []
-        for c in cols:
-            if c.fixed:
-                cells.append([c.cells[i]])
-            elif wide:
-                cells.append(_wrap(c.cells[i], c.width) if len(c.cells[i]) > c.width
-                             else [c.cells[i]])
-            else:
-                cells.append([_fit(c.cells[i], c.width)])
+        cells = [[c.cells[i]] if c.fixed else _cell_lines(c.cells[i], c.width, wide)
+                 for c in cols]
         for row in range(max(len(x) for x in cells)):
             text = Text("  ")
             for j, (c, lines_of) in enumerate(zip(cols, cells, strict=True)):
@@ -161,6 +180,11 @@ def _table_lines(findings: list[Finding], width: int, wide: bool) -> list[Text]:
                 text.append(padded, style=_STYLE[f.severity] if j == 0 and row == 0 else "")
             text.rstrip()
             lines.append(text)
+        for c in below:
+            label = f"{c.name.lower()}: "
+            for k, part in enumerate(_cell_lines(c.cells[i], width - 1 - len(indent)
+                                                 - len(label), wide)):
+                lines.append(Text(indent + (label if k == 0 else " " * len(label)) + part))
     return lines
 
 
