@@ -355,3 +355,19 @@ def test_sarif_has_what_code_scanning_dashboards_require() -> None:
         uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert uri == f"{f.protocol}://{f.host}:{f.port}/"
     assert len({r["partialFingerprints"]["nasscanFindingId/v1"] for r in results}) == 5
+
+
+def test_html_evidence_is_generic_and_estimates_are_labelled() -> None:
+    """Evidence keys the report does not know (e.g. from a newer probe) still show, as tables;
+    an estimate is never shown as a count."""
+    f = finding("127.0.10.9", "/", Kind.UNAUTHENTICATED_ACCESS, Severity.HIGH,
+                files_seen=120, files_estimated=5000, estimate_basis="sampled 3 of 40 folders",
+                truncated=True, samples=["a.wav", "b.wav"], nested={"depth": 3, "x": [1, 2]},
+                categories={"recording": 120})
+    page = render_html(report([f], T0))
+    card = page.split('<section class="card"')[1]
+    assert "at least 120 files seen; " not in card  # one service, one line
+    assert "at least 120 files seen" in card and "about 5,000 estimated (sampled 3 of 40" in card
+    assert "<th>files estimated</th><td>5,000</td>" in card  # the raw evidence, labelled
+    assert "<th>depth</th><td>3</td>" in card and "<li>a.wav</li>" in card
+    assert "<td>recording</td><td>at least 120</td>" in card

@@ -266,11 +266,29 @@ def _samples(f: Finding) -> list[str]:
 # -- one card per exposed service ------------------------------------------------------------------
 
 
+def _amount(ev: dict[str, Any]) -> list[str]:
+    """What the evidence says about quantity, in its own words: prepared texts first, else
+    counts seen (an estimate is labelled as one, never shown as a count)."""
+    bits = [str(ev[k]) for k in ("files_text", "total_size_text") if isinstance(ev.get(k), str)]
+    if bits:
+        return bits
+    at_least = "at least " if ev.get("truncated") else ""
+    for key in ("files_seen", "files", "objects"):
+        if isinstance(ev.get(key), int):
+            bits.append(f"{at_least}{ev[key]:,} files seen")
+            break
+    if isinstance(ev.get("files_estimated"), int):
+        basis = f" ({ev['estimate_basis']})" if isinstance(ev.get("estimate_basis"), str) else ""
+        bits.append(f"about {ev['files_estimated']:,} estimated{basis}")
+    if isinstance(ev.get("total_size"), int) and ev["total_size"] > 0:
+        bits.append(at_least + human_size(ev["total_size"]))
+    return bits
+
+
 def _how_much(fs: list[Finding]) -> str:
     parts = []
     for f in fs:
-        ev = f.evidence
-        bits = [str(ev[k]) for k in ("files_text", "total_size_text") if isinstance(ev.get(k), str)]
+        bits = _amount(f.evidence)
         if bits:
             where = f" in {f.resource}" if f.resource and f.resource.strip("/") else ""
             parts.append(escape(", ".join(bits) + where))
