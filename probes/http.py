@@ -600,7 +600,9 @@ class HttpProbe(Probe):
             reasons.append(f"plain HTTP on port {service.port}, a port conventionally used for TLS")
         if st.auth_challenges:
             ev["auth_over_plaintext"] = sorted({c["scheme"] for c in st.auth_challenges})
-            ev["auth_paths"] = sorted({c["path"] for c in st.auth_challenges})[:5]
+            ev["auth_paths"] = sorted(  # not the random soft-404 path: it differs every scan
+                {c["path"] for c in st.auth_challenges if not c["path"].startswith("/nasscan-")}
+            )[:5]
             reasons.append("Basic/Digest credentials would travel unencrypted")
         if served:
             ev["exposed_resources"] = served[:10]

@@ -11,16 +11,24 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+
+from scanner.outputs import (
+    OutputError,
+    ReportWriter,
+    apply_timing,
+    output_options,
+    output_specs,
+)
 
 # The scan machinery (asyncio, pydantic models, the engine, probes, reports, history) is imported
 # where it is used, so `nasscan --version` and `--help` start in a fraction of the time.
 if TYPE_CHECKING:
     from scanner.engine import Engine, ResumeState
     from scanner.models import Finding, Report
-    from scanner.targets import Scope
+    from scanner.request import ScanRequest
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 FORMATS = ["console", "json", "jsonl", "csv", "sarif", "html"]
@@ -154,6 +162,36 @@ def _probe_options(values: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def scan_request(p: dict[str, Any]) -> ScanRequest:
+    """The ``ScanRequest`` of ``nasscan scan``'s flags (timing templates already applied)."""
+    from scanner.request import ScanRequest
+
+    return ScanRequest(
+        targets=list(p["targets"]),
+        input_list=p["input_list"],
+        exclude=list(p["excludes"]),
+        exclude_file=p["exclude_file"],
+        ports=p["ports"],
+        probes=p["probes_spec"],
+        timing=p.get("timing"),
+        rate=p["rate"],
+        concurrency=p["concurrency"],
+        timeout=p["timeout"],
+        retries=p["retries"],
+        probe_timeout=p["probe_timeout"],
+        per_host=p["per_host"],
+        processes=p["processes"],
+        seed=p["seed"],
+        shard=p["shard"],
+        sample_bytes=p["sample_bytes"],
+        rules=p["rules"],
+        probe_options=_probe_options(p["probe_option"]),
+        yes=p["yes"],
+        liveness=not p.get("no_liveness", False),
+        connect=bool(p.get("connect_sweep", False)),
+    )
+
+
 def _fails(findings: list[Finding], fail_on: str) -> bool:
     from scanner.models import Severity
 
@@ -163,68 +201,11 @@ def _fails(findings: list[Finding], fail_on: str) -> bool:
     return any(f.severity.rank >= threshold for f in findings)
 
 
-def _render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        from scanner.report.json_report import render_json
-
-        return render_json(report)
-    if fmt == "csv":
-        from scanner.report.csv_report import render_csv
-
-        return render_csv(report)
-    if fmt == "sarif":
-        from scanner.report.sarif import render_sarif
-
-        return render_sarif(report) + "\n"
-    if fmt == "html":
-        from scanner.report.html import render_html
-
-        return render_html(report)
-    raise AssertionError(fmt)
-
-
-def _load_rules(path: str | None) -> Any:
-    if path is None:
-        return None
-    if not Path(path).is_file():
-        _fail(f"cannot read rules file: {path!r}")
-    try:
-        from scanner.classify.rules import load_rules
-
-        return load_rules([path])
-    except ImportError:  # pragma: no cover - classify is part of the package
-        return None
-    except ValueError as exc:  # RuleError: its message names the file, the rule and the problem
-        _fail(f"bad rules file: {exc}")
-    except Exception as exc:
-        _fail(f"bad rules file {path!r}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
-
-
-async def _scope_from(
-    targets: Sequence[str],
-    input_list: str | None,
-    excludes: Sequence[str],
-    exclude_file: str | None,
-) -> Scope:
-    from scanner.targets import build_scope, read_target_file, split_specs
-
-    tokens = split_specs(targets)
-    if input_list is not None:
-        stdin_text = sys.stdin.read() if input_list == "-" else None
-        tokens += read_target_file(input_list, stdin_text)
-    if not tokens:
-        _fail("no targets given (TARGET... or -iL FILE)")
-    ex_tokens = split_specs(excludes)
-    if exclude_file is not None:
-        ex_tokens += read_target_file(exclude_file)
-    return await build_scope(tokens, ex_tokens)
-
-
-async def _run_engine(engine: Engine, *, progress: bool) -> Report:
+async def _run_engine(engine: Engine, *, progress: bool, line_every: float | None = None) -> Report:
     import asyncio
     import signal
 
-    from scanner.report.console import progress_display
+    from scanner.report.console import ProgressSnapshot, progress_display
 
     loop = asyncio.get_running_loop()
     interrupts = [0]
@@ -239,16 +220,13 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
         with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
             loop.add_signal_handler(sig, on_signal)
 
-    def describe() -> str:
+    def snapshot() -> ProgressSnapshot:
         p = engine.progress
-        stage = "probing" if p.sweep_done else "sweeping"
-        return (
-            f"{stage} {p.pairs} host-port pairs: {p.open} open, {p.probed} handled, "
-            f"{p.findings} findings"
-        )
+        return ProgressSnapshot(done=engine.swept, total=p.pairs, open=p.open, handled=p.probed,
+                                findings=p.findings, sweep_done=p.sweep_done)
 
     try:
-        async with progress_display(describe, enabled=progress):
+        async with progress_display(snapshot, enabled=progress, line_every=line_every):
             return await engine.run()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -352,6 +330,7 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     help="Probes to run; 'none' = discovery only.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
+@output_options
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout).")
 @click.option(
     "--fail-on",
@@ -420,6 +399,12 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
 )
 def scan_cmd(**params: Any) -> int:
     """Scan TARGET... (addresses, CIDRs, ranges, hostnames) for exposed storage."""
+    ctx = click.get_current_context()
+    explicit = {
+        name for name in params
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }  # fmt: skip
+    params = apply_timing(params, explicit)
     logging.basicConfig(
         level=logging.ERROR if params["quiet"] else logging.WARNING,
         format="nasscan: %(levelname)s: %(message)s",
@@ -430,7 +415,7 @@ def scan_cmd(**params: Any) -> int:
 
 
 # Options that belong to this invocation, not to the scan: never restored by --resume.
-_NOT_RESUMED = ("db", "resume", "quiet", "no_history")
+_NOT_RESUMED = ("db", "resume", "quiet", "no_history", "wide", "verbose")
 
 
 def _history(db: str | None) -> Any:
@@ -490,10 +475,7 @@ def _baseline_ids(ref: str, store: Any) -> set[str]:
 def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     import asyncio
 
-    from scanner.engine import Engine, ScanOptions, default_ports
-    from scanner.ports import PortSpecError, parse_ports
-    from scanner.registry import UnknownProbeError, select_probes
-    from scanner.targets import TargetError, parse_shard
+    from scanner.engine import Engine
 
     store = None
     scan_id: str | None = None
@@ -502,61 +484,25 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         store = stack.enter_context(closing(_history(params["db"])))
         params, scan_id, resume_state = _resume(params, store)
     p = params
-    try:
-        discovery_only = p["probes_spec"] is not None and p["probes_spec"].strip() == "none"
-        probes = [] if discovery_only else select_probes(p["probes_spec"])
-    except UnknownProbeError as exc:
-        _fail(str(exc))
-    try:
-        port_spec = parse_ports(p["ports"]) if p["ports"] is not None else default_ports(probes)
-    except PortSpecError as exc:
-        _fail(str(exc))
-    if not port_spec:
-        _fail("no ports to scan")
     if p["fail_on_new"] and not p["baseline"]:
         _fail("--fail-on-new needs --baseline")
+    from scanner.request import ScanRequestError
+
+    request = scan_request(p)
+    stdin_text = sys.stdin.read() if p["input_list"] == "-" else None
     try:
-        shard_t = parse_shard(p["shard"])
-        scope = asyncio.run(
-            _scope_from(p["targets"], p["input_list"], p["excludes"], p["exclude_file"])
-        )
-    except TargetError as exc:
+        scope, options = asyncio.run(request.build(stdin_text))
+    except ScanRequestError as exc:
         _fail(str(exc))
-    why = scope.needs_confirmation()
-    if why and not p["yes"]:
-        _fail(f"refusing to scan: {why}")
-    options = ScanOptions(
-        ports=port_spec,
-        probes=probes,
-        seed=p["seed"],
-        shard=shard_t,
-        concurrency=p["concurrency"],
-        rate=p["rate"],
-        connect_timeout=p["timeout"],
-        read_timeout=max(5.0, p["timeout"]),
-        retries=p["retries"],
-        liveness=not p.get("no_liveness", False),
-        sweep="connect" if p.get("connect_sweep") else "auto",
-        probe_timeout=p["probe_timeout"],
-        per_host=p["per_host"],
-        processes=p["processes"],
-        sample_bytes=p["sample_bytes"],
-        probe_options=_probe_options(p["probe_option"]),
-        rules=p["rules"],
-        rule_set=_load_rules(p["rules"]),
-    )
     record = not p["no_history"]
     if store is None and (record or (p["baseline"] and not Path(p["baseline"]).is_file())):
         store = stack.enter_context(closing(_history(p["db"])))
     baseline = _baseline_ids(p["baseline"], store) if p["baseline"] else None
 
-    out: TextIO = sys.stdout
-    if p["output"] is not None:
-        try:
-            out = stack.enter_context(open(p["output"], "w", encoding="utf-8"))  # noqa: SIM115
-        except OSError as exc:
-            _fail(f"cannot write output file {p['output']!r}: {exc.strerror}")
-    fmt = p["fmt"]
+    try:
+        writer = ReportWriter(output_specs(p), stack, wide=bool(p["wide"] or p["verbose"]))
+    except OutputError as exc:
+        _fail(str(exc))
     sinks: list[Callable[[Finding], None]] = []
     if baseline is not None:
 
@@ -564,10 +510,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             finding.baseline = "known" if finding.id in baseline else "new"
 
         sinks.append(mark)
-    if fmt == "jsonl":
-        from scanner.report.json_report import JsonlWriter
-
-        sinks.append(JsonlWriter(out).write)
+    sinks += writer.sinks
     engine = Engine(scope, options, resume=resume_state)
     recorder = None
     if record and store is not None:
@@ -589,24 +532,16 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             sink(finding)
 
     engine.on_finding = on_finding
-    show_progress = not p["quiet"] and sys.stderr.isatty()
-    report = asyncio.run(_run_engine(engine, progress=show_progress))
+    tty = sys.stderr.isatty()
+    show_progress = not p["quiet"] and (tty or bool(p["verbose"]))
+    line_every = None if tty else 60.0  # not a terminal, -v: one line a minute
+    report = asyncio.run(_run_engine(engine, progress=show_progress, line_every=line_every))
     if baseline is not None:  # findings carried over by --resume were not marked as found
         for finding in report.findings:
             finding.baseline = "known" if finding.id in baseline else "new"
     if recorder is not None:
         recorder.finish(report)
-    if fmt == "console":
-        from rich.console import Console
-
-        from scanner.report.console import render_console
-
-        tty = p["output"] is None and out.isatty()
-        console = Console(file=out) if tty else Console(file=out, width=140)
-        render_console(report, console)
-    elif fmt != "jsonl":
-        out.write(_render(report, fmt))
-        out.flush()
+    writer.finish(report)
     if scan_id is not None and not p["quiet"]:
         click.echo(f"nasscan: recorded as scan {scan_id}", err=True)
     if report.aborted:

@@ -174,6 +174,10 @@ class Engine:
         """Hosts that answered anything in the sweep (SYN-ACK, RST, ICMP error)."""
         self._sweep_finished = asyncio.Event()
         self.sweep_failed = False
+        self.sweeper: Sweeper | None = None
+        """The sweep running now (progress reads its live count)."""
+        self._swept_before = 0
+        """Pairs attempted by sweeps that have finished (the sample before the main sweep)."""
         self._abort = asyncio.Event()
         self._seen_findings: set[str] = set()
         self._services: dict[tuple[str, int, Transport], Service] = {}
@@ -191,6 +195,14 @@ class Engine:
                 if finding.id not in self._seen_findings:
                     self._seen_findings.add(finding.id)
                     self.report.findings.append(finding)
+
+    @property
+    def swept(self) -> int:
+        """TCP host-port pairs tried so far, plus UDP attempts fed (all of them once done)."""
+        if self.progress.sweep_done:
+            return self.progress.pairs
+        live = self.sweeper.attempted if self.sweeper is not None else 0
+        return self._swept_before + live
 
     # -- control ------------------------------------------------------------------------------
     def abort(self) -> None:
@@ -232,6 +244,8 @@ class Engine:
         }
         if len(described) > 100:
             info["addresses_truncated"] = True
+        if self.scope.unresolved:
+            info["unresolved"] = list(self.scope.unresolved)
         if self.scope.hostnames:
             info["hostnames"] = dict(sorted(self.scope.hostnames.items()))
         unclaimed = sorted(set(o.ports.udp) - set(self.udp_ports))
@@ -254,6 +268,11 @@ class Engine:
         )
         budget = self._budget(processes)
         self.report.scope = self._scope_info(budget, processes)
+        for name in self.scope.unresolved:  # skipped targets: a warning, the scan goes on
+            message = f"cannot resolve hostname {name!r}: target skipped"
+            if message not in self.report.errors:
+                log.warning("%s", message)
+                self.report.errors.append(message)
         dialer = self.dialer = Dialer(
             self.scope,
             rate=o.rate,
@@ -343,9 +362,11 @@ class Engine:
         assert self.dialer is not None
         limiter = self.dialer.rate if cfg.processes == 1 else None
         o = self.options
-        return await Sweeper(cfg, limiter=limiter).run(
-            space, o.seed, o.shard, found, alive=self.alive_hosts.add
-        )
+        sweeper = self.sweeper = Sweeper(cfg, limiter=limiter)
+        stats = await sweeper.run(space, o.seed, o.shard, found, alive=self.alive_hosts.add)
+        self.sweeper = None
+        self._swept_before += stats.attempted
+        return stats
 
     async def _sweep_modes(
         self, cfg: SweepConfig, found: Callable[[str, int], None]

@@ -544,6 +544,15 @@ class Sweeper:
         self.cfg = cfg
         self.limiter = limiter
         self.stats = SweepStats()
+        self._live: SweepStats | None = None
+        self._children_attempted = 0
+
+    @property
+    def attempted(self) -> int:
+        """Pairs taken from the space so far, while the sweep runs (for the progress line)."""
+        if self._live is not None:
+            return self._live.attempted
+        return max(self._children_attempted, self.stats.attempted)
 
     async def run(
         self,
@@ -579,6 +588,7 @@ class Sweeper:
         core = _Core(
             iter(space.iter_pairs(seed, shard)), self.cfg, found, limiter, batch=512, alive=alive
         )
+        self._live = core.stats
         done: asyncio.Future[None] = loop.create_future()
         timer: list[asyncio.Handle | None] = [None]
 
@@ -639,7 +649,9 @@ class Sweeper:
         buffers: dict[int, bytearray] = {}
 
         def on_line(line: bytes) -> None:
-            if line.startswith(b"S "):
+            if line.startswith(b"P "):
+                self._children_attempted += int(line[2:])
+            elif line.startswith(b"S "):
                 total.add(SweepStats(**json.loads(line[2:])))
             elif line.startswith(b"E "):
                 errors.append(line[2:].decode("utf-8", "replace"))
@@ -758,6 +770,7 @@ def _child_main(
             flush()
 
     core: _Core | None = None
+    reported = 0
     try:
         if cfg.syn:
             from scanner.synscan import SynScanner
@@ -787,6 +800,9 @@ def _child_main(
                 checked = now
                 if os.getppid() != parent:
                     return  # orphaned: nobody reads our results
+                if core.stats.attempted > reported:  # progress: pairs taken since last time
+                    out.extend(b"P %d\n" % (core.stats.attempted - reported))
+                    reported = core.stats.attempted
             wait = 0.25 if delay is None else min(delay, 0.25)
         out.extend(b"S " + json.dumps(asdict(core.stats)).encode() + b"\n")
         flush()

@@ -194,6 +194,8 @@ class Scope:
     """address -> the hostname it was resolved from."""
     targets: list[str] = field(default_factory=list)
     exclusions: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    """Target names that did not resolve: skipped with a warning (the report's ``errors``)."""
 
     def __post_init__(self) -> None:
         self.intervals = _merge(self.intervals)
@@ -298,8 +300,10 @@ async def _resolve(name: str, timeout: float) -> list[str]:
 
 
 async def _intervals(
-    tokens: Sequence[str], timeout: float
+    tokens: Sequence[str], timeout: float, unresolved: list[str] | None = None
 ) -> tuple[list[Interval], dict[str, str]]:
+    """Intervals and resolved names of ``tokens``. A name that does not resolve raises
+    ``TargetError``, unless ``unresolved`` is given: then it is appended there and skipped."""
     literal: list[Interval] = []
     names: list[str] = []
     for token in tokens:
@@ -310,8 +314,15 @@ async def _intervals(
             literal.append(iv)
     hostnames: dict[str, str] = {}
     if names:
-        results = await asyncio.gather(*(_resolve(n, timeout) for n in names))
+        results = await asyncio.gather(
+            *(_resolve(n, timeout) for n in names), return_exceptions=unresolved is not None
+        )
         for name, addrs in zip(names, results, strict=True):
+            if isinstance(addrs, BaseException):
+                if unresolved is None or not isinstance(addrs, TargetError):
+                    raise addrs
+                unresolved.append(name)
+                continue
             for a in addrs:
                 hostnames.setdefault(a, name.rstrip("."))
                 ip = ipaddress.ip_address(a)
@@ -324,16 +335,24 @@ async def build_scope(
 ) -> Scope:
     """Parse and resolve targets and exclusions; raises ``TargetError`` on bad input.
 
-    Every token is validated (and every hostname resolved) before anything is scanned.
+    Every token is validated (and every hostname resolved) before anything is scanned. A
+    target name that does not resolve is skipped and listed in ``Scope.unresolved`` (a warning,
+    as nmap does); only a scope in which nothing resolves is an error. Exclusions must resolve:
+    an exclusion that cannot be honoured is never ignored.
     """
     if not targets:
         raise TargetError("", "no targets given")
-    inc, names = await _intervals(targets, resolve_timeout)
+    unresolved: list[str] = []
+    inc, names = await _intervals(targets, resolve_timeout, unresolved)
+    if not inc:
+        raise TargetError(unresolved[0], "cannot resolve hostname")
     exc, _ = await _intervals(exclusions, resolve_timeout)
     remaining = _subtract(_merge(inc), _merge(exc))
     if not remaining:
         raise TargetError(" ".join(targets)[:80], "scope is empty after exclusions")
-    scope = Scope(remaining, targets=list(targets), exclusions=list(exclusions))
+    scope = Scope(
+        remaining, targets=list(targets), exclusions=list(exclusions), unresolved=unresolved
+    )
     scope.hostnames = {a: n for a, n in names.items() if a in scope}
     return scope
 

@@ -115,11 +115,25 @@ def test_bad_input_is_one_line_exit_2(
     assert "Traceback" not in err
 
 
-def test_unresolvable_name_is_one_line_exit_2() -> None:
-    """In a fresh network namespace (``unshare -n``) so the DNS query cannot leave the machine."""
+def test_unresolvable_name_is_a_warning_unless_nothing_resolves(tmp_path: Path) -> None:
+    """In a fresh network namespace (``unshare -n``) so the DNS query cannot leave the machine.
+
+    As in nmap: a name that does not resolve is skipped with a warning (in ``errors``) and the
+    rest is scanned; a scope in which nothing resolves is a one-line usage error."""
     nasscan = Path(sys.executable).with_name("nasscan")
+    out = tmp_path / "x.json"
     proc = subprocess.run(
-        ["unshare", "-n", str(nasscan), "scan", "127.0.0.1", "no-such-host.invalid"],
+        ["unshare", "-n", str(nasscan), "scan", "127.0.0.1", "no-such-host.invalid", "-p", "9",
+         "--probes", "none", "--no-history", "-oJ", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["errors"] == ["cannot resolve hostname 'no-such-host.invalid': target skipped"]
+    assert data["scope"]["hosts"] == 1 and data["scope"]["unresolved"] == ["no-such-host.invalid"]
+    assert "no-such-host.invalid" in proc.stderr  # the warning is also on stderr
+    proc = subprocess.run(
+        ["unshare", "-n", str(nasscan), "scan", "no-such-host.invalid", "--no-history"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -330,3 +344,79 @@ def test_other_formats_render(
     assert "127.0.56.1" in out
     if fmt == "sarif":
         assert json.loads(out)["version"] == "2.1.0"
+
+
+def test_nmap_style_outputs_all_in_one_run(
+    servers: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-oA writes every format; -oJ FILE is a JSON file (not '-o J' plus a target); files are
+    owner-only; stdout still gets the console."""
+    base = tmp_path / "scan"
+    extra = tmp_path / "x.json"
+    args = ["scan", "127.0.56.1", "-p", str(servers["plugin"]), "--probes", "plugintest",
+            "-oA", str(base), "-oJ", str(extra)]
+    code, out, err = run(args, capsys)
+    assert code == 1, err
+    assert not (Path.cwd() / "J").exists()
+    assert "Exposed services" in out or "Findings: 1" in out
+    files = {ext: base.with_name("scan" + ext) for ext in
+             (".txt", ".json", ".sarif", ".csv", ".html", ".jsonl")}
+    for path in [*files.values(), extra]:
+        assert path.is_file(), path
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    data = json.loads(files[".json"].read_text())
+    jsonschema.validate(data, report_schema.load())
+    assert json.loads(extra.read_text())["findings"] == data["findings"]
+    (finding,) = data["findings"]
+    assert json.loads(files[".sarif"].read_text())["runs"][0]["results"][0][
+        "partialFingerprints"]["nasscanFindingId/v1"] == finding["id"]
+    assert files[".csv"].read_text().splitlines()[1].startswith(finding["id"] + ",")
+    assert "<!DOCTYPE html>" in files[".html"].read_text()
+    assert [json.loads(x)["id"] for x in files[".jsonl"].read_text().splitlines()] == [
+        finding["id"]]
+    text = files[".txt"].read_text()
+    assert "unauthenticated-access" in text and "\x1b[" not in text
+    # '-oJ -' puts JSON on stdout instead of the console, as nmap does.
+    code, out, err = run(["scan", "127.0.56.1", "-p", str(servers["plugin"]), "--probes",
+                          "plugintest", "-oJ", "-"], capsys)
+    assert json.loads(out)["findings"][0]["id"] == finding["id"]
+    code, out, err = run(["scan", "127.0.56.1", "-oJ", str(extra), "-oS", str(extra)], capsys)
+    assert code == 2 and "same place" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["-T0"], (5.0, 3, 1.0, 1)),
+        (["-T", "polite"], (2.0, 2, 100.0, 100)),
+        (["-T4"], (0.5, 1, None, None)),
+        (["-T5", "--retries", "2", "--timeout", "0.7"], (0.7, 2, None, None)),
+        ([], (1.0, 1, None, None)),
+    ],
+)
+def test_timing_templates(
+    flags: list[str], expected: tuple[float, int, float | None, int | None], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-T0..-T5 set timeout, retries, rate and concurrency; explicit flags win."""
+    out = tmp_path / "t.json"
+    code, _, err = run(["scan", "127.0.56.9", "-p", "9", "--probes", "none", "--no-history",
+                        *flags, "-oJ", str(out)], capsys)
+    assert code == 0, err
+    scope = json.loads(out.read_text())["scope"]
+    timeout, retries, rate, concurrency = expected
+    assert scope["connect_timeout"] == timeout and scope["retries"] == retries
+    assert scope["rate"] == rate
+    if concurrency is not None:
+        assert scope["concurrency"] == concurrency
+
+
+def test_readme_documents_the_timing_templates() -> None:
+    from scanner.outputs import TIMING
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for level, t in TIMING.items():
+        rate = "unlimited" if t.rate is None else f"{t.rate:g}"
+        conc = "from the fd limit" if t.concurrency is None else str(t.concurrency)
+        row = f"{t.timeout} | {t.retries} | {rate} | {conc} | {t.per_host} |"
+        assert f"| `-T{level}` {t.name}" in readme and row in readme, row

@@ -475,19 +475,60 @@ async def test_progress_display_draws_on_a_terminal() -> None:
 
     from rich.console import Console
 
-    from scanner.report.console import progress_display
+    from scanner.report.console import ProgressSnapshot, progress_display
 
+    snap = ProgressSnapshot(done=250, total=1000, open=3, handled=1, findings=2, sweep_done=False)
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=True, width=100)
-    async with progress_display(lambda: "sweeping 42 pairs", enabled=True, console=console):
+    console = Console(file=buf, force_terminal=True, width=160)
+    async with progress_display(lambda: snap, enabled=True, console=console):
         await asyncio.sleep(0.3)
-    assert "sweeping 42 pairs" in buf.getvalue()
+    text = buf.getvalue()
+    assert " 25.0% (250/1,000 pairs)" in text and "ETA" in text
+    assert "3 open" in text and "2 findings" in text
     quiet = io.StringIO()
     async with progress_display(
-        lambda: "x", enabled=False, console=Console(file=quiet, force_terminal=True)
+        lambda: snap, enabled=False, console=Console(file=quiet, force_terminal=True)
     ):
         await asyncio.sleep(0.05)
     assert quiet.getvalue() == ""
+
+
+async def test_progress_lines_when_stderr_is_not_a_terminal() -> None:
+    """-v without a terminal: plain lines at a fixed interval (a minute in the CLI)."""
+    import io
+
+    from rich.console import Console
+
+    from scanner.report.console import ProgressSnapshot, progress_display
+
+    done = [0]
+
+    def snapshot() -> ProgressSnapshot:
+        done[0] += 100
+        return ProgressSnapshot(done[0], 10_000, 1, 0, 0, False)
+
+    buf = io.StringIO()
+    async with progress_display(snapshot, enabled=True, console=Console(file=buf, width=200),
+                                line_every=0.1):
+        await asyncio.sleep(0.55)
+    lines = buf.getvalue().splitlines()
+    assert 3 <= len(lines) <= 6, lines
+    assert all(line.startswith("nasscan: sweep ") and "ETA " in line for line in lines)
+    assert "\x1b" not in buf.getvalue()  # no terminal control codes in a log
+
+
+def test_progress_text_rate_and_eta() -> None:
+    from scanner.report.console import ProgressSnapshot, RateMeter, progress_text
+
+    meter = RateMeter(window=20)
+    meter.add(0.0, 0)
+    rate = meter.add(10.0, 360_000)  # 36,000 pairs/s
+    snap = ProgressSnapshot(360_000, 1_440_000, 12, 10, 4, False)
+    text = progress_text(snap, rate, 10.0)
+    assert text.startswith("sweep  25.0% (360,000/1,440,000 pairs), 36,000/s, ETA 30s;")
+    assert "12 open" in text and "4 findings" in text
+    done = progress_text(ProgressSnapshot(1_440_000, 1_440_000, 12, 10, 4, True), rate, 50)
+    assert "sweep done" in done and "2 ports left" in done
 
 
 async def test_ipv6_loopback_is_swept() -> None:

@@ -6,12 +6,12 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,32 +255,119 @@ def test_csv_has_one_row_per_finding() -> None:
 
 
 def test_html_report_renders_in_chromium(tmp_path: Path) -> None:
-    old, new = report([A, B], T0), report([A, C], T0 + timedelta(days=1))
-    delta = diff_findings(old.findings, new.findings)
-    trend = [("scan-1", {"critical": 1, "medium": 1}), ("scan-2", {"critical": 1, "high": 1})]
+    """Cards per exposed service, headline counting services (a tree of open folders on one
+    service is one), remediation outside any folded section, the filter script working from a
+    file with no network, nothing loaded from elsewhere."""
+    from browser import dump_dom, screenshot
+
+    dav = [finding("127.0.10.25", r, Kind.UNAUTHENTICATED_ACCESS, Severity.CRITICAL, files=3)
+           for r in ("/", "/dav/", "/dav/a/")]
+    old, new = report([A, B], T0), report([A, C, *dav], T0 + timedelta(days=1))
+    delta = diff_findings(old.findings, new.findings, new.services)
+    trend = [("scan-1", {"critical": 1, "medium": 1}), ("scan-2", {"critical": 4, "high": 1})]
     page = render_html(new, scan_id="scan-2", delta=delta, trend=trend)
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
-    assert "<script" not in page and "<link" not in page
+    assert "<link" not in page and " src=" not in page
+    assert page.count('<section class="card"') == 3  # .1:445, .2:445, .25:445
+    assert "Disable guest access." in page.split("<details>")[0]  # remediation not folded
     path = tmp_path / "report.html"
     path.write_text(page)
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium missing: scripts/setup.sh installs Debian's chromium"
-    # No network for the browser at all (it renders a file:// page): nothing can leave.
-    isolate = ["unshare", "-n"] if os.geteuid() == 0 and shutil.which("unshare") else []
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*isolate, chromium, *flags, "--dump-dom", path.as_uri()],
-                         capture_output=True, text=True, timeout=90, check=True).stdout
-    assert "1 new" in dom and "1 resolved" in dom
-    assert dom.count('class="host"') == 2
-    assert 'data-severity="critical"><b>1</b>' in dom
+    dom = dump_dom(path, tmp_path)
+    assert "4 new" in dom and "1 resolved" in dom
+    assert 'data-severity="critical"><b>2</b>critical services' in dom  # not 4 findings
+    assert 'data-severity="high"><b>1</b>high service<' in dom
+    assert '<b id="h-open">3</b>' in dom
+    assert "3 of 3 services shown" in dom  # written by the script
     assert "Findings by severity over the last scans" in dom and "<svg" in dom
+    filtered = dump_dom(path, tmp_path, "#severity=high&sort=host")
+    assert "3 of 3 services shown" in filtered  # critical and high are both at least high
+    only_crit = dump_dom(path, tmp_path, "#severity=critical")
+    assert "2 of 3 services shown" in only_crit
+    hidden = re.findall(r'<section class="card"[^>]*data-severity="(\w+)"[^>]*hidden', only_crit)
+    assert hidden == ["high"]
+    by_proto = dump_dom(path, tmp_path, "#host=127.0.10.25")
+    assert "1 of 3 services shown" in by_proto
+    # sorted by host: .1, .2, .25 in DOM order
+    order = re.findall(r'<section class="card" id="svc-([\d-]+?)-445', filtered)
+    assert order == ["127-0-10-1", "127-0-10-2", "127-0-10-25"], order
     shot = tmp_path / "report.png"
-    subprocess.run([*isolate, chromium, *flags, f"--screenshot={shot}",
-                    "--window-size=1200,1600", path.as_uri()],
-                   capture_output=True, timeout=90, check=True)
-    deadline = time.monotonic() + 10
-    while not shot.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    screenshot(path, shot, tmp_path, "1200,1600")
     assert shot.stat().st_size > 10_000
+
+
+def test_diff_compares_stable_facts_and_tells_not_seen_from_resolved() -> None:
+    from scanner.models import Status
+
+    a1 = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                 auth_paths=["/", "/nasscan-4fd7122c0472/"], elapsed_ms=12)
+    a2 = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                 auth_paths=["/", "/nasscan-cf65fb95eb2f/"], elapsed_ms=40)
+    delta = diff_findings([a1], [a2])
+    assert delta.still_open == [a2] and not delta.changed  # random path, timing: no change
+    more = finding("127.0.10.1", "/", Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM,
+                   auth_paths=["/", "/private/"], elapsed_ms=40)
+    assert diff_findings([a1], [more]).changed == [(a1, more)]  # a real difference is seen
+    # Gone findings: resolved only where the service answered this time.
+    answered = Service(host="127.0.10.1", port=445, protocol="smb",
+                       probes={"smb": Status.SUCCESS})
+    timed_out = Service(host="127.0.10.2", port=445, probes={"smb": Status.TIMEOUT})
+    delta = diff_findings([A, C], [], [answered, timed_out])
+    assert delta.resolved == [A] and delta.not_seen == [C]
+    delta = diff_findings([A, C], [], [])  # nothing answered (a daemon down, a port closed)
+    assert delta.resolved == [] and delta.not_seen == [A, C]
+    assert diff_findings([A, C], []).resolved == [A, C]  # no services known: as before
+
+
+def test_sarif_has_what_code_scanning_dashboards_require() -> None:
+    """The fields GitHub code scanning (and other SARIF consumers) read: a rule per kind and
+    protocol with help text and a numeric security-severity, results pointing at their rule,
+    fingerprints from the finding id, the service URL as artifact location."""
+    schema = json.loads((DATA / "sarif-2.1.0.json").read_text())
+    ftp = A.model_copy(update={"protocol": "ftp", "port": 21, "severity": Severity.HIGH,
+                               "remediation": "Disable anonymous FTP."})
+    low = A.model_copy(update={"resource": "other", "severity": Severity.LOW})
+    doc = to_sarif(report([A, B, C, ftp, low], T0))
+    jsonschema.validate(doc, schema)
+    (run,) = doc["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "nasscan" and driver["version"]
+    rules = driver["rules"]
+    ids = [r["id"] for r in rules]
+    assert ids == sorted({"unauthenticated-access/smb", "cleartext-transport/smb",
+                          "unauthenticated-access/ftp"})
+    for rule in rules:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+        assert "How to fix:" in rule["help"]["text"] and rule["help"]["markdown"]
+        score = float(rule["properties"]["security-severity"])
+        assert 0.0 <= score <= 10.0
+        assert "security" in rule["properties"]["tags"]
+    smb_open = rules[ids.index("unauthenticated-access/smb")]
+    assert smb_open["properties"]["security-severity"] == "9.5"  # worst of critical/high/low
+    assert "Disable guest access." in smb_open["help"]["text"]
+    assert rules[ids.index("unauthenticated-access/ftp")]["properties"][
+        "security-severity"] == "8.0"
+    results = run["results"]
+    assert len(results) == 5
+    for res, f in zip(results, [A, B, C, ftp, low], strict=True):
+        assert res["ruleId"] == ids[res["ruleIndex"]]
+        assert res["partialFingerprints"]["nasscanFindingId/v1"] == f.id
+        assert res["message"]["text"].startswith(f.title)
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == f"{f.protocol}://{f.host}:{f.port}/"
+    assert len({r["partialFingerprints"]["nasscanFindingId/v1"] for r in results}) == 5
+
+
+def test_html_evidence_is_generic_and_estimates_are_labelled() -> None:
+    """Evidence keys the report does not know (e.g. from a newer probe) still show, as tables;
+    an estimate is never shown as a count."""
+    f = finding("127.0.10.9", "/", Kind.UNAUTHENTICATED_ACCESS, Severity.HIGH,
+                files_seen=120, files_estimated=5000, estimate_basis="sampled 3 of 40 folders",
+                truncated=True, samples=["a.wav", "b.wav"], nested={"depth": 3, "x": [1, 2]},
+                categories={"recording": 120})
+    page = render_html(report([f], T0))
+    card = page.split('<section class="card"')[1]
+    assert "at least 120 files seen; " not in card  # one service, one line
+    assert "at least 120 files seen" in card and "about 5,000 estimated (sampled 3 of 40" in card
+    assert "<th>files estimated</th><td>5,000</td>" in card  # the raw evidence, labelled
+    assert "<th>depth</th><td>3</td>" in card and "<li>a.wav</li>" in card
+    assert "<td>recording</td><td>at least 120</td>" in card

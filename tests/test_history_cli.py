@@ -240,15 +240,15 @@ async def test_schedule_once_scans_the_lab_and_alerts_a_real_receiver(
             outputs.append(out.decode())
     finally:
         await runner.cleanup()
-    assert "new findings" in outputs[0] and ", 0 new findings" in outputs[1]
-    # The first run alerted on the critical listing of the 1177-like server; the second had
-    # nothing new, so nothing was posted again.
+    assert "first run (baseline)" in outputs[0] and outputs[1].rstrip().endswith(", 0 new")
+    # The first run sent one summary (by service) of the critical listing of the 1177-like
+    # server; the second had nothing new, so nothing was posted again.
     assert len(bodies) == 1
-    findings = bodies[0]["findings"]
-    assert isinstance(findings, list)
-    assert {(f["host"], f["kind"]) for f in findings} == {
-        ("127.0.10.21", "unauthenticated-access")}
-    assert "worst critical" in str(bodies[0]["text"])
+    assert bodies[0]["first_run"] is True and bodies[0]["counts"] == {"critical": 1}
+    services = bodies[0]["services"]
+    assert isinstance(services, list) and len(services) == 1
+    assert str(services[0]["summary"]).startswith("127.0.10.21:443 http")
+    assert "first scan, 1 finding(s) (1 critical)" in str(bodies[0]["text"])
     store = open_store(str(db))
     try:
         assert len(store.list_scans()) == 2

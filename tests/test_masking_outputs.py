@@ -233,3 +233,49 @@ def test_cli_scan_output_is_masked(http_tree: int, fmt: str) -> None:
         assert open_[0]["evidence"]["categories"]["recording"] == len(NUMBERS)
     if fmt == "console":
         assert f"127.0.0.1:{http_tree} http (no TLS): {len(NUMBERS)} audio recordings" in out
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_console_lines_fit_the_width_and_keep_tokens_whole(width: int) -> None:
+    """Summary first, one table line per finding with address, severity and kind whole, no
+    line longer than the console (so the terminal never wraps one)."""
+    import io
+
+    from rich.console import Console
+
+    from scanner.models import Finding, Kind, Report, ScannerInfo, Severity, utcnow
+
+    def f(host: str, port: int, kind: Kind, sev: Severity, title: str) -> Finding:
+        return Finding(host=host, port=port, protocol="http", kind=kind, severity=sev,
+                       title=title, resource="/a/very/long/resource/path/" * 3)
+
+    findings = [
+        f("fd00:1234:5678::1", 8443, Kind.UNAUTHENTICATED_ACCESS, Severity.CRITICAL,
+          "directory listing readable without authentication " * 3),
+        f("127.0.10.21", 443, Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM, "Plain HTTP " * 10),
+        f("127.0.10.9", 80, Kind.SIGNING_NOT_REQUIRED, Severity.INFO, "x"),
+    ]
+    report = Report(scanner=ScannerInfo(version="t"), started_at=utcnow(), findings=findings,
+                    scope={"hosts": 3, "pairs": 9, "probes": ["http"]})
+    buf = io.StringIO()
+    render_console(report, Console(file=buf, width=width, color_system=None))
+    lines = buf.getvalue().splitlines()
+    assert all(len(line) < width for line in lines), max(lines, key=len)
+    exposed = next(i for i, x in enumerate(lines) if x.startswith("Exposed services"))
+    table = next(i for i, x in enumerate(lines) if x.startswith("Findings: 3"))
+    assert exposed < table
+    sevs = {s.value for s in Severity}
+    rows = [x for x in lines[table + 2:] if x.split() and x.split()[0] in sevs]
+    for row, finding in zip(rows, findings, strict=True):
+        endpoint = (f"[{finding.host}]" if ":" in finding.host else finding.host) + \
+            f":{finding.port}"
+        assert row.split()[:2] == [finding.severity.value, endpoint], row
+        assert finding.kind.value in row.split() or (
+            f"kind: {finding.kind.value}" in [x.strip() for x in lines])
+    wide = io.StringIO()
+    render_console(report, Console(file=wide, width=width, color_system=None), wide=True)
+    text = wide.getvalue()
+    assert all(len(line) < width for line in text.splitlines())
+    table_text = text.split("Findings:")[1]
+    assert "…" not in table_text  # wide: wrapped, never shortened
+    assert ("RESOURCE" in table_text) != ("resource: " in table_text)  # beside or under

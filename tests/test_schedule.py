@@ -4,6 +4,7 @@ to a real HTTP receiver on loopback (with a failing first answer and a hanging o
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,7 +68,7 @@ GOOD = """
 [jobs.lab]
 targets = ["127.0.10.0/24"]
 ports = "445"
-cron = "* * * * * *"
+cron = "0 3 * * *"
 
 [[jobs.lab.alerts]]
 webhook = "{url}"
@@ -79,7 +80,7 @@ def test_config_errors_name_file_and_problem(tmp_path: Path) -> None:
     with pytest.raises(ScheduleConfigError, match=r"schedule\.toml: not valid TOML"):
         load_schedule(write(tmp_path, "[jobs.x\n"))
     with pytest.raises(ScheduleConfigError, match=r"jobs\.x\.cron: .*not a cron expression"):
-        load_schedule(write(tmp_path, '[jobs.x]\ntargets=["127.0.0.1"]\ncron="every day"\n'))
+        load_schedule(write(tmp_path, '[jobs.x]\ntargets=["127.0.0.1"]\ncron="every day a b c"\n'))
     with pytest.raises(ScheduleConfigError, match=r"jobs\.x\.targets"):
         load_schedule(write(tmp_path, '[jobs.x]\ntargets=[]\ncron="0 3 * * *"\n'))
     with pytest.raises(ScheduleConfigError, match=r"jobs\.x\.colour"):
@@ -159,15 +160,94 @@ async def test_alert_failure_is_reported_not_raised() -> None:
     assert receiver.calls == 2
 
 
+class EverySecond(Scheduler):
+    """Fires every second (cron lines are minutes at best; seconds are refused in files)."""
+
+    def next_fire(self, job: JobConfig, after: datetime) -> datetime:
+        return after.replace(microsecond=0) + timedelta(seconds=1)
+
+
 async def test_scheduler_fires_and_never_overlaps_a_job(tmp_path: Path) -> None:
     config = load_schedule(write(tmp_path, '[jobs.j]\ntargets=["127.0.10.1"]\n'
-                                           'cron="* * * * * *"\n'))
+                                           'cron="*/20 * * * *"\n'))
     store = open_store(str(tmp_path / "h.sqlite3"))
     scan = RecordingScan([[]], seconds=1.6)
-    scheduler = Scheduler(config, store, scan)
+    lines: list[str] = []
+    scheduler = EverySecond(config, store, scan, say=lines.append)
     await asyncio.wait_for(scheduler.serve(max_fires=4), 20)
     # Every second a fire; each run lasts 1.6 s, so some fires find the job still running.
     assert scheduler.skipped, "an overlapping fire must be skipped"
     assert scan.calls == len(scheduler.outcomes) == 4 - len(scheduler.skipped)
     assert len(store.list_scans()) == scan.calls
+    # One line per fired job: scan id, counts, next fire time; and one per skipped fire.
+    ran = [line for line in lines if " findings" in line]
+    assert len(ran) == scan.calls
+    assert all(line.startswith("job j: scan ") and "; next 20" in line for line in ran), ran
+    assert sum("this run skipped" in line for line in lines) == len(scheduler.skipped)
+    assert lines[0].startswith("job j: first run 20")
     store.close()
+
+
+def test_six_field_cron_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScheduleConfigError, match=r"jobs\.x\.cron: .*6 fields; use five.*seconds"):
+        load_schedule(write(tmp_path, '[jobs.x]\ntargets=["127.0.0.1"]\ncron="*/20 * * * * *"\n'))
+    with pytest.raises(ScheduleConfigError, match=r"jobs\.x\.cron: .*4 fields"):
+        load_schedule(write(tmp_path, '[jobs.x]\ntargets=["127.0.0.1"]\ncron="0 3 * *"\n'))
+
+
+async def test_first_run_sends_one_summary_then_new_findings_worst_first(
+    tmp_path: Path, receiver_url: tuple[Receiver, str]
+) -> None:
+    receiver, url = receiver_url
+    receiver.fail_first = 0
+    config = load_schedule(write(tmp_path, GOOD.format(url=url)))
+    store = open_store(str(tmp_path / "h.sqlite3"))
+    first = [_finding(f"share{i}", Severity.CRITICAL) for i in range(30)]
+    later = [*first, _finding("b-high", Severity.HIGH), _finding("a-crit", Severity.CRITICAL)]
+    scan = RecordingScan([first, later])
+    job = config.jobs["lab"]
+    outcome = await run_job(job, store, scan)
+    assert outcome.first_run and outcome.alerted == [True]
+    (summary,) = receiver.bodies
+    assert summary["first_run"] is True and "findings" not in summary
+    assert summary["counts"] == {"critical": 30}
+    assert len(summary["services"]) == 1  # one service (host, port), not 30 lines
+    assert "first scan, 30 finding(s)" in summary["text"]
+    assert len(summary["text"].splitlines()) == 2
+    outcome = await run_job(job, store, scan)
+    assert not outcome.first_run and len(outcome.new) == 2
+    body = receiver.bodies[-1]
+    assert [f["severity"] for f in body["findings"]] == ["critical", "high"]  # worst first
+    assert body["text"].splitlines()[1].startswith("- [critical]")
+    store.close()
+
+
+def test_schedule_check_validates_and_shows_the_next_five_fire_times(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = write(tmp_path, '[jobs.nightly]\ntargets = ["127.0.10.0/24"]\nports = "445"\n'
+                          'cron = "30 2 * * 1-5"\n'
+                          '[jobs.often]\ntargets = ["127.0.10.1"]\ncron = "*/20 * * * *"\n')
+    proc = subprocess.run([sys.executable, "-m", "scanner.cli", "schedule", "check", str(cfg)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    head = lines.index(next(x for x in lines if x.startswith("job nightly: 256 hosts, ports")))
+    times = [datetime.fromisoformat(x.strip().replace("Z", "+00:00"))
+             for x in lines[head + 1: head + 6]]
+    assert len(times) == 5 and times == sorted(times)
+    assert all((t.hour, t.minute, t.weekday() < 5) == (2, 30, True) for t in times)
+    often = lines[lines.index(next(x for x in lines if x.startswith("job often:"))) + 1:][:5]
+    gaps = {(datetime.fromisoformat(b.strip().replace("Z", "+00:00"))
+             - datetime.fromisoformat(a.strip().replace("Z", "+00:00"))).total_seconds()
+            for a, b in itertools.pairwise(often)}
+    assert gaps == {1200.0}
+    bad = write(tmp_path, '[jobs.x]\ntargets = ["127.0.10.1"]\ncron = "*/20 * * * * *"\n')
+    proc = subprocess.run([sys.executable, "-m", "scanner.cli", "schedule", "check", str(bad)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "6 fields; use five" in proc.stderr
+    bad.write_text('[jobs.x]\ntargets = ["127.0.10.1"]\ncron = "0 3 * * *"\nprobes = "nope"\n')
+    proc = subprocess.run([sys.executable, "-m", "scanner.cli", "schedule", "check", str(bad)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and "job x: INVALID:" in proc.stdout and "nope" in proc.stdout

@@ -1,8 +1,10 @@
 """Alerts: new findings at or above a threshold are POSTed as JSON to a webhook.
 
 The body carries a ``text`` field, so Slack and Teams incoming webhooks show it as is, plus the
-findings themselves for machines. Retries with back-off and a timeout; a failure is logged and
-returned, never raised: the scan is already recorded and must not be lost to a webhook.
+findings themselves for machines, worst first. The first run of a job (nothing to compare
+with) sends one summary by service instead (``summary_payload``). Retries with back-off and a
+timeout; a failure is logged and returned, never raised: the scan is already recorded and must
+not be lost to a webhook.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from scanner.models import Finding, Severity
+from scanner.models import Finding, Severity, finding_order
 
 log = logging.getLogger("nasscan.alerts")
 
 
 def alert_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, Any]:
+    findings = sorted(findings, key=finding_order)  # worst first
     worst = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.INFO)
     lines = [f"nasscan job '{job}' (scan {scan_id}): {len(findings)} new finding(s), worst "
              f"{worst.value}"]
@@ -31,6 +34,30 @@ def alert_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, 
         "job": job,
         "scan_id": scan_id,
         "findings": [f.model_dump(mode="json") for f in findings],
+    }
+
+
+def summary_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, Any]:
+    """The first run's one message: counts, and one line per exposed service, worst first."""
+    from scanner.report.console import exposed_services
+
+    counts = {s.value: n for s in sorted(Severity, key=lambda s: -s.rank)
+              if (n := sum(1 for f in findings if f.severity == s))}
+    services = exposed_services(findings)
+    lines = [f"nasscan job '{job}' (scan {scan_id}): first scan, {len(findings)} finding(s) ("
+             + ", ".join(f"{n} {sev}" for sev, n in counts.items())
+             + f") on {len({(f.host, f.port) for f in findings})} service(s); later runs "
+             "alert on new findings only"]
+    lines += [f"- [{sev.value}] {line}" for sev, line in services[:20]]
+    if len(services) > 20:
+        lines.append(f"... and {len(services) - 20} more services")
+    return {
+        "text": "\n".join(lines),
+        "job": job,
+        "scan_id": scan_id,
+        "first_run": True,
+        "counts": counts,
+        "services": [{"severity": sev.value, "summary": line} for sev, line in services],
     }
 
 

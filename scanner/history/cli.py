@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -20,9 +21,7 @@ from scanner.history.schedule import (
 )
 from scanner.history.store import HistoryError, Store, open_store
 from scanner.models import Report
-from scanner.report.csv_report import render_csv
 from scanner.report.html import render_html
-from scanner.report.sarif import render_sarif
 
 DB_OPTION = click.option(
     "--db",
@@ -50,21 +49,18 @@ def _open(db: str | None) -> Store:
 def render_report(report: Report, fmt: str, store: Store | None = None,
                   scan_id: str | None = None) -> str:
     """Any output format of a stored or fresh report (all derived from the one model)."""
-    if fmt == "json":
-        return report.to_json() + "\n"
-    if fmt == "jsonl":
-        return "".join(f.model_dump_json() + "\n" for f in report.findings)
-    if fmt == "sarif":
-        return render_sarif(report) + "\n"
-    if fmt == "csv":
-        return render_csv(report)
+    if fmt in ("json", "jsonl", "sarif", "csv"):
+        from scanner.outputs import render
+
+        return render(report, fmt)
     if fmt == "html":
         delta: Delta | None = None
         trend: list[tuple[str, dict[str, int]]] = []
         if store is not None and scan_id is not None:
             previous = store.previous_of_same_scope(scan_id)
             if previous:
-                delta = diff_findings(store.findings(previous), report.findings)
+                delta = diff_findings(store.findings(previous), report.findings,
+                                      report.services)
             chain = [scan_id]
             while len(chain) < 10:
                 earlier = store.previous_of_same_scope(chain[-1])
@@ -168,7 +164,8 @@ def diff_cmd(old: str | None, new: str | None, db: str | None, fmt: str) -> None
         else:
             old_id = store.resolve(old)
             new_id = store.resolve(new or "last")
-        delta = diff_findings(store.findings(old_id), store.findings(new_id))
+        delta = diff_findings(store.findings(old_id), store.findings(new_id),
+                              store.services(new_id))
     except HistoryError as exc:
         _fail(str(exc))
         return
@@ -178,11 +175,17 @@ def diff_cmd(old: str | None, new: str | None, db: str | None, fmt: str) -> None
         click.echo(json.dumps({"old": old_id, "new": new_id, **delta.as_dict()}, indent=2))
         return
     click.echo(f"{old_id} -> {new_id}: {len(delta.new)} new, {len(delta.resolved)} resolved, "
-               f"{len(delta.changed)} changed, {len(delta.still_open)} still open")
+               f"{len(delta.not_seen)} not seen, {len(delta.changed)} changed, "
+               f"{len(delta.still_open)} still open")
+    if not (delta.new or delta.resolved or delta.not_seen or delta.changed):
+        click.echo("no change")
     for f in delta.new:
         click.echo(f"+ new       [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}")
     for f in delta.resolved:
         click.echo(f"- resolved  [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}")
+    for f in delta.not_seen:
+        click.echo(f"? not seen  [{f.severity.value}] {f.host}:{f.port} {f.protocol}: {f.title}"
+                   " (the service did not answer)")
     for o, n in delta.changed:
         what = (f"{o.severity.value} -> {n.severity.value}" if o.severity != n.severity
                 else "evidence changed")
@@ -203,15 +206,54 @@ def _load(config: str) -> tuple[ScheduleConfig, Store]:
     return cfg, _open(cfg.db or os.environ.get("NASSCAN_DB"))
 
 
+def _say(line: str) -> None:
+    """One log line of the scheduler: UTC timestamp, then the line (flushed: a service log)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    click.echo(f"{stamp} {line}")
+    sys.stdout.flush()
+
+
+@schedule_group.command("check")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-n", "count", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="How many fire times to show per job.")
+def schedule_check(config: str, count: int) -> None:
+    """Validate every job (options, probes, ports, targets) and show its next fire times."""
+    from scanner.request import ScanRequestError
+
+    try:
+        cfg = load_schedule(Path(config))
+    except ScheduleConfigError as exc:
+        _fail(str(exc))
+        return
+    now = datetime.now(UTC)
+    bad = 0
+    for name, job in cfg.jobs.items():
+        try:
+            scope, options = asyncio.run(job.build())
+        except ScanRequestError as exc:
+            click.echo(f"job {name}: INVALID: {exc}")
+            bad += 1
+            continue
+        probes = ", ".join(p.name for p in options.probes) or "none (discovery only)"
+        click.echo(f"job {name}: {scope.size} hosts, ports {options.ports}, probes {probes}, "
+                   f"{len(job.alerts)} alert(s); cron '{job.cron}' (UTC), next:")
+        for when in job.next_fires(now, count):
+            click.echo(f"  {when.isoformat().replace('+00:00', 'Z')}")
+    if bad:
+        click.echo(f"nasscan: {bad} invalid job(s) in {config}", err=True)
+        sys.exit(2)
+
+
 @schedule_group.command("run")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--max-fires", type=int, default=None, help="Stop after this many fire times.")
 def schedule_run(config: str, max_fires: int | None) -> None:
-    """Run every job at its cron times, in the foreground, until stopped."""
+    """Run every job at its cron times, in the foreground, until stopped (a line per run)."""
     from scanner.history.jobs import scan_job
 
     cfg, store = _load(config)
-    scheduler = Scheduler(cfg, store, scan_job)
+    scheduler = Scheduler(cfg, store, scan_job, say=_say)
     try:
         asyncio.run(scheduler.serve(max_fires=max_fires))
     except KeyboardInterrupt:
@@ -235,7 +277,7 @@ def schedule_once(config: str, job: str) -> None:
         outcome = asyncio.run(run_job(jobs[job], store, scan_job))
     finally:
         store.close()
-    click.echo(f"job {job}: scan {outcome.scan_id}, {len(outcome.new)} new findings")
+    click.echo(f"job {job}: {outcome.describe()}")
 
 
 COMMANDS = [history_cmd, show_cmd, report_cmd, diff_cmd, schedule_group]

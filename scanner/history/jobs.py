@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scanner.engine import Engine, ScanOptions, default_ports
+from scanner.engine import Engine, ScanOptions
 from scanner.history.store import Store
 from scanner.models import Finding, Report, Service, Transport
-from scanner.ports import parse_ports
-from scanner.registry import select_probes
-from scanner.targets import Scope, build_scope
+from scanner.targets import Scope
 
 if TYPE_CHECKING:  # a scan records history without importing the scheduler (and aiohttp)
     from scanner.history.schedule import JobConfig
@@ -86,19 +84,14 @@ async def run_recorded(
 
 
 async def scan_job(job: JobConfig, store: Store) -> str:
-    """A schedule job: scope, ports and probes from the job's config, recorded in ``store``."""
-    probes = select_probes(job.probes)
-    scope = await build_scope(job.targets, job.exclude)
-    why = scope.needs_confirmation()
-    if why and not job.yes:
-        raise ValueError(f"job {job.name}: refusing to scan: {why} (set yes = true)")
-    options = ScanOptions(
-        ports=parse_ports(job.ports) if job.ports else default_ports(probes),
-        probes=probes,
-        rate=job.rate,
-        concurrency=job.concurrency,
-        probe_timeout=job.timeout or 60.0,
-    )
+    """A schedule job: a ``ScanRequest`` like ``nasscan scan``'s, recorded in ``store``."""
+    from scanner.request import ScanRequestError
+
+    try:
+        scope, options = await job.build()
+    except ScanRequestError as exc:
+        hint = " (set yes = true)" if str(exc).startswith("refusing") else ""
+        raise ValueError(f"job {job.name}: {exc}{hint}") from None
     scan_id, _ = await run_recorded(store, scope, options, {"job": job.name,
                                                             **job.model_dump(mode="json")})
     return scan_id

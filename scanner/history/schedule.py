@@ -1,8 +1,11 @@
 """Scheduled scans: a TOML file of named jobs, each with a cron expression and alert destinations.
 
-``nasscan schedule run CONFIG`` runs in the foreground as a long-lived service (systemd unit or
-container); a job whose previous run is still going is skipped, never run twice at once.
-``nasscan schedule once CONFIG JOB`` runs one job now.
+A job is a ``ScanRequest`` (every option of ``nasscan scan``, named as its long flags) plus a
+five-field cron line (UTC) and alerts. ``nasscan schedule check CONFIG`` validates every job and
+shows its next fire times; ``nasscan schedule run CONFIG`` runs in the foreground as a
+long-lived service (systemd unit or container), one log line per fired job; a job whose
+previous run is still going is skipped, never run twice at once. ``nasscan schedule once
+CONFIG JOB`` runs one job now.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from scanner.history.diff import diff_findings
 from scanner.history.store import Store
 from scanner.models import Finding, Severity
+from scanner.request import ScanRequest
 
 log = logging.getLogger("nasscan.schedule")
 
@@ -37,26 +42,33 @@ class AlertConfig(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=120)
 
 
-class JobConfig(BaseModel):
+class JobConfig(ScanRequest):
+    """One scheduled scan: every ``ScanRequest`` option, a cron line and alerts."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = ""
     targets: list[str] = Field(min_length=1)
-    exclude: list[str] = Field(default_factory=list)
-    ports: str | None = None
-    probes: str | None = None
-    rate: float | None = None
-    concurrency: int | None = None
-    timeout: float | None = None
-    yes: bool = False
     cron: str
     alerts: list[AlertConfig] = Field(default_factory=list)
 
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
+        fields = value.split()
+        if not value.strip().startswith("@") and len(fields) != 5:
+            extra = (" (a sixth field would be read as seconds: '*/20 * * * * *' fires every "
+                     "20 seconds)" if len(fields) == 6 else "")
+            raise ValueError(
+                f"cron {value!r} has {len(fields)} fields; use five: minute hour "
+                f"day-of-month month day-of-week{extra}"
+            )
         if not croniter.is_valid(value):
             raise ValueError(f"not a cron expression: {value!r}")
         return value
+
+    def next_fires(self, after: datetime, count: int = 5) -> list[datetime]:
+        it = croniter(self.cron, after)
+        return [it.get_next(datetime) for _ in range(count)]
 
 
 class ScheduleConfig(BaseModel):
@@ -78,8 +90,9 @@ def load_schedule(path: Path) -> ScheduleConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ScheduleConfigError(f"{path}: {where}: {first['msg']}") from exc
-    for name, job in config.jobs.items():
+    for name, job in list(config.jobs.items()):
         job.name = name
+        config.jobs[name] = job.timed()  # a timing template fills what the job leaves out
     return config
 
 
@@ -93,22 +106,46 @@ class JobOutcome:
     scan_id: str
     new: list[Finding] = field(default_factory=list)
     alerted: list[bool] = field(default_factory=list)
+    first_run: bool = False
+    """No earlier scan of the same scope: the alert was one summary, not the findings."""
+    counts: Counter[Severity] = field(default_factory=Counter)
+    """Every finding of this scan by severity."""
+
+    def describe(self) -> str:
+        order = sorted(self.counts, key=lambda s: -s.rank)
+        detail = ", ".join(f"{self.counts[s]} {s.value}" for s in order)
+        total = sum(self.counts.values())
+        text = f"scan {self.scan_id}, {total} findings" + (f" ({detail})" if detail else "")
+        text += ", first run (baseline)" if self.first_run else f", {len(self.new)} new"
+        return text
 
 
 async def run_job(job: JobConfig, store: Store, scan: ScanFn) -> JobOutcome:
-    """Scan, compare with the previous scan of the same scope, alert on what is new."""
+    """Scan, compare with the previous scan of the same scope, alert on what is new.
+
+    The first run of a job has nothing to compare with: it sends one summary per alert (what is
+    exposed, by service) instead of every finding as new."""
     scan_id = await scan(job, store)
     previous = store.previous_of_same_scope(scan_id)
     current = store.findings(scan_id)
     new = diff_findings(store.findings(previous), current).new if previous else current
-    outcome = JobOutcome(job=job.name, scan_id=scan_id, new=new)
-    from scanner.history.alerts import alert_payload, post_alert, select_for_alert
+    outcome = JobOutcome(job=job.name, scan_id=scan_id, new=new, first_run=previous is None,
+                         counts=Counter(f.severity for f in current))
+    from scanner.history.alerts import (
+        alert_payload,
+        post_alert,
+        select_for_alert,
+        summary_payload,
+    )
+
     for alert in job.alerts:
         chosen = select_for_alert(new, alert.threshold)
         if not chosen:
             continue
-        ok = await post_alert(alert.webhook, alert_payload(job.name, scan_id, chosen),
-                              attempts=alert.attempts, timeout=alert.timeout)
+        payload = (summary_payload(job.name, scan_id, chosen) if outcome.first_run
+                   else alert_payload(job.name, scan_id, chosen))
+        ok = await post_alert(alert.webhook, payload, attempts=alert.attempts,
+                              timeout=alert.timeout)
         outcome.alerted.append(ok)
     return outcome
 
@@ -116,10 +153,14 @@ async def run_job(job: JobConfig, store: Store, scan: ScanFn) -> JobOutcome:
 class Scheduler:
     """Fires jobs at their cron times; a job still running at its next time is skipped."""
 
-    def __init__(self, config: ScheduleConfig, store: Store, scan: ScanFn) -> None:
+    def __init__(self, config: ScheduleConfig, store: Store, scan: ScanFn,
+                 say: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.store = store
         self.scan = scan
+        self.say = say or (lambda line: log.info("%s", line))
+        """Where the one line per fired job goes (the CLI prints it with a timestamp)."""
+        self.due: dict[str, datetime] = {}
         self.running: set[str] = set()
         self.skipped: list[str] = []
         self.outcomes: list[JobOutcome] = []
@@ -128,22 +169,30 @@ class Scheduler:
         nxt: datetime = croniter(job.cron, after).get_next(datetime)
         return nxt
 
+    def _next_text(self, name: str) -> str:
+        when = self.due.get(name)
+        return when.isoformat().replace("+00:00", "Z") if when else "?"
+
     async def _run(self, job: JobConfig) -> None:
         self.running.add(job.name)
         try:
             outcome = await run_job(job, self.store, self.scan)
             self.outcomes.append(outcome)
-            log.info("job %s: scan %s, %d new findings", job.name, outcome.scan_id,
-                     len(outcome.new))
-        except Exception:
-            log.exception("job %s failed", job.name)
+            self.say(f"job {job.name}: {outcome.describe()}; next {self._next_text(job.name)}")
+        except Exception as exc:
+            log.debug("job %s failed", job.name, exc_info=True)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.say(f"job {job.name}: FAILED: {first}; next {self._next_text(job.name)}")
         finally:
             self.running.discard(job.name)
 
     async def serve(self, *, max_fires: int | None = None, until: datetime | None = None) -> None:
         """Run until cancelled, or after ``max_fires`` fire times, or at ``until``."""
         now = datetime.now(UTC)
-        due = {name: self.next_fire(job, now) for name, job in self.config.jobs.items()}
+        due = self.due
+        due.update({name: self.next_fire(job, now) for name, job in self.config.jobs.items()})
+        for name in sorted(due):
+            self.say(f"job {name}: first run {self._next_text(name)}")
         tasks: set[asyncio.Task[None]] = set()
         fires = 0
         try:
@@ -159,7 +208,8 @@ class Scheduler:
                 job = self.config.jobs[name]
                 due[name] = self.next_fire(job, max(when, datetime.now(UTC)))
                 if name in self.running:
-                    log.warning("job %s still running at %s: this run is skipped", name, when)
+                    self.say(f"job {name}: still running at {when.isoformat()}, this run "
+                             f"skipped; next {self._next_text(name)}")
                     self.skipped.append(name)
                     continue
                 task = asyncio.create_task(self._run(job))
