@@ -83,6 +83,11 @@ class Page:
     """Repeated continuation tokens/cookies the lister refused to follow."""
 
 
+class NotListable(Exception):
+    """Raised by a lister for a directory that is not listable (403, not a listing page): the
+    directory stays an entry, the crawl goes on, nothing is marked partial."""
+
+
 class Budget:
     """The per-resource request and byte budget, shared by crawler and lister."""
 
@@ -272,6 +277,7 @@ class Crawler:
         stop_on_error: bool = False,
         deadline: float | None = None,
         budget: Budget | None = None,
+        max_errors: int = MAX_ERRORS,
     ) -> None:
         self.lister = lister
         self.bounds = bounds
@@ -288,6 +294,8 @@ class Crawler:
         self._paths: set[str] = set()
         self._levels: dict[int, _Level] = {0: _Level(seen=1)}
         self._errors = 0
+        self.max_errors = max_errors
+        self.not_listable = 0
 
     def _rng(self, path: str) -> random.Random:
         return random.Random(zlib.crc32(f"{self.seed}:{path}".encode("utf-8", "surrogatepass")))
@@ -337,11 +345,14 @@ class Crawler:
         self._keys.add(d.key)
         try:
             return await self.lister(d.path, d.handle, self.budget)
+        except NotListable:
+            self.not_listable += 1
+            return None
         except Exception as exc:  # a lister failure never loses what was listed
             self._errors += 1
             r.partial.append(f"{d.path}: {type(exc).__name__}: {exc}"[:200])
             r.truncated = True
-            if self.stop_on_error or self._errors >= MAX_ERRORS:
+            if self.stop_on_error or self._errors >= self.max_errors:
                 r.stopped_by = "error"
             return None
 
