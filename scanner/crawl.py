@@ -169,6 +169,8 @@ class CrawlResult:
     requests: int = 0
     bytes: int = 0
     estimate: Estimate | None = None
+    last_error: Exception | None = None
+    """What ended the crawl when a lister failed (for the probe's status)."""
 
     @property
     def listed_anything(self) -> bool:
@@ -350,6 +352,7 @@ class Crawler:
             return None
         except Exception as exc:  # a lister failure never loses what was listed
             self._errors += 1
+            r.last_error = exc
             r.partial.append(f"{d.path}: {type(exc).__name__}: {exc}"[:200])
             r.truncated = True
             if self.stop_on_error or self._errors >= self.max_errors:
@@ -412,7 +415,7 @@ class Crawler:
         if not children:
             return
         depth = d.depth + 1
-        if depth > self.bounds.depth:
+        if depth >= self.bounds.depth:  # depth N lists N levels: the root is level 0
             self.result.truncated = True
             self.result.stopped_by = self.result.stopped_by or "depth"
             return

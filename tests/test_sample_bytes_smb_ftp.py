@@ -477,8 +477,8 @@ async def test_ftp_probe_against_an_endless_retr_ends_in_time_with_n_bytes(
     anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     ev = anon.evidence
     assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == 32
-    assert ev["sniffed"] == {"rec.wav": "wav"} and ev["sampled_files"] == 1
-    assert ev["sample_errors"] == {"rec.wav": "no clean end after ABOR"}
+    assert ev["sniffed"] == {"/rec.wav": "wav"} and ev["sampled_files"] == 1
+    assert ev["sample_errors"] == {"/rec.wav": "no clean end after ABOR"}
     assert "RETR rec.wav" in seen and "ABOR" in seen
 
 
