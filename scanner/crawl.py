@@ -169,6 +169,8 @@ class CrawlResult:
     requests: int = 0
     bytes: int = 0
     estimate: Estimate | None = None
+    root_refused: str | None = None
+    """Why the root itself was not listable (``NotListable`` from the lister)."""
     last_error: Exception | None = None
     """What ended the crawl when a lister failed (for the probe's status)."""
 
@@ -347,8 +349,10 @@ class Crawler:
         self._keys.add(d.key)
         try:
             return await self.lister(d.path, d.handle, self.budget)
-        except NotListable:
+        except NotListable as exc:
             self.not_listable += 1
+            if d is self.root:
+                r.root_refused = str(exc) or "not listable"
             return None
         except Exception as exc:  # a lister failure never loses what was listed
             self._errors += 1
