@@ -21,6 +21,7 @@ from scanner import __version__
 from scanner.engine import Engine, ResumeState, ScanOptions, default_ports
 from scanner.models import Finding, Report, Severity, Transport
 from scanner.ports import PortSpecError, parse_ports
+from scanner.probe import ListingBounds
 from scanner.registry import UnknownProbeError, load_probes, select_probes
 from scanner.targets import (
     Scope,
@@ -325,6 +326,20 @@ async def _run_engine(engine: Engine, *, progress: bool) -> Report:
     show_default=True,
     help="INTRUSIVE: read the first N bytes of a few files to classify them.",
 )
+@click.option(
+    "--max-depth",
+    type=click.IntRange(min=1),
+    default=ListingBounds.depth,
+    show_default=True,
+    help="Directory levels a listing may descend (a safety net; requests bound the crawl).",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=ListingBounds.requests,
+    show_default=True,
+    help="Listing requests per resource (share, export, bucket, listing root): a hard cap.",
+)
 @click.option("--rules", metavar="FILE", default=None, help="Extra triage rules (TOML).")
 @click.option(
     "--probe-option",
@@ -473,6 +488,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         per_host=p["per_host"],
         processes=p["processes"],
         sample_bytes=p["sample_bytes"],
+        bounds=ListingBounds(depth=p["max_depth"], requests=p["max_requests"]),
         probe_options=_probe_options(p["probe_option"]),
         rules=p["rules"],
         rule_set=_load_rules(p["rules"]),
