@@ -71,6 +71,7 @@ DEFAULT_PATHS = (
 DAV_PATHS = ("/", "/dav/", "/webdav/")
 TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 2096})
 MAX_REDIRECTS = 3
+DISCOVERY_REQUESTS = 2 + len(DEFAULT_PATHS) + 1 + len(DAV_PATHS) + 8
 SAMPLE = 10
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
@@ -390,7 +391,9 @@ class HttpProbe(Probe):
         started = time.monotonic()
         budget = _Budget(
             deadline=started + max(1.0, ctx.timeout * 0.85),
-            requests_left=max(4, ctx.bounds.requests),
+            # discovery (/, a soft-404 baseline, the storage paths, OPTIONS, PROPFINDs) has its
+            # own allowance; each listing root's crawl gets ctx.bounds.requests of its own
+            requests_left=max(ctx.bounds.requests, DISCOVERY_REQUESTS),
             bytes_left=ctx.bounds.bytes,
         )
         target = HttpTarget(
@@ -429,8 +432,8 @@ class HttpProbe(Probe):
         paths = ["/", *[p for p in ctx.option_list("http.paths", DEFAULT_PATHS) if p != "/"]]
         for path in paths:
             path = _norm_dir("/" + path.lstrip("/"))
-            if any(path.startswith(r) for r in listing_roots) and path in st.visited:
-                continue
+            if any(path.startswith(r) for r in listing_roots):
+                continue  # inside a listing root: its crawl (and its budget) covers it
             if path in st.visited:
                 continue
             if len(listing_roots) >= ctx.bounds.resources:
