@@ -44,8 +44,8 @@ async def test_open_export_over_v3_and_v4(
     assert "read" in f.evidence["nfsv3_access"] and "modify" not in f.evidence["nfsv3_access"]
     assert f.listing is not None and not f.listing.truncated
     paths = {e.path for e in f.listing.entries}
-    assert content.RECORDING_EXAMPLE in paths
-    assert next(e for e in f.listing.entries if e.path == "2019").is_dir
+    assert "/" + content.RECORDING_EXAMPLE in paths
+    assert next(e for e in f.listing.entries if e.path == "/2019").is_dir
     # the Kerberos-only twin: refused to AUTH_SYS over both versions, never reported open
     secure = info["export_states"]["/export/secure"]
     assert secure["versions"] == [] and secure["auth_required"] == ["nfsv3", "nfsv4"]
@@ -74,7 +74,7 @@ async def test_each_version_alone(
     (f,) = [f for f in findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
     assert f.resource == "/export/open" and f.evidence["versions"] == [f"nfsv{version}"]
     assert f.listing is not None
-    assert content.RECORDING_EXAMPLE in {e.path for e in f.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in f.listing.entries}
     assert info["export_states"]["/export/secure"]["auth_required"] == [f"nfsv{version}"]
 
 
@@ -86,7 +86,7 @@ async def test_over_udp(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None
     (f,) = [f for f in findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
     assert f.evidence["versions"] == ["nfsv3", "nfsv4"]
     assert f.listing is not None
-    assert content.RECORDING_EXAMPLE in {e.path for e in f.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in f.listing.entries}
 
 
 async def test_listing_is_bounded(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
@@ -98,7 +98,7 @@ async def test_listing_is_bounded(lab: Lab, make_ctx: Callable[..., ProbeContext
     _, _, findings = await run(lab, ctx)
     (f,) = [f for f in findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
     assert f.listing is not None and f.listing.truncated
-    assert f.listing.entries and all("/" not in e.path for e in f.listing.entries)
+    assert f.listing.entries and all(e.path.count("/") == 1 for e in f.listing.entries)
 
 
 async def test_identity_is_configurable(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
