@@ -276,3 +276,27 @@ def test_same_seed_same_crawl(tree: Tree, seed: int) -> None:
     a = run(crawl(FakeServer(tree), ListingBounds(requests=5), seed=seed))
     b = run(crawl(FakeServer(tree), ListingBounds(requests=5), seed=seed))
     assert [e.path for e in a.entries] == [e.path for e in b.entries]
+
+
+# -- sizes as servers write them -----------------------------------------------------------------
+
+
+def test_sizes_never_trusted_blindly() -> None:
+    from scanner.protocols.listing import parse_size
+    from scanner.protocols.sizes import BAD_SIZE, parse_decimal
+
+    assert parse_decimal("1234") == 1234 and parse_decimal(" 7 ") == 7
+    assert parse_decimal("") is None and parse_decimal(None) is None
+    for bad in ("\u00b2", "9" * 400, "-3", "1e9", "\u0663", "12a"):
+        assert parse_decimal(bad) == BAD_SIZE
+    assert parse_size("9" * 400) == BAD_SIZE and parse_size("1\u00b2") == BAD_SIZE
+    assert parse_size("20K") == 20480 and parse_size("-") is None
+
+
+@given(st.text(max_size=60))
+def test_size_parsers_never_raise(text: str) -> None:
+    from scanner.protocols.listing import parse_size
+    from scanner.protocols.sizes import parse_decimal
+
+    for value in (parse_decimal(text), parse_size(text)):
+        assert value is None or isinstance(value, int)

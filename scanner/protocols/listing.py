@@ -89,6 +89,8 @@ _DATE_RES: list[tuple[re.Pattern[str], str]] = [
 def parse_size(text: str) -> int | None:
     """``'20000'`` -> 20000, ``'20K'`` -> 20480, ``'1.2 kb'`` -> 1228, ``'-'`` -> None;
     absurd (400 digits) -> ``BAD_SIZE`` (the crawler skips and counts that entry)."""
+    if any(c.isdigit() and not c.isascii() for c in text):  # '²', '٣': not a size we trust
+        return BAD_SIZE
     m = _SIZE_RE.search(text)
     if not m:
         return None
