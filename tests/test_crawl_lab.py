@@ -18,6 +18,7 @@ from lab_fixtures import Lab
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
+from probes.rsync import PROBE as RSYNC
 from probes.smb import PROBE as SMB
 from scanner.lab import shapes
 from scanner.lab.content import files as lab_files
@@ -54,11 +55,13 @@ async def _deep(proto: str, make_ctx: MakeCtx, **bounds: int) -> Finding:
         return _open(r, protocol=proto)
     if proto == "ftp":
         return _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["deep"], **bounds))
+    if proto == "rsync":
+        return _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, **bounds), resource="deep")
     r = await _run(SMB, make_ctx, svc.SMB_ADDR, 445, **bounds)
     return _open(r, resource="deep")
 
 
-@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb"])
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync"])
 async def test_deep_tree_is_critical_with_leaf_names(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -103,6 +106,24 @@ async def test_ftp_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
     lines = _log_lines(log)[before:]
     listings = [ln for ln in lines if "FTP command" in ln and ('"MLSD' in ln or '"LIST' in ln)]
     assert budget - 1 <= len(listings) <= budget
+
+
+async def test_rsync_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    log = lab.ctx.state / "crawl" / "rsync" / "rsyncd.log"
+    budget = 6
+    before = len(_log_lines(log))
+    result = await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, requests=budget)
+    lines = _log_lines(log)[before:]
+    for module in ("deep", "wide", "flat"):  # every `--list-only` is one logged connection,
+        # plus the probe's one module-open check (@RSYNCD: OK), which lists nothing
+        opened = [ln for ln in lines if f"allowed access on module {module} " in ln]
+        low = 1 if module == "flat" else budget - 1  # flat: one directory, one listing
+        assert low <= len(opened) - 1 <= budget, (module, opened)
+    assert {f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS} == {
+        "deep",
+        "wide",
+        "flat",
+    }
 
 
 @contextlib.asynccontextmanager
@@ -151,7 +172,7 @@ async def test_smb_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
     assert max(counts.values()) >= budget - 1
 
 
-@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb"])
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync"])
 async def test_wide_tree_estimate_within_a_factor_of_two(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -160,6 +181,8 @@ async def test_wide_tree_estimate_within_a_factor_of_two(
         f = _open(r, protocol=proto)
     elif proto == "ftp":
         f = _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["wide"]))
+    elif proto == "rsync":
+        f = _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873), resource="wide")
     else:
         f = _open(await _run(SMB, make_ctx, svc.SMB_ADDR, 445), resource="wide")
     ev = f.evidence

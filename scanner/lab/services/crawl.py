@@ -1,10 +1,11 @@
 """Crawl shapes (issue 12): the deep, wide and flat trees of ``scanner.lab.shapes`` served over
-HTTP autoindex + WebDAV (nginx, 127.0.10.81), anonymous FTP (vsftpd, 127.0.10.82) and guest SMB
-(smbd, 127.0.10.83). Kept apart from the other services so that it can be brought up alone
-(``nasscan lab up --only crawl``) and the trees are generated only where they are wanted.
+HTTP autoindex + WebDAV (nginx, 127.0.10.81), anonymous FTP (vsftpd, 127.0.10.82), guest SMB
+(smbd, 127.0.10.83) and open rsync modules (rsync daemon, 127.0.10.84). Kept apart from the
+other services so that it can be brought up alone (``nasscan lab up --only crawl``) and the
+trees are generated only where they are wanted.
 
 Configs: ``docker/lab/crawl/``. Servers log every request (nginx access logs, vsftpd protocol
-log) so tests count requests at the server.
+log, rsyncd log) so tests count requests at the server.
 """
 
 from __future__ import annotations
@@ -30,18 +31,38 @@ FTP_ADDR = "127.0.10.82"
 FTP_PORTS = {"deep": 21, "wide": 2121, "flat": 2122}
 FTP_PASV = {"deep": (30100, 30109), "wide": (30110, 30119), "flat": (30120, 30129)}
 SMB_ADDR = "127.0.10.83"
+RSYNC_ADDR = "127.0.10.84"
 
 
 class CrawlShapesService(LabService):
     name = "crawl"
-    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR)
-    executables = ("nginx", "vsftpd", "smbd", "smbpasswd")
-    packages = ("nginx", "libnginx-mod-http-dav-ext", "vsftpd", "samba")
+    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR, RSYNC_ADDR)
+    executables = ("nginx", "vsftpd", "smbd", "smbpasswd", "rsync")
+    packages = ("nginx", "libnginx-mod-http-dav-ext", "vsftpd", "samba", "rsync")
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         trees = shapes.generate(ctx.state / "shapes")
         root = str(ctx.state / "shapes")
-        return [self._nginx(ctx, root), *self._vsftpd(ctx, trees), self._smbd(ctx, root)]
+        return [
+            self._nginx(ctx, root),
+            *self._vsftpd(ctx, trees),
+            self._smbd(ctx, root),
+            self._rsyncd(ctx, root),
+        ]
+
+    def pre_start(self, ctx: LabContext) -> None:
+        (ctx.state / "crawl" / "rsync" / "rsyncd.pid").unlink(missing_ok=True)
+
+    @staticmethod
+    def _rsyncd(ctx: LabContext, root: str) -> Daemon:
+        run = ctx.dir("crawl", "rsync")
+        conf = ctx.render("crawl/rsyncd.conf", run / "rsyncd.conf", RUN=str(run), SHAPES=root)
+        return Daemon(
+            name="crawl-rsync",
+            argv=["rsync", "--daemon", "--no-detach", f"--config={conf}",
+                  f"--address={RSYNC_ADDR}", "--port=873", f"--log-file={run / 'rsyncd.log'}"],
+            ready=[Ready.tcp(RSYNC_ADDR, 873)],
+        )  # fmt: skip
 
     @staticmethod
     def _nginx(ctx: LabContext, root: str) -> Daemon:
