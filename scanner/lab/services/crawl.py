@@ -1,6 +1,7 @@
 """Crawl shapes (issue 12): the deep, wide and flat trees of ``scanner.lab.shapes`` served over
 HTTP autoindex + WebDAV (nginx, 127.0.10.81), anonymous FTP (vsftpd, 127.0.10.82), guest SMB
-(smbd, 127.0.10.83) and open rsync modules (rsync daemon, 127.0.10.84). Kept apart from the
+(smbd, 127.0.10.83), open rsync modules (rsync daemon, 127.0.10.84) and a public S3 bucket
+``deep`` holding the deep tree's 2019 branch (moto, 127.0.10.85:9000). Kept apart from the
 other services so that it can be brought up alone (``nasscan lab up --only crawl``) and the
 trees are generated only where they are wanted.
 
@@ -10,10 +11,12 @@ log, rsyncd log) so tests count requests at the server.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from scanner.lab import shapes
 from scanner.lab.service import (
+    LAB_CONFIG_DIR,
     Daemon,
     LabContext,
     LabService,
@@ -23,6 +26,7 @@ from scanner.lab.service import (
     render_text,
 )
 from scanner.lab.services.ftp import PAM_FILE
+from scanner.lab.services.s3 import moto_server
 from scanner.lab.services.smb import SmbService
 
 HTTP_ADDR = "127.0.10.81"
@@ -32,13 +36,18 @@ FTP_PORTS = {"deep": 21, "wide": 2121, "flat": 2122}
 FTP_PASV = {"deep": (30100, 30109), "wide": (30110, 30119), "flat": (30120, 30129)}
 SMB_ADDR = "127.0.10.83"
 RSYNC_ADDR = "127.0.10.84"
+S3_ADDR = "127.0.10.85"
+S3_PORT = 9000
+S3_URL = f"http://{S3_ADDR}:{S3_PORT}"
+S3_SEED = LAB_CONFIG_DIR / "crawl" / "seed_s3.py"
 
 
 class CrawlShapesService(LabService):
     name = "crawl"
-    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR, RSYNC_ADDR)
-    executables = ("nginx", "vsftpd", "smbd", "smbpasswd", "rsync")
-    packages = ("nginx", "libnginx-mod-http-dav-ext", "vsftpd", "samba", "rsync")
+    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR, RSYNC_ADDR, S3_ADDR)
+    executables = ("nginx", "vsftpd", "smbd", "smbpasswd", "rsync", moto_server())
+    packages = ("nginx", "libnginx-mod-http-dav-ext", "vsftpd", "samba", "rsync",
+                "moto[server] (PyPI, in the dev extras)")  # fmt: skip
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         trees = shapes.generate(ctx.state / "shapes")
@@ -48,6 +57,13 @@ class CrawlShapesService(LabService):
             *self._vsftpd(ctx, trees),
             self._smbd(ctx, root),
             self._rsyncd(ctx, root),
+            Daemon(
+                name="crawl-s3",
+                argv=[moto_server(), "-H", S3_ADDR, "-p", str(S3_PORT)],
+                ready=[Ready.tcp(S3_ADDR, S3_PORT)],
+                ready_timeout=30.0,
+                after_start=[[sys.executable, str(S3_SEED), S3_URL, str(trees["deep"])]],
+            ),
         ]
 
     def pre_start(self, ctx: LabContext) -> None:
