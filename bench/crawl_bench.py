@@ -11,8 +11,9 @@ Runs inside the lab's namespace with the ``crawl`` service up::
     nasscan lab exec -- .venv/bin/python bench/crawl_bench.py --runs 3
 
 HTTP and WebDAV rows come from the same probe run (one HTTP service lists both); SMB and rsync
-rows come from one run each that lists the three shares/modules, so their seconds and memory
-cover all three resources.
+and NFS rows come from one run each that lists the three shares/modules/exports (NFS also
+lists ``/export/open``, and walks every export over v3 and v4), so their seconds and memory
+cover all of them. The S3 bucket ``deep`` holds one branch of the deep tree (673 objects).
 """
 
 from __future__ import annotations
@@ -31,18 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
+from probes.nfs import PROBE as NFS
 from probes.rsync import PROBE as RSYNC
+from probes.s3 import PROBE as S3
 from probes.smb import PROBE as SMB
 from scanner.dialer import Dialer
 from scanner.engine import ScanOptions
 from scanner.lab import shapes
 from scanner.lab.services import crawl as svc
+from scanner.lab.services import nfs as nfs_svc
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.triage import triage_finding
 
 SCOPE = ipaddress.ip_network("127.0.0.0/8")
 TRUTH = {"deep": shapes.DEEP_FILES, "wide": shapes.WIDE_FILES, "flat": shapes.FLAT_FILES}
+S3_DEEP = 1 + shapes.DEEP_LEAF_DIRS * shapes.PER_DAY // 8
+"""The S3 bucket holds the deep tree's readme and one of its 8 site/direction/year branches."""
 
 
 async def _run(probe: Any, host: str, port: int) -> tuple[ProbeResult, float, int]:
@@ -95,6 +101,10 @@ async def once() -> list[dict[str, Any]]:
     rows += _rows(r, "smb", every, s, p)
     r, s, p = await _run(RSYNC, svc.RSYNC_ADDR, 873)
     rows += _rows(r, "rsync", every, s, p)
+    r, s, p = await _run(NFS, nfs_svc.ADDR, nfs_svc.NFS_PORT)
+    rows += _rows(r, "nfs", {f"export/{n}": n for n in shapes.SHAPES}, s, p)
+    r, s, p = await _run(S3, svc.S3_ADDR, svc.S3_PORT)
+    rows += _rows(r, "s3", {"deep": "deep"}, s, p)
     return rows
 
 
@@ -111,9 +121,10 @@ def main() -> None:
         secs = statistics.median(x["seconds"] for x in same)
         peak = max(x["peak"] for x in same) / 2**20
         est = row["estimate"]
+        truth = S3_DEEP if row["protocol"] == "s3" else TRUTH[row["shape"]]
         print(
             f"| {row['protocol']} | {row['shape']} | {row['requests']} | {row['bytes']:,} | "
-            f"{secs:.2f} | {peak:.1f} | {row['files_seen']:,} / {TRUTH[row['shape']]:,} | "
+            f"{secs:.2f} | {peak:.1f} | {row['files_seen']:,} / {truth:,} | "
             f"{'about ' + format(est, ',') if est else '-'} | {row['severity']} |"
         )
 

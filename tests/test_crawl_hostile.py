@@ -247,3 +247,25 @@ async def test_ftp_absurd_size_and_undecodable_name_keep_the_good_entries(
     assert f.listing is not None
     assert sorted(e.path for e in f.listing.entries) == ["/good.wav", "/good2.wav"]
     assert f.evidence["entries_skipped"] == 3 and fake.lists == 1
+
+
+async def test_nfs_repeated_cookie_stops_and_never_inflates() -> None:
+    """A READDIR(PLUS) server that hands back the same cookie forever (the page lister of the
+    NFS probe is replaced by one that does, over the real crawl adapter)."""
+    from probes.nfs import crawl_export
+    from scanner.probe import ListingBounds
+
+    calls: list[bytes] = []
+
+    async def page(fh: bytes, state: object) -> tuple[list[tuple[str, bool, int | None, int | None,
+                                                                 object]], object]:  # fmt: skip
+        calls.append(fh)
+        if fh == b"root":
+            return [("a.wav", False, 10, 0, b"fa"), ("d", True, None, 0, b"dh")], (7, b"v")
+        return [("x.wav", False, 1, 0, b"fx")], (9, b"v")
+
+    listing = await crawl_export(b"root", page, ListingBounds(requests=50))
+    files = sorted(e.path for e in listing.entries if not e.is_dir)
+    assert files == ["/a.wav", "/d/x.wav"]  # each once, however often the server repeats
+    assert listing.loops >= 2 and listing.duplicates >= 2
+    assert len(calls) == 4  # two pages per directory: the repeat is seen, never followed
