@@ -37,11 +37,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.crawl import Budget, Item, Page, crawl, join
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
     Listing,
@@ -86,36 +86,6 @@ class ExportState:
     sample_errors: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Crawl:
-    bounds: ListingBounds
-    entries: list[Entry] = field(default_factory=list)
-    requests: int = 0
-    bytes: int = 0
-    truncated: bool = False
-
-    def budget_left(self) -> bool:
-        ok = (
-            self.requests < self.bounds.requests
-            and len(self.entries) < self.bounds.entries
-            and self.bytes < self.bounds.bytes
-        )
-        if not ok:
-            self.truncated = True
-        return ok
-
-    def add(self, entry: Entry) -> bool:
-        if len(self.entries) >= self.bounds.entries:
-            self.truncated = True
-            return False
-        self.entries.append(entry)
-        self.bytes += len(entry.path) + 64
-        return True
-
-    def listing(self) -> Listing:
-        return Listing(entries=self.entries, truncated=self.truncated)
-
-
 def _iso(seconds: int | None) -> str | None:
     if seconds is None or seconds <= 0:
         return None
@@ -124,49 +94,67 @@ def _iso(seconds: int | None) -> str | None:
     return None
 
 
-# A directory lister returns (entries, next_cookie_state or None when done).
+# A directory page lister returns (entries, next_cookie_state or None when done).
 # Each entry: (name, is_dir, size, mtime, child_handle)
 DirItem = tuple[str, bool, int | None, int | None, Any]
-Lister = Callable[[Any, Any], Awaitable[tuple[list[DirItem], Any]]]
+PageLister = Callable[[Any, Any], Awaitable[tuple[list[DirItem], Any]]]
+ENTRY_BYTES = 64
+"""Listing bytes charged per entry besides its name (READDIRPLUS attributes and handle)."""
 
 
-async def crawl(
-    root: Any, list_page: Lister, bounds: ListingBounds, handles: dict[str, Any] | None = None
+async def crawl_export(
+    root: Any,
+    list_page: PageLister,
+    bounds: ListingBounds,
+    handles: dict[str, Any] | None = None,
+    seed: int = 0,
 ) -> Listing:
-    """Breadth-first, bounded by depth, entries, bytes and requests.
+    """One export through the shared crawler: each READDIR(PLUS) call is one request of the
+    budget; a repeated cookie stops that directory (never re-counted). An error on the export's
+    root is raised (the caller tells auth-required from broken); below it, what was listed is
+    kept and the listing says it is partial.
 
     ``handles``, when given, collects the handle of every listed file (for ``--sample-bytes``).
     """
-    c = Crawl(bounds)
-    queue: list[tuple[str, Any, int]] = [("", root, 1)]
-    while queue:
-        prefix, handle, depth = queue.pop(0)
+
+    async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+        fh = root if path == "/" else handle
+        items: list[Item] = []
+        cookies: set[Any] = set()
         state: Any = None
+        complete, loops = True, 0
         while True:
-            if not c.budget_left():
-                return c.listing()
-            c.requests += 1
-            items, state = await list_page(handle, state)
-            for name, is_dir, size, mtime, child in items:
+            got, state = await list_page(fh, state)
+            for name, is_dir, size, mtime, child in got:
                 if name in (".", ".."):
                     continue
-                path = f"{prefix}{name}"
-                if not c.add(Entry(path=path, size=None if is_dir else size,
-                                   mtime=_iso(mtime), is_dir=is_dir)):
-                    return c.listing()
+                budget.spend(len(name) + ENTRY_BYTES)
+                items.append(Item(
+                    name=name, is_dir=is_dir, size=None if is_dir else size, mtime=_iso(mtime),
+                    handle=child, key=child if is_dir else None,
+                    link=is_dir and child is None,  # no handle: cannot be descended
+                ))  # fmt: skip
                 if handles is not None and not is_dir and child is not None:
-                    handles[path] = child
-                if is_dir and child is not None:
-                    if depth < bounds.depth:
-                        queue.append((path + "/", child, depth + 1))
-                    else:
-                        c.truncated = True
+                    handles[join(path, name)] = child
             if state is None:
                 break
-    return c.listing()
+            if state[0] in cookies:  # a server repeating its cookie: stop, count, never loop
+                loops += 1
+                complete = False
+                break
+            cookies.add(state[0])
+            if len(items) >= bounds.entries or not budget.take():
+                complete = False
+                break
+        return Page(items, complete=complete, loops=loops)
+
+    result = await crawl(list_dir, bounds, root_key=root, seed=seed, stop_on_error=True)
+    if not result.dirs_listed and result.last_error is not None:
+        raise result.last_error
+    return result.listing()
 
 
-def _v3_lister(client: RPCClient, cred: OpaqueAuth) -> Lister:
+def _v3_lister(client: RPCClient, cred: OpaqueAuth) -> PageLister:
     async def page(fh: bytes, state: Any) -> tuple[list[DirItem], Any]:
         cookie, verf = state if state else (0, b"\0" * 8)
         pg = await nfs3.readdirplus(client, fh, cred, cookie=cookie, cookieverf=verf)
@@ -182,7 +170,7 @@ def _v3_lister(client: RPCClient, cred: OpaqueAuth) -> Lister:
     return page
 
 
-def _v4_lister(client: RPCClient, cred: OpaqueAuth) -> Lister:
+def _v4_lister(client: RPCClient, cred: OpaqueAuth) -> PageLister:
     async def page(path: str, state: Any) -> tuple[list[DirItem], Any]:
         cookie, verf = state if state else (0, b"\0" * 8)
         ops = [*nfs4.path_ops(path), nfs4.readdir(cookie, verf)]
@@ -257,6 +245,7 @@ class _NFSRun:
         self.transport = "udp" if str(ctx.option("nfs.transport", "tcp")) == "udp" else "tcp"
         self.sample_bytes = max(0, int(ctx.sample_bytes or 0))
         self.sample_files = ctx.sample_settings("nfs")[1]
+        self.seed = int(ctx.option("seed", 0) or 0)
         self.exports: dict[str, ExportState] = {}
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -371,8 +360,9 @@ class _NFSRun:
         st.flavors.update(res.flavors)
         handles: dict[str, Any] = {}
         try:
-            listing = await crawl(res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds,
-                                  handles)
+            listing = await crawl_export(
+                res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds, handles, self.seed
+            )
             st.versions.add("nfsv3")
             st.listing = _merge(st.listing, listing)
             with contextlib.suppress(nfs3.NFS3Error, *PROTOCOL_ERRORS):
@@ -465,7 +455,7 @@ class _NFSRun:
         for p in found:
             st = self.export(p)
             try:
-                listing = await crawl(p, lister, bounds)
+                listing = await crawl_export(p, lister, bounds, seed=self.seed)
             except V4Error as exc:
                 if exc.status == nfs4.NFS4ERR_WRONGSEC:
                     await self._v4_wrongsec(nc, *_split(p))
@@ -541,9 +531,6 @@ class _NFSRun:
             "versions": sorted(st.versions),
             "flavors": flavors,
             "credential": f"AUTH_SYS uid={self.uid} gid={self.gid}",
-            "entries": len(listing.entries),
-            "truncated": listing.truncated,
-            "sample": [e.path for e in listing.entries[:10]],
         }
         clients = self._clients(st)
         if clients is not None:

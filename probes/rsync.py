@@ -21,11 +21,11 @@ import threading
 import time
 from typing import Any
 
+from scanner.crawl import Budget, Item, NotListable, Page, crawl
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
     Listing,
@@ -188,37 +188,42 @@ class RsyncProbe(Probe):
         host = f"[{service.host}]" if ":" in service.host else service.host
         url = f"rsync://{host}:{service.port}/{module}/"
         t = max(1, int(min(remaining, 20)))
-        argv = [exe, "--list-only", "-r", "--no-motd", f"--contimeout={t}", f"--timeout={t}", url]
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LC_ALL": "C",
             "HOME": "/nonexistent",
         }
-        async with ctx.dialer.slot(service.host, service.port):
-            entries, truncated = await ctx.dialer.run_blocking(
-                _list_only, argv, env, float(t), ctx.bounds.entries, ctx.bounds.bytes,
-                ctx.bounds.depth,
-            )  # fmt: skip
-        files = [e for e in entries if not e.is_dir]
-        ev = {
-            "files": len(files),
-            "directories": len(entries) - len(files),
-            "total_size": sum(e.size or 0 for e in files),
-            "sample": [e.path for e in files[:10]],
-            "truncated": truncated,
-        }
-        return Listing(entries=entries, truncated=truncated), ev
+
+        async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+            """One ``rsync --list-only`` (not recursive) of one directory: one connection, one
+            request of the budget."""
+            sub = path.lstrip("/") + "/" if path != "/" else ""
+            argv = [exe, "--list-only", "--protect-args", "--no-motd", f"--contimeout={t}",
+                    f"--timeout={t}",
+                    url + sub]  # fmt: skip
+            async with ctx.dialer.slot(service.host, service.port):
+                page, nbytes = await ctx.dialer.run_blocking(
+                    _list_only, argv, env, float(t), ctx.bounds.entries, budget.bytes_left
+                )
+            budget.spend(nbytes)
+            return page
+
+        result = await crawl(
+            list_dir, ctx.bounds, seed=int(ctx.option("seed", 0) or 0),
+            deadline=time.monotonic() + max(1.0, remaining - 1.0),
+        )  # fmt: skip
+        if not result.dirs_listed:
+            return None, {}
+        return result.listing(), {}
 
 
 def _list_only(
-    argv: list[str], env: dict[str, str], timeout: float, max_entries: int, max_bytes: int,
-    depth: int,
-) -> tuple[list[Entry], bool]:  # fmt: skip
-    """Run ``rsync --list-only`` (blocking, in the dialer's thread pool), bounded and killed
-    at the deadline or as soon as a bound is reached."""
-    entries: list[Entry] = []
-    truncated = False
-    read = 0
+    argv: list[str], env: dict[str, str], timeout: float, max_entries: int, max_bytes: int
+) -> tuple[Page, int]:
+    """Run ``rsync --list-only`` on one directory (blocking, in the dialer's thread pool),
+    bounded and killed at the deadline or as soon as a bound is reached. (page, bytes read)."""
+    items: list[Item] = []
+    complete, bad, read = True, 0, 0
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=env,
@@ -229,18 +234,18 @@ def _list_only(
         assert proc.stdout is not None
         for raw in proc.stdout:
             read += len(raw)
-            item = proto.parse_list_only(raw.decode("utf-8", "replace"))
-            if item is None or item.path == ".":
+            # undecodable bytes stay lone surrogates: the crawler skips and counts the name
+            item = proto.parse_list_only(raw.decode("utf-8", "surrogateescape"))
+            if item is None:
+                bad += 1
                 continue
-            if item.path.count("/") >= depth:
-                truncated = True
+            if item.path == ".":
                 continue
-            if len(entries) >= max_entries or read > max_bytes:
-                truncated = True
+            if len(items) >= max_entries or read > max_bytes:
+                complete = False
                 break
-            path = "/" + item.path + ("/" if item.is_dir else "")
             size = None if item.is_dir else item.size
-            entries.append(Entry(path=path, size=size, mtime=item.mtime, is_dir=item.is_dir))
+            items.append(Item(name=item.path, is_dir=item.is_dir, size=size, mtime=item.mtime))
     finally:
         timer.cancel()
         if proc.poll() is None:
@@ -249,9 +254,11 @@ def _list_only(
             proc.wait(2)
         if proc.stdout is not None:
             proc.stdout.close()
-    if proc.returncode not in (0, None) and proc.returncode < 0:
-        truncated = True  # killed at the deadline
-    return entries, truncated
+    if proc.returncode is not None and proc.returncode < 0:
+        complete = False  # killed at the deadline
+    if proc.returncode not in (0, None) and not items and proc.returncode > 0:
+        raise NotListable(f"rsync exit {proc.returncode}")
+    return Page(items, bad=bad, complete=complete), read
 
 
 PROBE = RsyncProbe()

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.crawl import Budget, CrawlResult, Item, NotListable, Page, crawl
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
@@ -31,7 +32,6 @@ from scanner.models import (
     Entry,
     Finding,
     Kind,
-    Listing,
     ProbeResult,
     ServiceInfo,
     Status,
@@ -142,7 +142,7 @@ class S3Probe(Probe):
         findings: list[Finding] = []
         denied: list[str] = []
         for bucket in candidates:
-            res = await self._list_bucket(get, bucket, ctx)
+            res = await self._list_bucket(target, bucket, ctx, deadline)
             if res is None:
                 continue
             if isinstance(res, str):
@@ -151,16 +151,13 @@ class S3Probe(Probe):
                 ):
                     denied.append(bucket)
                 continue
-            entries, truncated, pages = res
+            entries, truncated = res.entries, res.truncated
             files = [e for e in entries if not e.is_dir]
             ev: dict[str, Any] = {
                 "url": f"{base_url}/{bucket}?list-type=2",
                 "flavour": flavour,
                 "objects": len(files),
-                "total_size": sum(e.size or 0 for e in files),
-                "sample": [e.path for e in files[:10]],
-                "pages": pages,
-                "truncated": truncated,
+                "pages": res.requests,
                 "bucket_listed_by_listbuckets": bucket in buckets,
             }
             if ctx.sample_bytes > 0:
@@ -182,7 +179,7 @@ class S3Probe(Probe):
                     remediation="Remove public/anonymous list permissions from the bucket policy"
                     " and ACLs (block public access), and require signed requests.",
                     probe=self.name,
-                    listing=Listing(entries=entries, truncated=truncated),
+                    listing=res.listing(),
                 )
             )
         if not target.tls:
@@ -277,33 +274,82 @@ class S3Probe(Probe):
         return ev
 
     async def _list_bucket(
-        self, get: Any, bucket: str, ctx: ProbeContext
-    ) -> tuple[list[Entry], bool, int] | str | None:
-        """Entries (bounded), truncated, pages; or the S3 error code; or None."""
-        entries: list[Entry] = []
-        token: str | None = None
-        pages = 0
+        self, target: HttpTarget, bucket: str, ctx: ProbeContext, deadline: float
+    ) -> CrawlResult | str | None:
+        """The bucket through the shared crawler, ``/`` as the delimiter (each prefix is a
+        directory, each ListObjectsV2 page one request of the budget); or the S3 error code
+        when the bucket itself cannot be listed; or None (no answer, not S3)."""
         max_keys = max(1, min(1000, ctx.bounds.entries))
-        while True:
-            resp = await get(proto.list_objects_path(bucket, max_keys=max_keys, token=token))
-            if resp is None:
-                return (entries, True, pages) if pages else None
-            page = proto.parse_list_objects(resp.body) if resp.status == 200 else None
-            if page is None:
-                if pages:
-                    return entries, True, pages
-                err = proto.parse_error(resp.body)
-                return err.code if err else None
-            pages += 1
-            for obj in page.objects:
-                if len(entries) >= ctx.bounds.entries:
-                    return entries, True, pages
-                entries.append(Entry(path="/" + obj.key, size=obj.size, mtime=obj.mtime))
-            if not page.truncated:
-                return entries, False, pages
-            token = page.continuation
-            if not token:
-                return entries, True, pages
+
+        async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+            prefix = "" if path == "/" else path.lstrip("/") + "/"
+            items: list[Item] = []
+            tokens: set[str] = set()
+            token: str | None = None
+            complete, loops = True, 0
+            while True:
+                left = deadline - time.monotonic()
+                resp = await target.request(
+                    "GET",
+                    proto.list_objects_path(
+                        bucket, max_keys=max_keys, token=token, prefix=prefix, delimiter="/"
+                    ),
+                    max_body=max(0, min(target.max_body, budget.bytes_left)),
+                    timeout=max(0.3, min(target.request_timeout, left)),
+                )
+                budget.spend(len(resp.body))
+                page = proto.parse_list_objects(resp.body) if resp.status == 200 else None
+                if page is None:
+                    if items:
+                        return Page(items, complete=False, error=f"HTTP {resp.status}")
+                    err = proto.parse_error(resp.body)
+                    raise NotListable(err.code if err else f"HTTP {resp.status}")
+                items += _s3_items(page, prefix)
+                if not page.truncated:
+                    break
+                token = page.continuation
+                if not token or token in tokens:  # a repeated token never inflates counts
+                    loops += int(bool(token))
+                    complete = False
+                    break
+                tokens.add(token)
+                if len(items) >= ctx.bounds.entries or not budget.take():
+                    complete = False
+                    break
+            return Page(items, complete=complete, loops=loops)
+
+        result = await crawl(
+            list_dir, ctx.bounds, deadline=deadline - 0.3, stop_on_error=True,
+            seed=int(ctx.option("seed", 0) or 0),
+        )  # fmt: skip
+        if not result.dirs_listed:
+            if result.root_refused and not result.root_refused.startswith("HTTP "):
+                return result.root_refused
+            return None
+        return result
+
+
+def _s3_items(page: proto.BucketPage, prefix: str) -> list[Item]:
+    """Objects directly under ``prefix`` and its sub-prefixes. A server that ignores the prefix
+    or the delimiter still gives the same shape: foreign keys are dropped, deeper keys become
+    their first sub-prefix (the crawler de-duplicates)."""
+    out: list[Item] = []
+    prefixes = list(page.prefixes)
+    for obj in page.objects:
+        if not obj.key.startswith(prefix) or obj.key == prefix:
+            continue  # the "directory marker" object, or a server ignoring the prefix
+        rest = obj.key[len(prefix) :]
+        if "/" in rest.rstrip("/") or rest.endswith("/"):
+            prefixes.append(prefix + rest.split("/", 1)[0] + "/")
+            continue
+        out.append(Item(name=rest, size=obj.size, mtime=obj.mtime))
+    seen: set[str] = set()
+    for p in prefixes:
+        if p.startswith(prefix) and p != prefix and p not in seen:
+            seen.add(p)
+            name = p[len(prefix) :].removesuffix("/")
+            out.append(Item(name=name, is_dir=True, key="prefix:" + p))
+    return out
 
 
 PROBE = S3Probe()

@@ -189,6 +189,8 @@ def scan_request(p: dict[str, Any]) -> ScanRequest:
         yes=p["yes"],
         liveness=not p.get("no_liveness", False),
         connect=bool(p.get("connect_sweep", False)),
+        max_depth=p["max_depth"],
+        max_requests=p["max_requests"],
     )
 
 
@@ -359,6 +361,20 @@ async def _run_engine(engine: Engine, *, progress: bool, line_every: float | Non
     default=0,
     show_default=True,
     help="INTRUSIVE: read the first N bytes of a few files to classify them.",
+)
+@click.option(
+    "--max-depth",
+    type=click.IntRange(min=1),
+    default=32,  # ListingBounds.depth (a test keeps them equal; no import at start-up)
+    show_default=True,
+    help="Directory levels a listing may descend (a safety net; requests bound the crawl).",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=50,  # ListingBounds.requests
+    show_default=True,
+    help="Listing requests per resource (share, export, bucket, listing root): a hard cap.",
 )
 @click.option("--rules", metavar="FILE", default=None, help="Extra triage rules (TOML).")
 @click.option(

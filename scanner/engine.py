@@ -285,7 +285,7 @@ class Engine:
             dialer=dialer,
             bounds=o.bounds,
             timeout=o.probe_timeout,
-            options=dict(o.probe_options),
+            options={"seed": o.seed, **o.probe_options},
             intrusive=frozenset({"sample-bytes"}) if o.sample_bytes > 0 else frozenset(),
             sample_bytes=o.sample_bytes,
         )
@@ -598,7 +598,8 @@ class Engine:
         attempts = max(1, self.options.retries + 1)
         for attempt in range(attempts):
             try:
-                result = await asyncio.wait_for(probe.run(info, self.ctx), timeout)
+                ctx = self.ctx.for_probe(probe.name)
+                result = await asyncio.wait_for(probe.run(info, ctx), timeout)
             except asyncio.CancelledError:
                 raise
             except TimeoutError:

@@ -13,6 +13,7 @@ Contract for ``run``:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -33,7 +34,8 @@ MAX_SAMPLE_READ = 64 * 1024
 class ListingBounds:
     """How far a probe may look into one resource."""
 
-    depth: int = 3
+    depth: int = 32
+    """Directory depth safety net: the request budget is what bounds a crawl."""
     entries: int = 2000
     bytes: int = 4 * 1024 * 1024
     """Bytes of listing data (protocol payload) read per resource."""
@@ -58,6 +60,24 @@ class ProbeContext:
     """Opt-in intrusive actions the user allowed, e.g. ``{"sample-bytes"}``."""
     sample_bytes: int = 0
     """``--sample-bytes N``: read the first N bytes of a few files (0 = never read bodies)."""
+
+    def for_probe(self, probe: str) -> ProbeContext:
+        """This context with ``<probe>.max_depth`` / ``<probe>.max_requests`` applied to the
+        bounds (``--probe-option http.max_requests=200``); itself when neither is given."""
+        changes: dict[str, int] = {}
+        for key, field_name in (("max_depth", "depth"), ("max_requests", "requests")):
+            raw = self.options.get(f"{probe}.{key}")
+            if raw is None:
+                continue
+            try:
+                value = int(raw)
+            except (TypeError, ValueError):
+                continue
+            if value >= 1:
+                changes[field_name] = value
+        if not changes:
+            return self
+        return dataclasses.replace(self, bounds=dataclasses.replace(self.bounds, **changes))
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)

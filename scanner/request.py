@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scanner.engine import ScanOptions, default_ports
 from scanner.outputs import TIMING, TIMING_CHOICES, apply_timing
 from scanner.ports import PortSpec, PortSpecError, parse_ports
-from scanner.probe import Probe
+from scanner.probe import ListingBounds, Probe
 from scanner.registry import UnknownProbeError, select_probes
 from scanner.targets import (
     Scope,
@@ -67,6 +67,10 @@ class ScanRequest(BaseModel):
     """Judge hosts alive or silent and spare retries on silent ones (``--no-liveness``: off)."""
     connect: bool = False
     """Sweep with connect() only, never raw SYN (``--connect``)."""
+    max_depth: int = Field(default=ListingBounds.depth, ge=1)
+    """Directory levels a listing may descend (``--max-depth``)."""
+    max_requests: int = Field(default=ListingBounds.requests, ge=1)
+    """Listing requests per resource, a hard cap (``--max-requests``)."""
 
     @field_validator("timing")
     @classmethod
@@ -157,6 +161,7 @@ class ScanRequest(BaseModel):
             per_host=self.per_host,
             processes=self.processes,
             sample_bytes=self.sample_bytes,
+            bounds=ListingBounds(depth=self.max_depth, requests=self.max_requests),
             probe_options=dict(self.probe_options),
             rules=self.rules,
             rule_set=self.rule_set(),

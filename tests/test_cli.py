@@ -420,3 +420,26 @@ def test_readme_documents_the_timing_templates() -> None:
         conc = "from the fd limit" if t.concurrency is None else str(t.concurrency)
         row = f"{t.timeout} | {t.retries} | {rate} | {conc} | {t.per_host} |"
         assert f"| `-T{level}` {t.name}" in readme and row in readme, row
+def test_max_depth_and_max_requests_reach_the_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--max-depth/--max-requests set the listing bounds; <probe>.max_requests overrides them
+    for one probe only."""
+    from scanner.engine import Engine
+    from scanner.probe import ListingBounds, ProbeContext
+
+    seen: list[ListingBounds] = []
+
+    async def fake_run(self: Engine) -> None:
+        seen.append(self.options.bounds)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(Engine, "run", fake_run)
+    with pytest.raises(SystemExit):
+        main(["scan", "127.0.56.1", "-q", "--no-history", "--max-depth", "7",
+              "--max-requests", "9"])  # fmt: skip
+    assert seen and seen[0].depth == 7 and seen[0].requests == 9
+    assert main(["scan", "127.0.56.1", "-q", "--no-history", "--max-requests", "0"]) == 2
+
+    ctx = ProbeContext(dialer=None, bounds=ListingBounds(requests=9),  # type: ignore[arg-type]
+                       options={"http.max_requests": "3", "ftp.max_depth": "x"})  # fmt: skip
+    assert ctx.for_probe("http").bounds.requests == 3
+    assert ctx.for_probe("smb") is ctx and ctx.for_probe("ftp") is ctx

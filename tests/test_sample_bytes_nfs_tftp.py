@@ -264,7 +264,7 @@ async def test_nfs_samples_a_lab_wav(
     # the bytes read are the real files' first 16 bytes, never more
     assert len(reads) == 3
     for path, (count, data) in zip(sniffed, reads, strict=True):
-        assert count == 16 and data == (lab.content / path).read_bytes()[:16]
+        assert count == 16 and data == (lab.content / path.lstrip("/")).read_bytes()[:16]
     wavs = [p for p in sniffed if p.endswith(".wav")]
     assert wavs and all(sniffed[p] == "wav" for p in wavs)
     assert all(sniffed[p] == "mp3" for p in sniffed if p.endswith(".mp3"))
@@ -275,7 +275,7 @@ async def test_nfs_samples_a_lab_wav(
     assert t.severity == Severity.CRITICAL
     assert t.evidence["confirmed_by_content"]["recording"] >= 1
     assert "recording" in t.evidence["critical_content"]
-    assert all("-XXXX_" in p for p in t.evidence["sniffed"] if p.startswith("2019/"))
+    assert all("-XXXX_" in p for p in t.evidence["sniffed"] if p.startswith("/2019/"))
     # the sniffed types alone make it critical: without the listing's names it is critical
     # with the sniffed evidence and only high without it
     bare = f.model_copy(update={"listing": None})
@@ -295,7 +295,7 @@ async def test_nfs_sample_bound_is_per_file_and_per_export(
     sniffed = f.evidence["sniffed"]
     wavs = [p for p in sniffed if p.endswith(".wav")]
     assert wavs and all(sniffed[p] is None for p in wavs)
-    assert [(8, (lab.content / p).read_bytes()[:8]) for p in sniffed] == reads
+    assert [(8, (lab.content / p.lstrip("/")).read_bytes()[:8]) for p in sniffed] == reads
 
     rpc_calls.clear()
     f = await nfs_unauth(lab, make_ctx(timeout=60.0, sample_bytes=16,
@@ -472,6 +472,6 @@ async def test_scan_with_sample_bytes_end_to_end(lab: Lab) -> None:
     assert mask_text(dumped) == dumped  # nothing left to mask
     # no unmasked identity number from the sampled paths leaves in the JSON output
     for path in f.evidence["sniffed"]:
-        if path.startswith("2019/"):
+        if path.startswith("/2019/"):
             stem = path.rsplit("/", 1)[1]
             assert stem.split("_")[0].endswith("-XXXX")

@@ -139,3 +139,17 @@ def test_a_scheduled_job_applies_its_options(tmp_path: Path) -> None:
     assert scope["hosts"] == 3 and scope["seed"] == 9 and scope["sample_bytes"] == 8
     assert (scope["connect_timeout"], scope["retries"], scope["rate"]) == (2.0, 2, 100.0)
     assert scope["concurrency"] == 100 and scope["sweep_processes"] == 1
+
+
+def test_cli_listing_defaults_are_the_listing_bounds() -> None:
+    """--max-depth/--max-requests defaults are literals in the CLI (no import at start-up):
+    they must equal ListingBounds' defaults, and a request carries them to the engine."""
+    from scanner.probe import ListingBounds
+
+    defaults = {p.name: p.default for p in scan_cmd.params}
+    assert defaults["max_depth"] == ListingBounds.depth
+    assert defaults["max_requests"] == ListingBounds.requests
+    opts = ScanRequest(targets=["127.0.0.1"], probes="none", ports="80", max_depth=7,
+                       max_requests=9, liveness=False, connect=True).options()
+    assert (opts.bounds.depth, opts.bounds.requests) == (7, 9)
+    assert opts.liveness is False and opts.sweep == "connect"

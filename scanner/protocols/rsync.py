@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from scanner.dialer import Connection
+from scanner.protocols.sizes import parse_decimal
 
 CLIENT_VERSION = b"@RSYNCD: 30.0\n"
 MAX_LINE = 4096
@@ -168,6 +169,8 @@ def parse_list_only(line: str) -> ListLine | None:
     m = _LIST_LINE.match(line.rstrip("\n"))
     if not m:
         return None
-    size = int(m.group(2).replace(",", "").replace(".", ""))
+    size = parse_decimal(m.group(2).replace(",", "").replace(".", ""))
+    if size is None:
+        return None
     mtime = m.group(3).replace("/", "-") + "T" + m.group(4)
     return ListLine(m.group(5), size, mtime, m.group(1) == "d")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from scanner.protocols.listing import normalise_date
+from scanner.protocols.sizes import parse_decimal
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
 S3_ROOT_TAGS = ("ListAllMyBucketsResult", "ListBucketResult", "Error")
@@ -81,11 +82,10 @@ def parse_list_objects(body: bytes) -> BucketPage | None:
         return None
     page = BucketPage(name=root.findtext("Name"))
     for c in root.iter("Contents"):
-        size_txt = (c.findtext("Size") or "").strip()
         page.objects.append(
             S3Object(
                 key=c.findtext("Key") or "",
-                size=int(size_txt) if size_txt.isdigit() else None,
+                size=parse_decimal(c.findtext("Size")),  # BAD_SIZE for '²' or 400 digits
                 mtime=normalise_date(c.findtext("LastModified") or ""),
             )
         )
@@ -124,8 +124,19 @@ def fingerprint(status: int, headers: list[tuple[str, str]], body: bytes) -> str
     return None
 
 
-def list_objects_path(bucket: str, *, max_keys: int = 1000, token: str | None = None) -> str:
+def list_objects_path(
+    bucket: str,
+    *,
+    max_keys: int = 1000,
+    token: str | None = None,
+    prefix: str = "",
+    delimiter: str = "",
+) -> str:
     path = f"/{quote(bucket, safe='')}?list-type=2&max-keys={max_keys}"
+    if delimiter:
+        path += "&delimiter=" + quote(delimiter, safe="")
+    if prefix:
+        path += "&prefix=" + quote(prefix, safe="")
     if token:
         path += "&continuation-token=" + quote(token, safe="")
     return path

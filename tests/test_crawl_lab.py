@@ -1,0 +1,220 @@
+"""The crawl shapes against real daemons (lab service ``crawl``: nginx autoindex + WebDAV, vsftpd,
+smbd): the deep tree is critical with leaf names in the samples, the request budget holds as
+counted AT THE SERVER (nginx access log, vsftpd protocol log, a counting proxy in front of
+smbd), the wide tree's estimate is within a factor of 2, a finished crawl is exact."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_fixtures import Lab
+
+from probes.ftp import PROBE as FTP
+from probes.http import PROBE as HTTP
+from probes.nfs import PROBE as NFS
+from probes.rsync import PROBE as RSYNC
+from probes.s3 import PROBE as S3
+from probes.smb import PROBE as SMB
+from scanner.lab import shapes
+from scanner.lab.content import files as lab_files
+from scanner.lab.services import crawl as svc
+from scanner.lab.services.nfs import ADDR as NFS_ADDR
+from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
+from scanner.probe import ListingBounds, ProbeContext
+from scanner.triage import triage_finding
+
+pytestmark = pytest.mark.lab
+
+MakeCtx = Callable[..., ProbeContext]
+
+
+async def _run(probe: Any, make_ctx: MakeCtx, host: str, port: int, **bounds: int) -> ProbeResult:
+    ctx = make_ctx(timeout=60.0, bounds=ListingBounds(**bounds))
+    return await probe.run(ServiceInfo(host=host, port=port), ctx)
+
+
+def _open(result: ProbeResult, protocol: str | None = None, resource: str | None = None) -> Finding:
+    found = [
+        f
+        for f in result.findings
+        if f.kind == Kind.UNAUTHENTICATED_ACCESS
+        and (protocol is None or f.protocol == protocol)
+        and (resource is None or (f.resource or "").strip("/") == resource)
+    ]
+    assert len(found) == 1, [f.title for f in result.findings]
+    return triage_finding(found[0])
+
+
+async def _deep(proto: str, make_ctx: MakeCtx, **bounds: int) -> Finding:
+    if proto in ("http", "webdav"):
+        r = await _run(HTTP, make_ctx, svc.HTTP_ADDR, svc.HTTP_PORTS["deep"], **bounds)
+        return _open(r, protocol=proto)
+    if proto == "ftp":
+        return _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["deep"], **bounds))
+    if proto == "rsync":
+        return _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, **bounds), resource="deep")
+    if proto == "nfs":
+        r = await _run(NFS, make_ctx, NFS_ADDR, 2049, **bounds)
+        return _open(r, resource="export/deep")
+    if proto == "s3":
+        return _open(await _run(S3, make_ctx, svc.S3_ADDR, svc.S3_PORT, **bounds), resource="deep")
+    r = await _run(SMB, make_ctx, svc.SMB_ADDR, 445, **bounds)
+    return _open(r, resource="deep")
+
+
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs", "s3"])
+async def test_deep_tree_is_critical_with_leaf_names(
+    lab: Lab, make_ctx: MakeCtx, proto: str
+) -> None:
+    f = await _deep(proto, make_ctx)
+    ev = f.evidence
+    assert f.severity is Severity.CRITICAL, ev
+    assert ev["categories"].get("recording", 0) > 0
+    assert ev["headline"]["category"] == "recording"
+    leaves = [s for s in ev["samples"] if s.endswith(".wav")]
+    assert leaves and all(s.count("/") == shapes.DEEP_RECORDING_DEPTH for s in leaves)
+    assert all("-XXXX_" in s for s in leaves)  # masked in the samples
+    assert "sample" not in ev  # one sample list, built by triage
+    assert ev["truncated"] and ev["files_estimated"] > ev["files_seen"]
+    # the same server under the old depth bound (3 levels) shows only the readme: high, not
+    # critical -- the 1177 case, under-rated
+    shallow = await _deep(proto, make_ctx, depth=3)
+    assert shallow.severity is Severity.HIGH and not shallow.evidence["categories"]
+
+
+def _log_lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+
+async def test_http_and_webdav_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    log = lab.ctx.state / "crawl" / "http" / "access-deep.log"
+    budget = 9
+    before = len(_log_lines(log))
+    await _run(HTTP, make_ctx, svc.HTTP_ADDR, svc.HTTP_PORTS["deep"], requests=budget)
+    await asyncio.sleep(0.2)  # nginx writes its log line after the response
+    lines = [ln.split() for ln in _log_lines(log)[before:]]
+    pages = [ln for ln in lines if ln[0] == "GET" and ln[1].endswith("/") and ln[2] == "200"]
+    dav = [ln for ln in lines if ln[0] == "PROPFIND" and ln[2] == "207"]
+    assert len(pages) <= budget and len(dav) <= budget
+    assert len(pages) >= budget - 1 and len(dav) >= budget - 1  # the crawl used its budget
+
+
+async def test_ftp_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    log = lab.ctx.state / "crawl" / "ftp-deep" / "vsftpd.log"
+    budget = 7
+    before = len(_log_lines(log))
+    await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["deep"], requests=budget)
+    lines = _log_lines(log)[before:]
+    listings = [ln for ln in lines if "FTP command" in ln and ('"MLSD' in ln or '"LIST' in ln)]
+    assert budget - 1 <= len(listings) <= budget
+
+
+async def test_rsync_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    log = lab.ctx.state / "crawl" / "rsync" / "rsyncd.log"
+    budget = 6
+    before = len(_log_lines(log))
+    result = await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, requests=budget)
+    lines = _log_lines(log)[before:]
+    for module in ("deep", "wide", "flat"):  # every `--list-only` is one logged connection,
+        # plus the probe's one module-open check (@RSYNCD: OK), which lists nothing
+        opened = [ln for ln in lines if f"allowed access on module {module} " in ln]
+        low = 1 if module == "flat" else budget - 1  # flat: one directory, one listing
+        assert low <= len(opened) - 1 <= budget, (module, opened)
+    assert {f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS} == {
+        "deep",
+        "wide",
+        "flat",
+    }
+
+
+@contextlib.asynccontextmanager
+async def _smb_counting_proxy(target: tuple[str, int]) -> AsyncIterator[tuple[int, Counter[int]]]:
+    """A TCP proxy in front of smbd counting QUERY_DIRECTORY requests per tree id."""
+    counts: Counter[int] = Counter()
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, count: bool) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await r.readexactly(4)
+                body = await r.readexactly(int.from_bytes(head[1:], "big"))
+                pos = 0
+                while count and body[pos : pos + 4] == b"\xfeSMB":
+                    (command,) = struct.unpack_from("<H", body, pos + 12)
+                    (nxt,) = struct.unpack_from("<I", body, pos + 20)
+                    (tree,) = struct.unpack_from("<I", body, pos + 36)
+                    if command == 0x0E:
+                        counts[tree] += 1
+                    if not nxt:
+                        break
+                    pos += nxt
+                w.write(head + body)
+                await w.drain()
+        w.close()
+
+    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        sr, sw = await asyncio.open_connection(*target)
+        await asyncio.gather(pipe(cr, sw, True), pipe(sr, cw, False))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], counts
+    finally:
+        server.close()
+
+
+async def test_smb_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    budget = 8
+    async with _smb_counting_proxy((svc.SMB_ADDR, 445)) as (port, counts):
+        result = await _run(SMB, make_ctx, "127.0.0.1", port, requests=budget)
+    shares = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert {f.resource for f in shares} == {"deep", "wide", "flat"}
+    assert len(counts) >= 3  # one tree per share at least
+    assert max(counts.values()) <= budget
+    assert max(counts.values()) >= budget - 1
+
+
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs"])
+async def test_wide_tree_estimate_within_a_factor_of_two(
+    lab: Lab, make_ctx: MakeCtx, proto: str
+) -> None:
+    if proto in ("http", "webdav"):
+        r = await _run(HTTP, make_ctx, svc.HTTP_ADDR, svc.HTTP_PORTS["wide"])
+        f = _open(r, protocol=proto)
+    elif proto == "ftp":
+        f = _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["wide"]))
+    elif proto == "rsync":
+        f = _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873), resource="wide")
+    elif proto == "nfs":
+        f = _open(await _run(NFS, make_ctx, NFS_ADDR, 2049), resource="export/wide")
+    else:
+        f = _open(await _run(SMB, make_ctx, svc.SMB_ADDR, 445), resource="wide")
+    ev = f.evidence
+    truth = shapes.WIDE_FILES
+    assert ev["truncated"] and ev["files_seen"] < truth
+    assert truth / 2 <= ev["files_estimated"] <= truth * 2, ev["estimate_basis"]
+    assert ev["estimate_text"].startswith("about ") and "estimated from" in ev["estimate_text"]
+    assert ev["headline"]["at_least"] is True  # the count stays "at least" what was seen
+
+
+async def test_flat_directory_is_at_least_the_bound_and_never_invented(
+    lab: Lab, make_ctx: MakeCtx
+) -> None:
+    f = _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["flat"]))
+    ev = f.evidence
+    assert ev["truncated"] and ev["files_seen"] == ListingBounds().entries
+    assert "files_estimated" not in ev and ev["files_text"].startswith("at least ")
+
+
+async def test_finished_crawl_is_exact_without_estimate(lab: Lab, make_ctx: MakeCtx) -> None:
+    t = lab.target("http-nginx-443")
+    f = _open(await _run(HTTP, make_ctx, t.host, t.port), protocol="http")
+    ev = f.evidence
+    assert not ev["truncated"] and ev["files_seen"] == len(lab_files())
+    assert "files_estimated" not in ev and "estimate_text" not in ev
