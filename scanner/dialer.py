@@ -115,14 +115,20 @@ class Connection:
         return await asyncio.wait_for(self.reader.readexactly(n), timeout or self.read_timeout)
 
     async def recv_line(self, limit: int = 8192, timeout: float | None = None) -> bytes:
-        """One line ending in b'\\n', at most ``limit`` bytes; raises ValueError if longer."""
+        """One line ending in b'\\n', at most ``limit`` bytes; raises ValueError if longer.
+
+        One timer for the whole line (not one per byte: ``wait_for`` costs a task each time, so
+        a server pushing an endless line used to make this CPU-bound and slower than its
+        timeout). Bytes already buffered are taken without yielding to the loop.
+        """
+        return await asyncio.wait_for(
+            self._read_line(limit), timeout or self.read_timeout
+        )
+
+    async def _read_line(self, limit: int) -> bytes:
         buf = bytearray()
-        deadline = time.monotonic() + (timeout or self.read_timeout)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("line not complete in time")
-            chunk = await asyncio.wait_for(self.reader.read(1), remaining)
+            chunk = await self.reader.read(1)
             if not chunk:
                 return bytes(buf)
             buf += chunk
