@@ -55,6 +55,7 @@ from scanner.probe import (
     MAX_SAMPLE_READ,
     Probe,
     ProbeContext,
+    ProbeOption,
     result_for_exception,
 )
 from scanner.protocols import s3 as s3proto
@@ -402,6 +403,10 @@ class HttpProbe(Probe):
     default_ports = (80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 5000, 5001, 9000)
     transport = Transport.TCP
     description = "HTTP directory listings and WebDAV without authentication; plain HTTP"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("paths", "list", DEFAULT_PATHS, "paths fetched besides /"),
+        ProbeOption("dav_paths", "list", (), "extra paths tried with PROPFIND"),
+    )
 
     tls_ports: ClassVar[frozenset[int]] = TLS_PORTS
 

@@ -50,7 +50,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import ListingBounds, Probe, ProbeContext, result_for_exception
+from scanner.probe import ListingBounds, Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
 from scanner.protocols.rpc import AuthFlavor, OpaqueAuth, RPCClient
 from scanner.protocols.xdr import XDRError
@@ -229,6 +229,13 @@ class NFSProbe(Probe):
     transport: ClassVar[Transport] = Transport.TCP
     description: ClassVar[str] = (
         "NFS v3/v4: rpcbind, MOUNT exports and client lists, AUTH_SYS mount and bounded listing"
+    )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("uid", "int", 65534, "AUTH_SYS uid claimed (0 only when you ask)", minimum=0),
+        ProbeOption("gid", "int", 65534, "AUTH_SYS gid claimed", minimum=0),
+        ProbeOption("versions", "str", "3,4", "NFS versions tried",
+                    choices=("3", "4", "3,4", "4,3")),
+        ProbeOption("transport", "str", "tcp", "RPC transport", choices=("tcp", "udp")),
     )
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:

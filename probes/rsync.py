@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from scanner.models import (
     Access,
@@ -34,7 +34,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, result_for_exception
+from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import rsync as proto
 
 COMMON_MODULES = (
@@ -66,6 +66,9 @@ class RsyncProbe(Probe):
     default_ports = (873,)
     transport = Transport.TCP
     description = "rsync daemon modules readable without a password; rsync is never encrypted"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("modules", "list", COMMON_MODULES, "module names tried besides #list"),
+    )
 
     def matches_greeting(self, greeting: bytes) -> bool:
         return proto.matches_greeting(greeting)

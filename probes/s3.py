@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
@@ -37,7 +37,7 @@ from scanner.models import (
     Status,
     Transport,
 )  # fmt: skip
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, result_for_exception
+from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import s3 as proto
 from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
 
@@ -55,6 +55,9 @@ class S3Probe(Probe):
     default_ports = (9000, 7480, 8333, 9020)
     transport = Transport.TCP
     description = "S3-compatible buckets listable without credentials; plaintext S3 endpoints"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("buckets", "list", COMMON_BUCKETS, "bucket names tried besides ListBuckets"),
+    )
 
     def claims_port(self, port: int, transport: Transport) -> bool:
         """S3 runs on any HTTP port: the fingerprint on ``/`` is one cheap request."""

@@ -30,7 +30,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, result_for_exception
+from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import tftp
 
 WELL_KNOWN = (
@@ -62,6 +62,10 @@ class TFTPProbe(Probe):
     description: ClassVar[str] = (
         "TFTP: liveness by a random read request, then first blocks of well-known file names"
     )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("timeout", "float", 3.0, "seconds per request", minimum=0.01),
+        ProbeOption("names", "list", WELL_KNOWN, "file names tried"),
+    )
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
@@ -74,10 +78,7 @@ class TFTPProbe(Probe):
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         host, port = service.host, service.port
         per_request = float(ctx.option("tftp.timeout", min(3.0, ctx.dialer.read_timeout)))
-        names_opt = ctx.option("tftp.names")
-        names: list[str] = (
-            [n for n in str(names_opt).split(",") if n] if names_opt else list(WELL_KNOWN)
-        )
+        names: list[str] = ctx.option_list("tftp.names", WELL_KNOWN) or list(WELL_KNOWN)
         names = names[: max(1, ctx.bounds.requests - 1)]
 
         probe_name = f"nasscan-{secrets.token_hex(6)}.none"

@@ -30,8 +30,8 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
 
-def find(text: str) -> list[str]:
-    """Phone numbers in ``text``, as written."""
+def _spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each phone number in ``text``."""
     if not any(ch.isdigit() for ch in text):
         return []
     # Blank out identity-number candidates (same length, so offsets stay put).
@@ -49,8 +49,36 @@ def find(text: str) -> list[str]:
         national = digits.lstrip("0")
         # Swedish numbers are 7-9 digits after the leading zero.
         if 7 <= len(national) <= 9:
-            out.append(m.group(0).strip())
+            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            end = m.start() + len(m.group(0).rstrip())
+            out.append((start, end))
     return out
+
+
+def find(text: str) -> list[str]:
+    """Phone numbers in ``text``, as written."""
+    return [text[a:b] for a, b in _spans(text)]
+
+
+def mask(text: str) -> str:
+    """Every phone number with all but its first three digits replaced: ``070XXXXXXX``."""
+    spans = _spans(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        seen = 0
+        for ch in text[start:end]:
+            if ch.isdigit():
+                seen += 1
+                out.append(ch if seen <= 3 else "X")
+            else:
+                out.append(ch)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def contains(text: str) -> bool:

@@ -92,13 +92,19 @@ async def scan_job(job: JobConfig, store: Store) -> str:
     why = scope.needs_confirmation()
     if why and not job.yes:
         raise ValueError(f"job {job.name}: refusing to scan: {why} (set yes = true)")
+    from scanner.credentials import resolve_probe_options
+    from scanner.registry import load_probes
+
+    probe_options, secrets = resolve_probe_options(
+        job.probe_options, load_probes(), job.secrets, f"job {job.name}")
     options = ScanOptions(
         ports=parse_ports(job.ports) if job.ports else default_ports(probes),
         probes=probes,
         rate=job.rate,
         concurrency=job.concurrency,
         probe_timeout=job.timeout or 60.0,
+        probe_options=probe_options,
     )
-    scan_id, _ = await run_recorded(store, scope, options, {"job": job.name,
-                                                            **job.model_dump(mode="json")})
+    recorded = {"job": job.name, **job.recordable(), "secret_options": secrets}
+    scan_id, _ = await run_recorded(store, scope, options, recorded)
     return scan_id
