@@ -93,7 +93,10 @@ def parse_size(text: str) -> int | None:
     number = float(m.group(1))
     unit = (m.group(2) or "").lower()
     unit = "b" if unit == "bytes" else unit[:1]
-    return int(number * _UNITS.get(unit, 1))
+    try:
+        return int(number * _UNITS.get(unit, 1))
+    except (OverflowError, ValueError):  # 1e999 is inf: no size
+        return None
 
 
 def _iso(y: int, mo: int, d: int, h: int, mi: int, s: int) -> str | None:
@@ -261,10 +264,13 @@ def _child(base: str, href: str) -> tuple[str, bool] | None:
     if _SIMPLE_HREF.match(href):  # fast path: 'name' or 'name/' relative to the directory
         name = unquote(href.rstrip("/"))
         return (name, href.endswith("/")) if name not in (".", "..") and "/" not in name else None
-    parts = urlsplit(href)
-    if parts.scheme or parts.netloc:
+    try:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            return None
+        resolved = urlsplit(urljoin(base, parts.path)).path
+    except ValueError:  # e.g. an unbalanced '[' read as an IPv6 host
         return None
-    resolved = urlsplit(urljoin(base, parts.path)).path
     if not resolved.startswith(base) or resolved == base:
         return None
     rest = resolved[len(base) :]
@@ -432,7 +438,7 @@ def _parse_tokens(tok: _Tokenizer, base: str, server: str) -> ParsedListing | No
 def _parse_json(body: str) -> ParsedListing | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         return None
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
         return None

@@ -1,0 +1,63 @@
+"""Property: every parser in scanner/protocols/ returns or raises only its declared error type.
+
+One hypothesis test per entry point (``tests/parser_targets.py``), bounded in examples and
+input size, on random bytes and on seeds from tests/captures and tests/listing_corpus with
+random edits. ``bench/fuzz.py`` runs the same targets for minutes (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parser_targets import TARGETS, Target, check, seeds
+
+HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 KB",
+           b"<?xml version='1.0' encoding='nope'?><a/>", b"\xff\xfe\x00", b""]
+
+
+@st.composite
+def _inputs(draw: st.DrawFn, pool: tuple[bytes, ...]) -> bytes:
+    kind = draw(st.integers(0, 3))
+    if kind == 0 or not pool:
+        return draw(st.binary(max_size=1024))
+    if kind == 1:
+        return draw(st.sampled_from(HOSTILE))
+    base = bytearray(draw(st.sampled_from(pool)))
+    for _ in range(draw(st.integers(1, 4))):
+        if not base:
+            break
+        i = draw(st.integers(0, len(base) - 1))
+        op = draw(st.integers(0, 2))
+        if op == 0:
+            base[i] = draw(st.integers(0, 255))
+        elif op == 1:
+            del base[i : i + draw(st.integers(1, 64))]
+        else:
+            base[i:i] = draw(st.binary(min_size=1, max_size=16))
+    return bytes(base)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_parser_raises_only_declared_errors(target: Target) -> None:
+    pool = tuple(seeds(target, limit=16))
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(_inputs(pool))
+    def prop(data: bytes) -> None:
+        exc = check(target, data)
+        assert exc is None, f"{target.name}: {type(exc).__name__}: {exc} on {data[:80]!r}"
+
+    prop()
+
+
+def test_targets_cover_every_protocol_module() -> None:
+    from pathlib import Path
+
+    import scanner.protocols as pkg
+
+    modules = {p.stem for p in Path(pkg.__file__).parent.glob("*.py")} - {"__init__", "xdr"}
+    covered = {t.name.split(".")[0] for t in TARGETS}
+    assert modules <= covered, f"parsers without a property test: {sorted(modules - covered)}"
