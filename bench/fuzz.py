@@ -127,7 +127,7 @@ def run(seconds: float, seed: int, out: Path, slow: float) -> dict[str, object]:
     elapsed = time.monotonic() - start
     if found:
         out.mkdir(parents=True, exist_ok=True)
-        for i, ((name, kind, where), data) in enumerate(sorted(found.items())):
+        for i, ((name, kind, _where), data) in enumerate(sorted(found.items())):
             (out / f"{i:03d}-{name}-{kind}.bin").write_bytes(data)
     return {
         "inputs": inputs,

@@ -11,8 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.protocols import ftp, http_client, iscsi, listing, mount, nfs3, nfs4, portmap, rpc
-from scanner.protocols import rsync, s3, smb2, tftp, webdav, xmlsafe
+from scanner.protocols import (
+    ftp,
+    http_client,
+    iscsi,
+    listing,
+    mount,
+    nfs3,
+    nfs4,
+    portmap,
+    rpc,
+    rsync,
+    s3,
+    smb2,
+    tftp,
+    webdav,
+    xmlsafe,
+)
 from scanner.protocols.xdr import Unpacker, XDRError
 
 TESTS = Path(__file__).resolve().parent
@@ -188,6 +203,6 @@ def check(target: Target, data: bytes) -> BaseException | None:
         target.run(data)
     except target.declared:
         return None
-    except Exception as exc:  # noqa: BLE001 - that is the point: anything else is a finding
+    except Exception as exc:
         return exc
     return None

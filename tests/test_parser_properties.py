@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from parser_targets import TARGETS, Target, check, seeds
 
 HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 KB",
