@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
+from scanner.catchall import CatchAllCheck, ask_random
 from scanner.models import (
     Access,
     Authentication,
@@ -89,7 +90,11 @@ class RsyncProbe(Probe):
             greeting, modules, motd = await proto.list_modules(conn)
         listed = {m.name: m for m in modules}
         extra = ctx.option_list("rsync.modules", COMMON_MODULES)
-        candidates = list(listed) + [n for n in extra if n not in listed]
+        catch_all = CatchAllCheck("", False)
+        if any(n not in listed for n in extra):  # a server that opens any module: no guessing
+            catch_all = await ask_random(lambda n: self._opens(service, ctx, n),
+                                         errors=(proto.RsyncProtocolError, *NET_ERRORS))
+        candidates = list(listed) + catch_all.guesses(extra, listed)
         candidates = candidates[: max(1, ctx.bounds.resources)]
         results: dict[str, proto.ModuleReply] = {}
         for name in candidates:
@@ -114,6 +119,7 @@ class RsyncProbe(Probe):
             if name in listed and listed[name].comment:
                 ev["comment"] = listed[name].comment[:120]
             ev.update(lst_ev)
+            ev.update(catch_all.evidence())
             findings.append(
                 Finding(
                     host=service.host,
@@ -154,6 +160,7 @@ class RsyncProbe(Probe):
                     "digests": list(greeting.digests),
                     "modules_listed": sorted(listed)[:20],
                     "password_modules": auth_mods[:20],
+                    **catch_all.evidence(),
                 },
                 remediation="Use rsync over SSH (or a VPN) instead of the rsync daemon protocol;"
                 " bind the daemon to trusted networks only.",
@@ -178,6 +185,11 @@ class RsyncProbe(Probe):
                 },
             },
         )
+
+    async def _opens(self, service: ServiceInfo, ctx: ProbeContext, module: str) -> bool:
+        async with ctx.dialer.tcp(service.host, service.port) as conn:
+            reply = await proto.open_module(conn, module)
+        return reply.access == proto.ModuleAccess.OPEN
 
     async def _list_files(
         self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: float

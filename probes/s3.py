@@ -22,6 +22,7 @@ import ssl
 import time
 from typing import Any, ClassVar
 
+from scanner.catchall import CatchAllCheck, ask_random
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
@@ -139,7 +140,11 @@ class S3Probe(Probe):
         )
         buckets: list[str] = list(listed or [])
         extra = ctx.option_list("s3.buckets", COMMON_BUCKETS)
-        candidates = buckets + [b for b in extra if b not in buckets]
+        catch_all = CatchAllCheck("", False)
+        if any(b not in buckets for b in extra):  # an endpoint listing any bucket: no guessing
+            catch_all = await ask_random(
+                lambda b: self._lists(get, b, ctx), errors=(OSError, TimeoutError, ValueError))
+        candidates = buckets + catch_all.guesses(extra, buckets)
         candidates = candidates[: max(1, ctx.bounds.resources)]
 
         findings: list[Finding] = []
@@ -165,6 +170,7 @@ class S3Probe(Probe):
                 "pages": pages,
                 "truncated": truncated,
                 "bucket_listed_by_listbuckets": bucket in buckets,
+                **catch_all.evidence(),
             }
             if ctx.sample_bytes > 0:
                 ev.update(await self._sample(target, bucket, entries, ctx, deadline))
@@ -220,6 +226,7 @@ class S3Probe(Probe):
                 int(f.evidence.get("sample_requests", 0)) for f in findings
             )
         info["buckets"] = buckets[:50]
+        info.update(catch_all.evidence())
         unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
         return ProbeResult(
             status=Status.SUCCESS if unauth or listed is not None else Status.AUTH_REQUIRED,
@@ -278,6 +285,9 @@ class S3Probe(Probe):
         if int(ctx.sample_bytes or 0) > n:
             ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per object"
         return ev
+
+    async def _lists(self, get: Any, bucket: str, ctx: ProbeContext) -> bool:
+        return isinstance(await self._list_bucket(get, bucket, ctx), tuple)
 
     async def _list_bucket(
         self, get: Any, bucket: str, ctx: ProbeContext

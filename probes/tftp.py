@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
+from scanner.catchall import CatchAllCheck
 from scanner.classify.magic import sniff_evidence
 from scanner.models import (
     Access,
@@ -90,9 +91,10 @@ class TFTPProbe(Probe):
             f"error {alive.error.code if alive.error else '?'}: "
             f"{alive.error.message if alive.error else ''}"[:120],
         }
+        catch_all = CatchAllCheck(probe_name, alive.exists)  # "has" every name: guess nothing
         found: list[tftp.ReadResult] = []
         errors: dict[str, str] = {}
-        for name in names:
+        for name in catch_all.guesses(names):
             try:
                 r = await tftp.read_first_block(
                     ctx.dialer, host, name, port=port, timeout=per_request
@@ -118,6 +120,7 @@ class TFTPProbe(Probe):
             ],
             "names_tried": len(names),
             "random_name_answer": info["random_name"],
+            **catch_all.evidence(),
         }
         sample_bytes = max(0, int(ctx.sample_bytes or 0))
         if sample_bytes > 0:
