@@ -145,8 +145,8 @@ def test_resume_takes_the_secret_again_and_says_when_missing(
     secrets_file.chmod(0o644)
     monkeypatch.setenv("NASSCAN_SECRETS", str(secrets_file))
     assert main(["scan", "--resume", "--db", str(db), "-q"]) == 2
-    err = capsys.readouterr().err
-    assert "readable by others" in err and PASSWORD not in err
+    refused = capsys.readouterr().err
+    assert "readable by others" in refused and PASSWORD not in refused
 
     secrets_file.chmod(0o600)
     assert main(["scan", "--resume", "--db", str(db), "-q"]) == 1
