@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
-from scanner.catchall import CatchAllCheck, ask_random
+from scanner.catchall import NOT_ASKED, ask_random
 from scanner.models import (
     Access,
     Authentication,
@@ -90,7 +90,7 @@ class RsyncProbe(Probe):
             greeting, modules, motd = await proto.list_modules(conn)
         listed = {m.name: m for m in modules}
         extra = ctx.option_list("rsync.modules", COMMON_MODULES)
-        catch_all = CatchAllCheck("", False)
+        catch_all = NOT_ASKED
         if any(n not in listed for n in extra):  # a server that opens any module: no guessing
             catch_all = await ask_random(lambda n: self._opens(service, ctx, n),
                                          errors=(proto.RsyncProtocolError, *NET_ERRORS))

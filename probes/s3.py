@@ -22,7 +22,7 @@ import ssl
 import time
 from typing import Any, ClassVar
 
-from scanner.catchall import CatchAllCheck, ask_random
+from scanner.catchall import NOT_ASKED, ask_random
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
@@ -140,7 +140,7 @@ class S3Probe(Probe):
         )
         buckets: list[str] = list(listed or [])
         extra = ctx.option_list("s3.buckets", COMMON_BUCKETS)
-        catch_all = CatchAllCheck("", False)
+        catch_all = NOT_ASKED
         if any(b not in buckets for b in extra):  # an endpoint listing any bucket: no guessing
             catch_all = await ask_random(
                 lambda b: self._lists(get, b, ctx), errors=(OSError, TimeoutError, ValueError))

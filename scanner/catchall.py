@@ -47,6 +47,10 @@ class CatchAllCheck:
         return {"accepts_any_name": True, "random_name_accepted": self.name, "catch_all": NOTE}
 
 
+NOT_ASKED = CatchAllCheck("", False)
+"""No random name was asked for (nothing was going to be guessed)."""
+
+
 async def ask_random(
     accepts: Callable[[str], Awaitable[bool]],
     *,

@@ -217,3 +217,51 @@ async def test_s3_twin_guessed_bucket_still_found(make_ctx: Callable[..., ProbeC
         result = await run(S3, port, make_ctx(timeout=20))
     assert unauth_resources(result) == {"backup"}
     assert "accepts_any_name" not in result.info
+
+
+# -- HTTP: a server that lists any path --------------------------------------------------------
+
+
+def _index(path: str) -> bytes:
+    rows = "".join(f'<a href="{n}">{n}</a>  01-Jan-2024 10:00  {i * 100 + 5}\n'
+                   for i, n in enumerate(("a.wav", "b.wav", f"{len(path)}.txt")))
+    return (f"<html><head><title>Index of {path}</title></head><body><h1>Index of {path}</h1>"
+            f'<hr><pre><a href="../">../</a>\n{rows}</pre><hr></body></html>').encode()
+
+
+def http_handler(lists: Callable[[str], bool]) -> Handler:
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        request = await r.readline()
+        while (await r.readline()).strip():
+            pass
+        path = request.split()[1].decode().split("?", 1)[0]
+        if lists(path) and path.endswith("/"):
+            status, body = "200 OK", _index(path)
+        else:
+            status, body = "404 Not Found", b"<html><body>not found</body></html>"
+        w.write(f"HTTP/1.1 {status}\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await w.drain()
+
+    return handle
+
+
+async def test_http_server_listing_any_path_has_no_guessed_path(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    from probes.http import PROBE as HTTP
+
+    async with tcp_server(http_handler(lambda p: True)) as port:
+        result = await run(HTTP, port, make_ctx(timeout=20))
+    assert unauth_resources(result) == {"/"}  # "/" is not a guess
+    root = next(f for f in result.findings if f.resource == "/")
+    assert root.evidence["accepts_any_name"] is True
+
+
+async def test_http_twin_guessed_path_still_found(make_ctx: Callable[..., ProbeContext]) -> None:
+    from probes.http import PROBE as HTTP
+
+    async with tcp_server(http_handler(lambda p: p in ("/", "/backup/"))) as port:
+        result = await run(HTTP, port, make_ctx(timeout=20))
+    assert unauth_resources(result) == {"/", "/backup/"}
+    assert all("accepts_any_name" not in f.evidence for f in result.findings)

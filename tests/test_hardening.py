@@ -350,3 +350,38 @@ def test_killed_scan_resumes_without_losing_output(fmt: str, tmp_path: Path) -> 
         for srv in fast + slow:
             srv.shutdown()
             srv.server_close()
+
+
+# -- the real Samba of the lab: the password is used for a real NTLMv2 login -------------------
+
+LAB_PASSWORD = "Secret123!"  # alice's password in the lab
+
+
+@pytest.mark.lab
+def test_smb_password_used_on_samba_is_never_written(
+    lab: object, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    db = tmp_path / "state" / "history.sqlite3"
+    outputs = []
+    for fmt in FORMATS:
+        out = tmp_path / f"smb.{fmt}"
+        code = main(["scan", "127.0.10.1", "127.0.10.3", "-p", "445", "--probes", "smb",
+                     "--db", str(db), "--probe-option", "smb.user=alice",
+                     "--probe-option", f"smb.password={LAB_PASSWORD}", "--format", fmt,
+                     "-o", str(out)])
+        assert code == 1, capsys.readouterr().err
+        outputs.append(out)
+    report = json.loads((tmp_path / "smb.json").read_text())
+    sessions = [s["info"].get("smb", {}).get("user_session", "") for s in report["services"]]
+    assert any(s.startswith("alice: accepted") for s in sessions), sessions  # really used
+    logs = caplog.text + "".join(capsys.readouterr())
+    assert LAB_PASSWORD not in logs
+    for path in outputs:
+        assert LAB_PASSWORD not in path.read_text(), path.name
+        assert _mode(path) == 0o600
+    for path in db.parent.iterdir():
+        assert LAB_PASSWORD.encode() not in path.read_bytes(), path.name
+        assert _mode(path) == 0o600
+    assert _mode(db.parent) == 0o700
