@@ -328,11 +328,14 @@ class _NFSRun:
         try:
             try:
                 mappings = await self._dump(port, self.transport)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as tcp_exc:
                 if self.transport != "tcp" or port != PORTMAP_PORT:
                     raise
                 # a portmapper reachable over UDP only (old servers, filtered TCP)
-                mappings = await self._dump(port, "udp")
+                try:
+                    mappings = await self._dump(port, "udp")
+                except (OSError, TimeoutError):
+                    raise tcp_exc from None  # what TCP said (a silent port is no "refused")
                 self.info["rpcbind_transport"] = "udp"
         except (OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
             if port == self.service.port:

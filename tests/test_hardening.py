@@ -385,3 +385,35 @@ def test_smb_password_used_on_samba_is_never_written(
         assert LAB_PASSWORD.encode() not in path.read_bytes(), path.name
         assert _mode(path) == 0o600
     assert _mode(db.parent) == 0o700
+
+
+_SILENT_PORTMAPPER = r"""
+import asyncio, socket, sys
+from probes.nfs import PROBE
+from scanner.dialer import Dialer
+from scanner.models import ServiceInfo
+from scanner.probe import ProbeContext
+import ipaddress
+
+async def main():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 111))
+    srv.listen(8)  # accepts, never answers
+    d = Dialer(ipaddress.ip_network("127.0.0.0/8"), connect_timeout=1.0, read_timeout=1.0)
+    r = await PROBE.run(ServiceInfo(host="127.0.0.1", port=111), ProbeContext(dialer=d, timeout=5))
+    print(r.status.value, "|", r.detail)
+
+asyncio.run(main())
+"""
+
+
+def test_silent_tcp_portmapper_is_a_timeout_not_refused() -> None:
+    """Port 111 in a fresh network namespace (``unshare -n``): TCP accepts and stays silent,
+    UDP is refused. The probe must report what TCP said (a timeout), not the UDP refusal."""
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up && exec \"$0\" -c "
+                           "\"$1\"", sys.executable, _SILENT_PORTMAPPER],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    status, _, detail = proc.stdout.strip().partition(" | ")
+    assert status == "timeout", proc.stdout
+    assert "refused" not in detail
