@@ -238,6 +238,8 @@ def test_alert_payload_masks_phone_and_identity_numbers() -> None:
         (["--baseline", "TRUNCATED"], "truncated"),
         (["--baseline", "NESTED"], "baseline"),
         (["-o", "DIR"], "cannot write output file"),
+        (["-p", "²"], "²"),  # str.isdigit() is true, int() refuses it
+        (["127.0.57.1-²"], "127.0.57.1-²"),
         (["-o", "/nonexistent-dir/out.json"], "cannot write output file"),
     ],
 )

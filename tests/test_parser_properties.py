@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from parser_targets import TARGETS, Target, check, seeds
 
 HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 KB",
-           b"<?xml version='1.0' encoding='nope'?><a/>", b"\xff\xfe\x00", b""]
+           b"<?xml version='1.0' encoding='nope'?><a/>", b"\xff\xfe\x00", b"",
+           # str.isdigit() is true for superscripts, which int() refuses
+           b"HTTP/1.1 \xb200 OK\r\n\r\n", "size=1²;type=file; a".encode(),
+           "<list><file size='1²'>a</file></list>".encode(),
+           ("<ListBucketResult><Name>b</Name><Contents><Key>a</Key><Size>1²</Size></Contents>"
+            "</ListBucketResult>").encode(),
+           ("<D:multistatus xmlns:D='DAV:'><D:response><D:href>/a</D:href><D:propstat><D:prop>"
+            "<D:getcontentlength>1²</D:getcontentlength></D:prop><D:status>HTTP/1.1 200 OK"
+            "</D:status></D:propstat></D:response></D:multistatus>").encode()]
 
 
 @st.composite
@@ -60,3 +68,11 @@ def test_targets_cover_every_protocol_module() -> None:
     modules = {p.stem for p in Path(pkg.__file__).parent.glob("*.py")} - {"__init__", "xdr"}
     covered = {t.name.split(".")[0] for t in TARGETS}
     assert modules <= covered, f"parsers without a property test: {sorted(modules - covered)}"
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_hostile_shapes_raise_only_declared_errors(target: Target) -> None:
+    """The known-bad shapes, every one through every parser (deterministic)."""
+    for data in HOSTILE:
+        exc = check(target, data)
+        assert exc is None, f"{target.name}: {type(exc).__name__}: {exc} on {data[:80]!r}"

@@ -186,7 +186,7 @@ def parse_mlsd_line(line: str) -> FtpEntry | None:
     is_link = typ.startswith("os.unix=slink") or typ.startswith("os.unix=symlink")
     size = None
     for key in ("size", "sizd"):
-        if key in facts and facts[key].isdigit():
+        if key in facts and facts[key].isascii() and facts[key].isdigit():
             size = int(facts[key])
             break
     mtime = _mlsd_time(facts.get("modify", ""))

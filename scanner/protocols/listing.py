@@ -482,7 +482,7 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
         out.append(
             ListedItem(
                 name=(el.text or "").strip(),
-                size=int(size) if size and size.isdigit() else None,
+                size=int(size) if size and size.isascii() and size.isdigit() else None,
                 mtime=normalise_date(el.get("mtime", "")),
                 is_dir=el.tag == "directory",
             )

@@ -57,7 +57,7 @@ def parse_multistatus(body: bytes) -> list[DavResource]:
             if rt is not None and rt.find("collection") is not None:
                 is_coll = True
             length = (prop.findtext("getcontentlength") or "").strip()
-            if length.isdigit():
+            if length.isascii() and length.isdigit():
                 size = int(length)
             lm = prop.findtext("getlastmodified")
             if lm:
