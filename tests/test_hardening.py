@@ -419,3 +419,65 @@ def test_silent_tcp_portmapper_is_a_timeout_not_refused() -> None:
     status, _, detail = proc.stdout.strip().partition(" | ")
     assert status == "timeout", proc.stdout
     assert "refused" not in detail
+
+
+# -- scheduled jobs --------------------------------------------------------------------------
+
+
+def _schedule(tmp_path: Path, port: int, extra: str, mode: int) -> Path:
+    path = tmp_path / "schedule.toml"
+    path.write_text(f"""
+[jobs.nightly]
+targets = ["{HOST}"]
+ports = "{port}"
+probes = "plugintest"
+cron = "0 3 * * *"
+{extra}
+
+[[jobs.nightly.alerts]]
+webhook = "http://127.0.0.1:1/services/T000/B000/{PASSWORD}"
+threshold = "info"
+attempts = 1
+timeout = 2
+""")
+    path.chmod(mode)
+    return path
+
+
+def test_scheduled_job_never_records_secrets_or_webhooks(
+    hostile: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    from scanner.credentials import CredentialError
+    from scanner.history.jobs import scan_job
+    from scanner.history.schedule import ScheduleConfigError, load_schedule, run_job
+    from scanner.history.store import open_store
+
+    inline = f'probe_options = {{ "smb.user" = "alice", "smb.password" = "{PASSWORD}" }}'
+    with pytest.raises(ScheduleConfigError, match="readable by others"):
+        load_schedule(_schedule(tmp_path, hostile, inline, 0o644))
+    with pytest.raises(ScheduleConfigError, match=r"nfs\.uid"):
+        load_schedule(_schedule(tmp_path, hostile, 'probe_options = { "nfs.uid" = "x" }', 0o600))
+
+    # the secret named by the job, from the environment only
+    job = load_schedule(_schedule(tmp_path, hostile, 'secrets = ["smb.password"]', 0o644)
+                        ).jobs["nightly"]
+    store = open_store(str(tmp_path / "h.sqlite3"))
+    try:
+        with pytest.raises(CredentialError, match="NASSCAN_SMB_PASSWORD"):
+            asyncio.run(run_job(job, store, scan_job))
+        monkeypatch.setenv("NASSCAN_SMB_PASSWORD", PASSWORD)
+        caplog.set_level(logging.WARNING)
+        outcome = asyncio.run(run_job(job, store, scan_job))
+        assert outcome.new and outcome.alerted == [False]  # nothing listens on port 1
+        recorded = store.get_scan(outcome.scan_id).options
+    finally:
+        store.close()
+    assert recorded["secret_options"] == ["smb.password"]
+    assert recorded["alerts"][0]["webhook"] == "http://127.0.0.1/***"
+    assert PASSWORD not in caplog.text and "/services/" not in caplog.text
+    for path in tmp_path.glob("h.sqlite3*"):
+        assert PASSWORD.encode() not in path.read_bytes()
+        assert b"/services/T000" not in path.read_bytes()
