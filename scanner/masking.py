@@ -31,7 +31,7 @@ def mask_text(text: str) -> str:
     text = redact_text(text)
     if not any(ch.isdigit() for ch in text):
         return text
-    return phone.mask(personnummer.mask(text))
+    return phone.mask(personnummer.mask(text), identity_masked=True)
 
 
 def mask_data(value: Any, _depth: int = 0) -> Any:

@@ -30,12 +30,12 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
+def _spans(text: str, *, blank_identity: bool = True) -> list[tuple[int, int]]:
     """(start, end) of each phone number in ``text``."""
-    if not any(ch.isdigit() for ch in text):
+    if not any(ch.isdigit() for ch in text) or not _PHONE.search(text):
         return []
     # Blank out identity-number candidates (same length, so offsets stay put).
-    for c in personnummer.candidates(text):
+    for c in personnummer.candidates(text) if blank_identity else ():
         if c.ambiguous_phone:
             continue
         text = text[: c.start] + " " * (c.end - c.start) + text[c.end :]
@@ -60,9 +60,13 @@ def find(text: str) -> list[str]:
     return [text[a:b] for a, b in _spans(text)]
 
 
-def mask(text: str) -> str:
-    """Every phone number with all but its first three digits replaced: ``070XXXXXXX``."""
-    spans = _spans(text)
+def mask(text: str, *, identity_masked: bool = False) -> str:
+    """Every phone number with all but its first three digits replaced: ``070XXXXXXX``.
+
+    ``identity_masked``: ``personnummer.mask`` already ran on ``text``, so what could be read
+    as an identity number is masked (or not one) and need not be looked for again.
+    """
+    spans = _spans(text, blank_identity=not identity_masked)
     if not spans:
         return text
     out: list[str] = []
