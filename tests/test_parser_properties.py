@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parser_targets import TARGETS, Target, check, seeds
 
+_BIG = "9" * 5000  # int() refuses more than 4,300 digits
 HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 KB",
            b"<?xml version='1.0' encoding='nope'?><a/>", b"\xff\xfe\x00", b"",
            # str.isdigit() is true for superscripts, which int() refuses
@@ -21,7 +22,14 @@ HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 
             "</ListBucketResult>").encode(),
            ("<D:multistatus xmlns:D='DAV:'><D:response><D:href>/a</D:href><D:propstat><D:prop>"
             "<D:getcontentlength>1²</D:getcontentlength></D:prop><D:status>HTTP/1.1 200 OK"
-            "</D:status></D:propstat></D:response></D:multistatus>").encode()]
+            "</D:status></D:propstat></D:response></D:multistatus>").encode(),
+           f"-rw-r--r-- 1 u g {_BIG} Jan 01 2020 name".encode(),
+           f"01-01-20  10:00AM  {_BIG} name".encode(), f"size={_BIG};type=file; a".encode(),
+           f"HTTP/1.1 {_BIG} OK\r\n\r\n".encode(),
+           f"<list><file size='{_BIG}'>a</file></list>".encode(),
+           f"drwxr-xr-x {_BIG} 2019/03/14 10:15:00 name".encode(), f"@RSYNCD: {_BIG}.0".encode(),
+           f"<ListBucketResult><Contents><Key>a</Key><Size>{_BIG}</Size></Contents></ListBucketResult>"
+           .encode()]
 
 
 @st.composite

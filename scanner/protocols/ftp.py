@@ -186,8 +186,7 @@ def parse_mlsd_line(line: str) -> FtpEntry | None:
     is_link = typ.startswith("os.unix=slink") or typ.startswith("os.unix=symlink")
     size = None
     for key in ("size", "sizd"):
-        if key in facts and facts[key].isascii() and facts[key].isdigit():
-            size = int(facts[key])
+        if key in facts and (size := _size(facts[key])) is not None:
             break
     mtime = _mlsd_time(facts.get("modify", ""))
     return FtpEntry(
@@ -257,7 +256,7 @@ def parse_list_line(line: str, *, now: datetime | None = None) -> FtpEntry | Non
         return FtpEntry(
             name=name,
             is_dir=is_dir,
-            size=None if is_dir else int(m.group("size")),
+            size=None if is_dir else _size(m.group("size")),
             mtime=_unix_time(m.group("month"), m.group("day"), m.group("timeyear"), now),
             mode=mode,
             is_link=is_link,
@@ -271,10 +270,15 @@ def parse_list_line(line: str, *, now: datetime | None = None) -> FtpEntry | Non
         return FtpEntry(
             name=name,
             is_dir=is_dir,
-            size=None if is_dir else int(m.group("dir")),
+            size=None if is_dir else _size(m.group("dir")),
             mtime=_dos_time(m.group("date"), m.group("time")),
         )
     return None
+
+
+def _size(text: str) -> int | None:
+    """A byte count: ASCII digits, at most 20 of them (int() refuses '²' and 4,300+ digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
 
 
 def _unix_time(month: str, day: str, timeyear: str, now: datetime | None) -> str | None:

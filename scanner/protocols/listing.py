@@ -478,11 +478,12 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
     for el in root:
         if el.tag not in ("file", "directory"):
             return None
-        size = el.get("size")
+        size = el.get("size") or ""
+        ok = size.isascii() and size.isdigit() and len(size) <= 20  # not '²', not 5,000 digits
         out.append(
             ListedItem(
                 name=(el.text or "").strip(),
-                size=int(size) if size and size.isascii() and size.isdigit() else None,
+                size=int(size) if ok else None,
                 mtime=normalise_date(el.get("mtime", "")),
                 is_dir=el.tag == "directory",
             )

@@ -45,6 +45,8 @@ def parse_greeting(line: bytes) -> Greeting:
     if not m:
         raise RsyncProtocolError(f"not an rsync greeting: {line[:60]!r}")
     digests = tuple(d.decode("ascii") for d in m.group(3).split())
+    if len(m.group(1)) > 9 or len(m.group(2) or b"") > 9:
+        raise RsyncProtocolError(f"absurd rsync protocol version: {line[:60]!r}")
     return Greeting(int(m.group(1)), int(m.group(2) or 0), digests)
 
 
@@ -168,6 +170,9 @@ def parse_list_only(line: str) -> ListLine | None:
     m = _LIST_LINE.match(line.rstrip("\n"))
     if not m:
         return None
-    size = int(m.group(2).replace(",", "").replace(".", ""))
+    digits = m.group(2).replace(",", "").replace(".", "")
+    if len(digits) > 20:
+        return None
+    size = int(digits)
     mtime = m.group(3).replace("/", "-") + "T" + m.group(4)
     return ListLine(m.group(5), size, mtime, m.group(1) == "d")

@@ -85,7 +85,8 @@ def parse_list_objects(body: bytes) -> BucketPage | None:
         page.objects.append(
             S3Object(
                 key=c.findtext("Key") or "",
-                size=int(size_txt) if size_txt.isascii() and size_txt.isdigit() else None,
+                size=int(size_txt)
+                if size_txt.isascii() and size_txt.isdigit() and len(size_txt) <= 20 else None,
                 mtime=normalise_date(c.findtext("LastModified") or ""),
             )
         )

@@ -57,7 +57,7 @@ def parse_multistatus(body: bytes) -> list[DavResource]:
             if rt is not None and rt.find("collection") is not None:
                 is_coll = True
             length = (prop.findtext("getcontentlength") or "").strip()
-            if length.isascii() and length.isdigit():
+            if length.isascii() and length.isdigit() and len(length) <= 20:
                 size = int(length)
             lm = prop.findtext("getlastmodified")
             if lm:
