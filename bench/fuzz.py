@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import signal
 import sys
 import time
@@ -42,6 +43,9 @@ HOSTILE = [
 ]
 
 
+_DIGITS = re.compile(rb"\d+")
+
+
 class Slow(Exception):
     pass
 
@@ -53,7 +57,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def mutate(rng: random.Random, data: bytes, pool: list[bytes]) -> bytes:
     buf = bytearray(data)
     for _ in range(rng.choice((1, 1, 2, 3, 5, 8))):
-        op = rng.randrange(9)
+        op = rng.randrange(10)
         n = len(buf)
         if op == 0 and n:  # bit flip
             i = rng.randrange(n)
@@ -87,6 +91,12 @@ def mutate(rng: random.Random, data: bytes, pool: list[bytes]) -> bytes:
                                    b"-1", b"1e400", b"0x1F"))
         elif op == 8 and n:  # truncate
             del buf[rng.randrange(n):]
+        elif op == 9:  # a number of the input made absurd: huge, superscript, negative, float
+            runs = [m.span() for m in _DIGITS.finditer(buf)]
+            if runs:
+                a, b = rng.choice(runs)
+                buf[a:b] = rng.choice((b"9" * rng.choice((21, 400, 4301, 5000)), "²".encode(),
+                                       b"-1", b"1e999", b"0" * 64, b"18446744073709551616"))
     return bytes(buf[:1 << 20])
 
 

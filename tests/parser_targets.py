@@ -40,6 +40,8 @@ class Target:
     declared: tuple[type[BaseException], ...]
     seeds: tuple[str, ...] = ()
     """Glob patterns (relative to tests/) of seed inputs for the mutation run."""
+    examples: tuple[bytes, ...] = ()
+    """Typical inputs written out here (text protocols without captures)."""
 
 
 def _text(data: bytes) -> str:
@@ -109,18 +111,58 @@ def _rpc(data: bytes) -> object:
 
 
 _RPC_DECLARED = (rpc.RPCProtocolError, rpc.RPCDeniedError)
+_FTP_LINES = (
+    b"-rw-r--r--    1 ftp      ftp         41902 Mar 14  2019 19790312-2393_0701234567.wav",
+    b"drwxr-xr-x    2 0        0            4096 Nov 23 13:11 recordings",
+    b"lrwxrwxrwx    1 0        0               7 Jan 01 10:00 link -> target",
+    b"03-14-19  10:15AM                41902 call.wav",
+    b"03-14-19  10:15AM       <DIR>          backup",
+    b"modify=20190314101500;perm=adfr;size=41902;type=file;unique=803U1; call.wav",
+    b"modify=20190314101500;perm=flcdmpe;type=dir;unique=803U2; recordings",
+    b"227 Entering Passive Mode (127,0,10,11,117,48).",
+    b"229 Entering Extended Passive Mode (|||30000|)",
+    b"211-Features:\r\n MLST size*;modify*;type*;\r\n AUTH TLS\r\n211 End\r\n",
+    b"230 Login successful.\r\n",
+)
+_HTTP_HEADS = (
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 12\r\n\r\n",
+    b"HTTP/1.0 301 Moved\r\nLocation: /a/\r\n\r\n",
+)
+_RSYNC = (
+    b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n",
+    b"recordings\tcall recordings\n@RSYNCD: EXIT\n",
+    b"@RSYNCD: AUTHREQD abcdef\n", b"@ERROR: Unknown module 'x'\n",
+    b"drwxr-xr-x          4,096 2019/03/14 10:15:00 2019/03",
+    b"-rw-r--r--         41,902 2019/03/14 10:15:00 2019/03/call.wav",
+)
+_S3 = (
+    b"<ListAllMyBucketsResult><Buckets><Bucket><Name>call-recordings</Name></Bucket></Buckets>"
+    b"</ListAllMyBucketsResult>",
+    b"<ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated><NextContinuationToken>t"
+    b"</NextContinuationToken><Contents><Key>a.wav</Key><Size>41902</Size><LastModified>"
+    b"2019-03-14T10:15:00.000Z</LastModified></Contents></ListBucketResult>",
+    b"<Error><Code>AccessDenied</Code><Message>no</Message><BucketName>b</BucketName></Error>",
+)
+_DAV = (
+    b"<D:multistatus xmlns:D='DAV:'><D:response><D:href>/dav/a.wav</D:href><D:propstat><D:prop>"
+    b"<D:getcontentlength>41902</D:getcontentlength><D:resourcetype/><D:getlastmodified>"
+    b"Thu, 14 Mar 2019 10:15:00 GMT</D:getlastmodified></D:prop><D:status>HTTP/1.1 200 OK"
+    b"</D:status></D:propstat></D:response></D:multistatus>",
+)
 _SMB = (smb2.SmbProtocolError, smb2.SmbStatusError)
 
 TARGETS: tuple[Target, ...] = (
-    Target("ftp.parse_replies", ftp.parse_replies, (ftp.FtpProtocolError,)),
+    Target("ftp.parse_replies", ftp.parse_replies, (ftp.FtpProtocolError,),
+           examples=_FTP_LINES),
     Target("ftp.parse_list_line", lambda d: ftp.parse_list_line(_text(d)),
-           (ftp.FtpProtocolError,)),
+           (ftp.FtpProtocolError,), examples=_FTP_LINES),
     Target("ftp.parse_mlsd_line", lambda d: ftp.parse_mlsd_line(_text(d)),
-           (ftp.FtpProtocolError,)),
+           (ftp.FtpProtocolError,), examples=_FTP_LINES),
     Target("ftp.parse_pasv_epsv_feat",
            lambda d: (ftp.parse_feat(_ftp_reply(d)), _pasv(d), _epsv(d)),
-           (ftp.FtpProtocolError,)),
-    Target("http_client.parse_head", http_client.parse_head, (http_client.HttpError,)),
+           (ftp.FtpProtocolError,), examples=_FTP_LINES),
+    Target("http_client.parse_head", http_client.parse_head, (http_client.HttpError,),
+           examples=_HTTP_HEADS),
     Target("iscsi.parse_login_response", _iscsi_login, (iscsi.ISCSIProtocolError,),
            ("captures/iscsi_login_*.bin",)),
     Target("iscsi.parse_bhs", lambda d: iscsi.parse_bhs(d[:48].ljust(48, b"\0")),
@@ -150,8 +192,8 @@ TARGETS: tuple[Target, ...] = (
     Target("portmap.decode_dump", _xdr(portmap.decode_dump), (XDRError,),
            ("captures/rpc_portmap_*.bin",)),
     Target("rpc.decode_reply", _rpc, _RPC_DECLARED, ("captures/rpc_*.bin",)),
-    Target("rsync.parsers", _rsync, (rsync.RsyncProtocolError,)),
-    Target("s3.parsers", _s3, ()),
+    Target("rsync.parsers", _rsync, (rsync.RsyncProtocolError,), examples=_RSYNC),
+    Target("s3.parsers", _s3, (), examples=_S3),
     Target("smb2.parse_frame_header", lambda d: smb2.parse_frame_header(d[:4].ljust(4, b"\0")),
            _SMB),
     Target("smb2.parse_negotiate_response", smb2.parse_negotiate_response,
@@ -171,7 +213,8 @@ TARGETS: tuple[Target, ...] = (
     Target("smb2.parse_directory_information", smb2.parse_directory_information,
            _SMB, ("captures/smb/*query*",)),
     Target("tftp.parse", tftp.parse, (tftp.TFTPProtocolError,), ("captures/tftp_*.bin",)),
-    Target("webdav.parse_multistatus", webdav.parse_multistatus, (ValueError,)),
+    Target("webdav.parse_multistatus", webdav.parse_multistatus, (ValueError,),
+           examples=_DAV),
     Target("xmlsafe.parse_xml", xmlsafe.parse_xml, (ValueError,), ("listing_corpus/*.xml",)),
 )
 
@@ -189,7 +232,7 @@ def _epsv(data: bytes) -> object:
 
 def seeds(target: Target, limit: int = 64) -> list[bytes]:
     """Seed inputs for ``target`` from tests/captures and tests/listing_corpus."""
-    out: list[bytes] = []
+    out: list[bytes] = list(target.examples)
     for pattern in target.seeds:
         for path in sorted(TESTS.glob(pattern)):
             if path.is_file() and not path.name.endswith(".expected.json"):
