@@ -549,10 +549,17 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     out: TextIO = sys.stdout
     whole_file = None
     if p["output"] is not None:
-        from scanner.report.output import AtomicOutput, jsonl_resume_ids, open_private
+        from scanner.report.output import (
+            AtomicOutput,
+            is_special,
+            jsonl_resume_ids,
+            open_private,
+        )
 
         try:  # before the scan starts: an unwritable output is an input error, not a lost scan
-            if fmt == "jsonl":
+            if fmt != "jsonl" and is_special(p["output"]):  # /dev/stdout, a FIFO
+                out = stack.enter_context(open_private(p["output"]))
+            elif fmt == "jsonl":
                 resumed = resume_state is not None
                 already = jsonl_resume_ids(p["output"]) if resumed else set()
                 out = stack.enter_context(open_private(p["output"], append=resumed))

@@ -481,3 +481,28 @@ def test_scheduled_job_never_records_secrets_or_webhooks(
     for path in tmp_path.glob("h.sqlite3*"):
         assert PASSWORD.encode() not in path.read_bytes()
         assert b"/services/T000" not in path.read_bytes()
+
+
+def test_special_and_symlinked_outputs_are_written_in_place(
+    hostile: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO (like /dev/stdout) is written, never renamed over or chmod-ed; a symlink keeps
+    pointing at its file, which gets the report."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o644)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(_scan(hostile, tmp_path / "h.sqlite3", "--format", "csv", "-o", str(fifo))) == 1
+    reader.join(10)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and _mode(fifo) == 0o644
+    assert b"plugintest" in got[0]
+    target = tmp_path / "reports" / "last.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    link = tmp_path / "last.json"
+    link.symlink_to(target)
+    assert main(_scan(hostile, tmp_path / "h.sqlite3", "--format", "json", "-o", str(link))) == 1
+    assert link.is_symlink() and "plugintest" in target.read_text()
+    assert _mode(target) == 0o600
+    capsys.readouterr()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TextIO
 
@@ -26,15 +27,29 @@ def open_private(path: str | Path, *, append: bool = False) -> TextIO:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod /dev/stdout, a FIFO, /dev/null
+            os.fchmod(fd, FILE_MODE)
         return os.fdopen(fd, "a" if append else "w", encoding="utf-8")
     except BaseException:
         os.close(fd)
         raise
 
 
+def is_special(path: str | Path) -> bool:
+    """An existing destination that is no regular file (``/dev/stdout``, a FIFO): written in
+    place, never renamed over or chmod-ed."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def write_private(path: str | Path, text: str) -> None:
     """The whole of ``text`` to ``path`` (0600) through a rename: never a half file."""
+    if is_special(path):
+        with open_private(path) as stream:
+            stream.write(text)
+        return
     out = AtomicOutput(path)
     try:
         out.stream.write(text)
@@ -47,7 +62,7 @@ class AtomicOutput:
     """A whole-file report: written to ``<dir>/.<name>.<random>.tmp``, renamed on ``commit``."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()  # through a symlink: the file it points to is replaced
         directory = self.path.parent
         if self.path.is_dir():
             raise IsADirectoryError(21, "Is a directory", str(self.path))
