@@ -327,13 +327,15 @@ def _private_db_file(path: Path, *, own_directory: bool) -> None:
     """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode) and,
     when the directory is nasscan's own (the default data directory), make that 0700."""
     import os
+    import stat
 
     if own_directory or not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
     for suffix in ("-wal", "-shm", "-journal"):  # left by an older version with another mode
