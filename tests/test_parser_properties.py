@@ -28,6 +28,7 @@ HOSTILE = [b"[" * 3000, b'{"a":' * 2000, b"<a>" * 3000, b"9" * 4000, b"1e999999 
            f"HTTP/1.1 {_BIG} OK\r\n\r\n".encode(),
            f"<list><file size='{_BIG}'>a</file></list>".encode(),
            f"drwxr-xr-x {_BIG} 2019/03/14 10:15:00 name".encode(), f"@RSYNCD: {_BIG}.0".encode(),
+           b"<html><title>Index of /a/</title><a href='//[x/'>x</a><a href='b'>b</a></html>",
            f"<ListBucketResult><Contents><Key>a</Key><Size>{_BIG}</Size></Contents></ListBucketResult>"
            .encode()]
 

@@ -365,11 +365,14 @@ def _dominance(tok: _Tokenizer, base: str) -> float:
         href = a.href.strip()
         if not href or href.startswith(("?", "#")):
             continue
-        parts = urlsplit(href)
-        if not parts.scheme and not parts.netloc:
-            resolved = urlsplit(urljoin(base, parts.path)).path
-            if base.startswith(resolved if resolved.endswith("/") else resolved + "/"):
-                continue  # the parent or another ancestor
+        try:
+            parts = urlsplit(href)
+            if not parts.scheme and not parts.netloc:
+                resolved = urlsplit(urljoin(base, parts.path)).path
+                if base.startswith(resolved if resolved.endswith("/") else resolved + "/"):
+                    continue  # the parent or another ancestor
+        except ValueError:  # an unbalanced '[' read as an IPv6 host: a link, not a child
+            pass
         links += 1
         if _child(base, href) is not None:
             children += 1
