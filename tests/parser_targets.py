@@ -76,6 +76,8 @@ def _smb(parse: Callable[[bytes], object]) -> Callable[[bytes], object]:
 def _listing(data: bytes) -> object:
     for ctype in ("text/html", "application/json", "text/xml", ""):
         listing.parse_listing(data, path="/a/b/", content_type=ctype, server="nginx")
+    # the path comes from a redirect the server chose: hostile too
+    listing.parse_listing(data, path=_text(data[:40]), content_type="text/html")
     return None
 
 

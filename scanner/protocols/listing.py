@@ -285,7 +285,10 @@ def _child(base: str, href: str) -> tuple[str, bool] | None:
 
 
 def _dir_base(path: str) -> str:
-    p = urlsplit(path).path or "/"
+    try:
+        p = urlsplit(path).path or "/"
+    except ValueError:  # '//[x': not a URL we can resolve against
+        p = "/"
     if not p.startswith("/"):
         p = "/" + p
     return p if p.endswith("/") else p + "/"
