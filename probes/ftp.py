@@ -40,7 +40,7 @@ from scanner.models import (
     ServiceInfo,
     Status,
 )
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext
+from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption
 from scanner.protocols import ftp as ftpp
 
 PROTOCOL = "ftp"
@@ -89,6 +89,9 @@ class FtpProbe(Probe):
     description: ClassVar[str] = (
         "FTP/FTPS: anonymous login, plaintext logins, AUTH TLS optional or required, "
         "bounded listing"
+    )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("mlsd", "bool", True, "list with MLSD when FEAT offers MLST"),
     )
 
     def matches_greeting(self, greeting: bytes) -> bool:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from scanner.catchall import NOT_ASKED, CatchAllCheck
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.crawl import Budget, CrawlResult, Item, Lister, NotListable, Page, crawl
 from scanner.dialer import OutOfScopeError
@@ -52,6 +53,7 @@ from scanner.probe import (
     MAX_SAMPLE_READ,
     Probe,
     ProbeContext,
+    ProbeOption,
     result_for_exception,
 )
 from scanner.protocols import s3 as s3proto
@@ -183,6 +185,8 @@ class _Baseline:
     status: int | None = None
     key: bytes = b""
     names: frozenset[str] | None = None
+    catch_all: CatchAllCheck = NOT_ASKED
+    """The random path itself came back as a listing: guessed paths prove nothing."""
 
 
 async def _baseline(st: _State) -> _Baseline:
@@ -195,7 +199,9 @@ async def _baseline(st: _State) -> _Baseline:
         resp.body, path=final, content_type=resp.content_type, server=st.server, max_entries=2000
     )
     names = frozenset(e.name for e in parsed.entries) if parsed else None
-    return _Baseline(resp.status, _soft404_key(resp.body, final), names)
+    listed = parsed is not None and resp.status == 200 and unquote(urlsplit(final).path) == path
+    return _Baseline(resp.status, _soft404_key(resp.body, final), names,
+                     CatchAllCheck(path, listed))
 
 
 def _is_soft404(base: _Baseline, body: bytes, path: str, parsed: ParsedListing) -> bool:
@@ -373,6 +379,10 @@ class HttpProbe(Probe):
     default_ports = (80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 5000, 5001, 9000)
     transport = Transport.TCP
     description = "HTTP directory listings and WebDAV without authentication; plain HTTP"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("paths", "list", DEFAULT_PATHS, "paths fetched besides /"),
+        ProbeOption("dav_paths", "list", (), "extra paths tried with PROPFIND"),
+    )
 
     tls_ports: ClassVar[frozenset[int]] = TLS_PORTS
 
@@ -429,7 +439,9 @@ class HttpProbe(Probe):
             "soft404": base.status == 200,
         }
         listing_roots: list[str] = []
-        paths = ["/", *[p for p in ctx.option_list("http.paths", DEFAULT_PATHS) if p != "/"]]
+        guessed = [p for p in ctx.option_list("http.paths", DEFAULT_PATHS) if p != "/"]
+        paths = ["/", *base.catch_all.guesses(guessed)]  # none from a server listing any path
+        info.update(base.catch_all.evidence())
         for path in paths:
             path = _norm_dir("/" + path.lstrip("/"))
             if any(path.startswith(r) for r in listing_roots):
@@ -465,6 +477,7 @@ class HttpProbe(Probe):
             listing_roots.append(root)
             url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
             finding = self._unauth(service, "http", root, result, url, target.tls, parsed.family)
+            finding.evidence.update(base.catch_all.evidence())
             if ctx.sample_bytes > 0:
                 await _sample(st, ctx, finding)
             findings.append(finding)

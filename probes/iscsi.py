@@ -28,7 +28,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, result_for_exception
+from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import iscsi
 
 
@@ -38,6 +38,10 @@ class ISCSIProbe(Probe):
     transport: ClassVar[Transport] = Transport.TCP
     description: ClassVar[str] = (
         "iSCSI: discovery (SendTargets) and a per-target login with AuthMethod=None"
+    )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("initiator", "str", iscsi.DEFAULT_INITIATOR, "initiator IQN we log in as"),
+        ProbeOption("luns", "bool", True, "describe LUNs (REPORT LUNS, INQUIRY, READ CAPACITY)"),
     )
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:

@@ -50,7 +50,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import ListingBounds, Probe, ProbeContext, result_for_exception
+from scanner.probe import ListingBounds, Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
 from scanner.protocols.rpc import AuthFlavor, OpaqueAuth, RPCClient
 from scanner.protocols.xdr import XDRError
@@ -218,6 +218,13 @@ class NFSProbe(Probe):
     description: ClassVar[str] = (
         "NFS v3/v4: rpcbind, MOUNT exports and client lists, AUTH_SYS mount and bounded listing"
     )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("uid", "int", 65534, "AUTH_SYS uid claimed (0 only when you ask)", minimum=0),
+        ProbeOption("gid", "int", 65534, "AUTH_SYS gid claimed", minimum=0),
+        ProbeOption("versions", "str", "3,4", "NFS versions tried",
+                    choices=("3", "4", "3,4", "4,3")),
+        ProbeOption("transport", "str", "tcp", "RPC transport", choices=("tcp", "udp")),
+    )
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
@@ -310,11 +317,14 @@ class _NFSRun:
         try:
             try:
                 mappings = await self._dump(port, self.transport)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as tcp_exc:
                 if self.transport != "tcp" or port != PORTMAP_PORT:
                     raise
                 # a portmapper reachable over UDP only (old servers, filtered TCP)
-                mappings = await self._dump(port, "udp")
+                try:
+                    mappings = await self._dump(port, "udp")
+                except (OSError, TimeoutError):
+                    raise tcp_exc from None  # what TCP said (a silent port is no "refused")
                 self.info["rpcbind_transport"] = "udp"
         except (OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
             if port == self.service.port:

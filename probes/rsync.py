@@ -19,8 +19,9 @@ import shutil
 import subprocess
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
+from scanner.catchall import NOT_ASKED, ask_random
 from scanner.crawl import Budget, Item, NotListable, Page, crawl
 from scanner.models import (
     Access,
@@ -34,7 +35,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, result_for_exception
+from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import rsync as proto
 
 COMMON_MODULES = (
@@ -66,6 +67,9 @@ class RsyncProbe(Probe):
     default_ports = (873,)
     transport = Transport.TCP
     description = "rsync daemon modules readable without a password; rsync is never encrypted"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("modules", "list", COMMON_MODULES, "module names tried besides #list"),
+    )
 
     def matches_greeting(self, greeting: bytes) -> bool:
         return proto.matches_greeting(greeting)
@@ -86,7 +90,11 @@ class RsyncProbe(Probe):
             greeting, modules, motd = await proto.list_modules(conn)
         listed = {m.name: m for m in modules}
         extra = ctx.option_list("rsync.modules", COMMON_MODULES)
-        candidates = list(listed) + [n for n in extra if n not in listed]
+        catch_all = NOT_ASKED
+        if any(n not in listed for n in extra):  # a server that opens any module: no guessing
+            catch_all = await ask_random(lambda n: self._opens(service, ctx, n),
+                                         errors=(proto.RsyncProtocolError, *NET_ERRORS))
+        candidates = list(listed) + catch_all.guesses(extra, listed)
         candidates = candidates[: max(1, ctx.bounds.resources)]
         results: dict[str, proto.ModuleReply] = {}
         for name in candidates:
@@ -111,6 +119,7 @@ class RsyncProbe(Probe):
             if name in listed and listed[name].comment:
                 ev["comment"] = listed[name].comment[:120]
             ev.update(lst_ev)
+            ev.update(catch_all.evidence())
             findings.append(
                 Finding(
                     host=service.host,
@@ -151,6 +160,7 @@ class RsyncProbe(Probe):
                     "digests": list(greeting.digests),
                     "modules_listed": sorted(listed)[:20],
                     "password_modules": auth_mods[:20],
+                    **catch_all.evidence(),
                 },
                 remediation="Use rsync over SSH (or a VPN) instead of the rsync daemon protocol;"
                 " bind the daemon to trusted networks only.",
@@ -175,6 +185,11 @@ class RsyncProbe(Probe):
                 },
             },
         )
+
+    async def _opens(self, service: ServiceInfo, ctx: ProbeContext, module: str) -> bool:
+        async with ctx.dialer.tcp(service.host, service.port) as conn:
+            reply = await proto.open_module(conn, module)
+        return reply.access == proto.ModuleAccess.OPEN
 
     async def _list_files(
         self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: float

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Any
+from typing import Any, ClassVar
 
+from scanner.catchall import NOT_ASKED, ask_random
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.crawl import Budget, CrawlResult, Item, NotListable, Page, crawl
 from scanner.dialer import OutOfScopeError
@@ -37,7 +38,7 @@ from scanner.models import (
     Status,
     Transport,
 )  # fmt: skip
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, result_for_exception
+from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import s3 as proto
 from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
 
@@ -55,6 +56,9 @@ class S3Probe(Probe):
     default_ports = (9000, 7480, 8333, 9020)
     transport = Transport.TCP
     description = "S3-compatible buckets listable without credentials; plaintext S3 endpoints"
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("buckets", "list", COMMON_BUCKETS, "bucket names tried besides ListBuckets"),
+    )
 
     def claims_port(self, port: int, transport: Transport) -> bool:
         """S3 runs on any HTTP port: the fingerprint on ``/`` is one cheap request."""
@@ -136,7 +140,13 @@ class S3Probe(Probe):
         )
         buckets: list[str] = list(listed or [])
         extra = ctx.option_list("s3.buckets", COMMON_BUCKETS)
-        candidates = buckets + [b for b in extra if b not in buckets]
+        catch_all = NOT_ASKED
+        if any(b not in buckets for b in extra):  # an endpoint listing any bucket: no guessing
+            catch_all = await ask_random(
+                lambda b: self._lists(target, b, deadline),
+                errors=(OSError, TimeoutError, ValueError),
+            )
+        candidates = buckets + catch_all.guesses(extra, buckets)
         candidates = candidates[: max(1, ctx.bounds.resources)]
 
         findings: list[Finding] = []
@@ -159,6 +169,7 @@ class S3Probe(Probe):
                 "objects": len(files),
                 "pages": res.requests,
                 "bucket_listed_by_listbuckets": bucket in buckets,
+                **catch_all.evidence(),
             }
             if ctx.sample_bytes > 0:
                 ev.update(await self._sample(target, bucket, entries, ctx, deadline))
@@ -214,6 +225,7 @@ class S3Probe(Probe):
                 int(f.evidence.get("sample_requests", 0)) for f in findings
             )
         info["buckets"] = buckets[:50]
+        info.update(catch_all.evidence())
         unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
         return ProbeResult(
             status=Status.SUCCESS if unauth or listed is not None else Status.AUTH_REQUIRED,
@@ -272,6 +284,16 @@ class S3Probe(Probe):
         if int(ctx.sample_bytes or 0) > n:
             ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per object"
         return ev
+
+    async def _lists(self, target: HttpTarget, bucket: str, deadline: float) -> bool:
+        """Does one ListObjectsV2 request of ``bucket`` (one key) answer with a listing?"""
+        left = deadline - time.monotonic()
+        resp = await target.request(
+            "GET", proto.list_objects_path(bucket, max_keys=1),
+            max_body=min(target.max_body, 64 * 1024),
+            timeout=max(0.3, min(target.request_timeout, left)),
+        )  # fmt: skip
+        return resp.status == 200 and proto.parse_list_objects(resp.body) is not None
 
     async def _list_bucket(
         self, target: HttpTarget, bucket: str, ctx: ProbeContext, deadline: float

@@ -47,7 +47,7 @@ from scanner.models import (
     ServiceInfo,
     Status,
 )
-from scanner.probe import Probe, ProbeContext
+from scanner.probe import Probe, ProbeContext, ProbeOption
 from scanner.protocols import smb2
 
 PROTOCOL = "smb"
@@ -144,6 +144,11 @@ class SmbProbe(Probe):
     description: ClassVar[str] = (
         "SMB: dialects (SMB1), signing, encryption required or not, null/guest sessions, "
         "shares listable without credentials"
+    )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("user", "str", "", "a real user, to see whether encryption is demanded"),
+        ProbeOption("password", "str", "", "that user's password (never stored)", secret=True),
+        ProbeOption("domain", "str", "", "that user's domain"),
     )
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:

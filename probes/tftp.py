@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
+from scanner.catchall import CatchAllCheck
 from scanner.classify.magic import sniff_evidence
 from scanner.models import (
     Access,
@@ -30,7 +31,7 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, result_for_exception
+from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import tftp
 
 WELL_KNOWN = (
@@ -62,6 +63,10 @@ class TFTPProbe(Probe):
     description: ClassVar[str] = (
         "TFTP: liveness by a random read request, then first blocks of well-known file names"
     )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("timeout", "float", 3.0, "seconds per request", minimum=0.01),
+        ProbeOption("names", "list", WELL_KNOWN, "file names tried"),
+    )
 
     def udp_payload(self, port: int) -> bytes | None:
         """A read request for a random name: any TFTP server answers (an ERROR is an answer)."""
@@ -78,10 +83,7 @@ class TFTPProbe(Probe):
     async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         host, port = service.host, service.port
         per_request = float(ctx.option("tftp.timeout", min(3.0, ctx.dialer.read_timeout)))
-        names_opt = ctx.option("tftp.names")
-        names: list[str] = (
-            [n for n in str(names_opt).split(",") if n] if names_opt else list(WELL_KNOWN)
-        )
+        names: list[str] = ctx.option_list("tftp.names", WELL_KNOWN) or list(WELL_KNOWN)
         names = names[: max(1, ctx.bounds.requests - 1)]
 
         probe_name = f"nasscan-{secrets.token_hex(6)}.none"
@@ -93,9 +95,10 @@ class TFTPProbe(Probe):
             f"error {alive.error.code if alive.error else '?'}: "
             f"{alive.error.message if alive.error else ''}"[:120],
         }
+        catch_all = CatchAllCheck(probe_name, alive.exists)  # "has" every name: guess nothing
         found: list[tftp.ReadResult] = []
         errors: dict[str, str] = {}
-        for name in names:
+        for name in catch_all.guesses(names):
             try:
                 r = await tftp.read_first_block(
                     ctx.dialer, host, name, port=port, timeout=per_request
@@ -121,6 +124,7 @@ class TFTPProbe(Probe):
             ],
             "names_tried": len(names),
             "random_name_answer": info["random_name"],
+            **catch_all.evidence(),
         }
         sample_bytes = max(0, int(ctx.sample_bytes or 0))
         if sample_bytes > 0:

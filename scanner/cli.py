@@ -119,11 +119,16 @@ def cli() -> None:
 
 @cli.command("probes")
 @version_option
-def probes_cmd() -> None:
+@click.option("--options", "show_options", is_flag=True,
+              help="List every probe option: key, type, default, secret, description.")
+def probes_cmd(show_options: bool) -> None:
     """List the installed probes: name, default ports, transport, intrusive, description."""
     from scanner.registry import load_probes
 
     probes = load_probes()
+    if show_options:
+        _print_probe_options(probes)
+        return
     rows = [
         (
             p.name,
@@ -142,23 +147,37 @@ def probes_cmd() -> None:
         )
 
 
+def _print_probe_options(probes: dict[str, Any]) -> None:
+    from scanner.probe import declared_options, is_secret_key
+
+    rows = []
+    for probe in probes.values():
+        for key, option in declared_options(probe).items():
+            default = option.default
+            if isinstance(default, (list, tuple)):
+                default = ",".join(map(str, default))
+            rows.append((key, option.type, "-" if default in ("", None) else str(default),
+                         "yes" if is_secret_key(key, option) else "no", option.help))
+    header = ("KEY", "TYPE", "DEFAULT", "SECRET", "DESCRIPTION")
+    widths = [min(max(len(r[i]) for r in [header, *rows]), 40) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [c if len(c) <= w else c[: w - 3] + "..." for c, w in zip(row[:4], widths,
+                                                                       strict=True)]
+        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+                   + "  " + row[4])
+
+
 # -- nasscan scan -----------------------------------------------------------------------------
 
 
-def _probe_options(values: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _raw_probe_options(values: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            _fail(f"bad --probe-option {item!r}: use key=value, e.g. nfs.uid=1000")
-        v: Any = value
-        if value.lstrip("-").isdigit():
-            v = int(value)
-        elif value.lower() in ("true", "yes", "on"):
-            v = True
-        elif value.lower() in ("false", "no", "off"):
-            v = False
-        out[key.strip()] = v
+            shown = item if "=" not in item else key + "=..."
+            _fail(f"bad --probe-option {shown!r}: use key=value, e.g. nfs.uid=1000")
+        out[key.strip()] = value
     return out
 
 
@@ -185,13 +204,49 @@ def scan_request(p: dict[str, Any]) -> ScanRequest:
         shard=p["shard"],
         sample_bytes=p["sample_bytes"],
         rules=p["rules"],
-        probe_options=_probe_options(p["probe_option"]),
+        probe_options=_raw_probe_options(p["probe_option"]),
         yes=p["yes"],
         liveness=not p.get("no_liveness", False),
         connect=bool(p.get("connect_sweep", False)),
         max_depth=p["max_depth"],
         max_requests=p["max_requests"],
     )
+
+
+def _probe_options(raw: dict[str, str], recorded_secrets: Sequence[str] = (),
+                   what: str = "") -> tuple[dict[str, Any], list[str]]:
+    """Typed, validated probe options (exit 2 on an unknown key or a bad value), with the secret
+    ones filled in from the environment or the secrets file; and the names of the secrets.
+
+    ``recorded_secrets``: secret keys an interrupted scan used; each must be found again.
+    """
+    from scanner.credentials import CredentialError, resolve_probe_options
+    from scanner.probe import ProbeOptionError
+    from scanner.registry import load_probes
+
+    try:
+        return resolve_probe_options(raw, load_probes(), recorded_secrets, what)
+    except (ProbeOptionError, CredentialError) as exc:
+        _fail(str(exc))
+
+
+def _recordable(params: dict[str, Any], secret_keys: Sequence[str]) -> dict[str, Any]:
+    """The scan's options as recorded for --resume: never a secret value, only its name."""
+    from scanner.redact import redact_url
+
+    saved: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in _NOT_RESUMED:
+            continue
+        saved[key] = list(value) if isinstance(value, tuple) else value
+    saved["probe_option"] = [
+        item for item in saved.get("probe_option") or []
+        if item.partition("=")[0].strip() not in secret_keys
+    ]
+    saved["secret_options"] = list(secret_keys)
+    for key in ("targets", "excludes"):  # a target written as a URL with a password
+        saved[key] = [redact_url(str(v)) for v in saved.get(key) or []]
+    return saved
 
 
 def _fails(findings: list[Finding], fail_on: str) -> bool:
@@ -426,12 +481,15 @@ def scan_cmd(**params: Any) -> int:
         format="nasscan: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    from scanner.redact import install_log_filter
+
+    install_log_filter()
     with ExitStack() as stack:
         return _scan(params, stack)
 
 
 # Options that belong to this invocation, not to the scan: never restored by --resume.
-_NOT_RESUMED = ("db", "resume", "quiet", "no_history", "wide", "verbose")
+_NOT_RESUMED = ("db", "resume", "quiet", "no_history", "wide", "verbose", "secret_options")
 
 
 def _history(db: str | None) -> Any:
@@ -458,6 +516,9 @@ def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, An
     if not isinstance(saved, dict):
         _fail(f"scan {scan_id} has no recorded options to resume from")
     restored = {**params, **{k: v for k, v in saved.items() if k not in _NOT_RESUMED}}
+    # options given now (a secret, never recorded) win over the recorded ones
+    restored["probe_option"] = (*(saved.get("probe_option") or ()), *params["probe_option"])
+    restored["secret_options"] = tuple(saved.get("secret_options") or ())
     for key in ("targets", "excludes", "probe_option"):
         restored[key] = tuple(restored.get(key) or ())
     from scanner.engine import ResumeState
@@ -510,13 +571,22 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         scope, options = asyncio.run(request.build(stdin_text))
     except ScanRequestError as exc:
         _fail(str(exc))
+    from dataclasses import replace
+
+    probe_options, secret_keys = _probe_options(
+        _raw_probe_options(p["probe_option"]), p.get("secret_options") or (),
+        f"scan {scan_id}")
+    options = replace(options, probe_options=probe_options)
     record = not p["no_history"]
     if store is None and (record or (p["baseline"] and not Path(p["baseline"]).is_file())):
         store = stack.enter_context(closing(_history(p["db"])))
     baseline = _baseline_ids(p["baseline"], store) if p["baseline"] else None
 
     try:
-        writer = ReportWriter(output_specs(p), stack, wide=bool(p["wide"] or p["verbose"]))
+        writer = ReportWriter(
+            output_specs(p), stack, wide=bool(p["wide"] or p["verbose"]),
+            resumed=list(resume_state.findings) if resume_state is not None else None,
+        )
     except OutputError as exc:
         _fail(str(exc))
     sinks: list[Callable[[Finding], None]] = []
@@ -534,9 +604,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
 
         if scan_id is None:
             engine.report.scope = provisional_scope(scope, options)
-            saved = {k: (list(v) if isinstance(v, tuple) else v) for k, v in p.items()
-                     if k not in _NOT_RESUMED}
-            scan_id = store.begin_scan(engine.report, {"cli": saved})
+            scan_id = store.begin_scan(engine.report, {"cli": _recordable(p, secret_keys)})
         else:
             store.reopen_scan(scan_id)
         recorder = Recorder(store, scan_id)

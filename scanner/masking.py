@@ -1,6 +1,8 @@
-"""Masking of personal identity numbers in everything nasscan writes.
+"""Masking of personal data (identity numbers, phone numbers) and secrets in everything written.
 
-One rule, applied in one place per output path: triage masks every finding (title, resource,
+``mask_text`` is the one function: personal identity numbers (``19790312-XXXX``), phone numbers
+(``070XXXXXXX``) and any secret value given at start (``***``, see ``scanner.redact``). One rule,
+applied in one place per output path: triage masks every finding (title, resource,
 evidence, remediation) before it leaves the engine, and the report writers pass the whole report
 through ``mask_report`` / ``mask_data`` as a final guard, so a number that reached a service banner
 or an error string is masked too. ``19790312-2391`` becomes ``19790312-XXXX``.
@@ -12,7 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from scanner.classify.personnummer import mask as mask_text
+from scanner.classify import personnummer, phone
+from scanner.redact import redact_text
 
 __all__ = ["mask_data", "mask_model", "mask_report", "mask_text"]
 
@@ -21,10 +24,20 @@ T = TypeVar("T", bound=BaseModel)
 _MAX_DEPTH = 32
 
 
+def mask_text(text: str) -> str:
+    """The one masking function: secrets, then identity numbers, then phone numbers."""
+    if not text:
+        return text
+    text = redact_text(text)
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return phone.mask(personnummer.mask(text), identity_masked=True)
+
+
 def mask_data(value: Any, _depth: int = 0) -> Any:
     """Mask every string (keys too) inside nested dicts, lists, tuples and sets."""
-    if _depth > _MAX_DEPTH:
-        return value
+    if _depth > _MAX_DEPTH and isinstance(value, (dict, list, tuple, set, frozenset, BaseModel)):
+        return "[nested too deep]"  # never let a deep structure through unmasked
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):

@@ -135,13 +135,6 @@ def output_specs(params: dict[str, Any]) -> list[OutputSpec]:
     return specs
 
 
-def open_private(path: str) -> TextIO:
-    """``path`` opened for writing, created owner-only (an existing file is truncated)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8")
-
-
 def render(report: Report, fmt: str) -> str:
     """A non-console format as text (every format derives from the one model)."""
     if fmt == "json":
@@ -168,28 +161,61 @@ def render(report: Report, fmt: str) -> str:
 class ReportWriter:
     """Opens every output before the scan, streams JSONL while it runs, writes the rest after."""
 
-    def __init__(self, specs: list[OutputSpec], stack: ExitStack, *, wide: bool = False) -> None:
+    def __init__(
+        self,
+        specs: list[OutputSpec],
+        stack: ExitStack,
+        *,
+        wide: bool = False,
+        resumed: list[Finding] | None = None,
+    ) -> None:
+        """``resumed``: the findings of an interrupted scan being resumed (JSONL files are then
+        appended to, with what they lack from it first and nothing twice)."""
+        from scanner.report.output import (
+            AtomicOutput,
+            is_special,
+            jsonl_resume_ids,
+            open_private,
+        )
+
         self.wide = wide
-        self.targets: list[tuple[OutputSpec, TextIO]] = []
+        self.targets: list[tuple[OutputSpec, TextIO, AtomicOutput | None]] = []
         self.sinks: list[Callable[[Finding], None]] = []
         for spec in specs:
+            whole: AtomicOutput | None = None
+            already: set[str] = set()
             if spec.path is None:
                 stream: TextIO = sys.stdout
             else:
-                try:
-                    stream = stack.enter_context(open_private(spec.path))
+                try:  # before the scan: an unwritable output is an input error, not a lost scan
+                    if spec.fmt == "jsonl":
+                        if resumed is not None:
+                            already = jsonl_resume_ids(spec.path)
+                        append = resumed is not None
+                        stream = stack.enter_context(open_private(spec.path, append=append))
+                    elif is_special(spec.path):  # /dev/stdout, a FIFO: written in place
+                        stream = stack.enter_context(open_private(spec.path))
+                    else:  # whole files: a temporary file renamed into place at the end
+                        whole = AtomicOutput(spec.path)
+                        stack.callback(whole.discard)
+                        stream = whole.stream
                 except OSError as exc:
                     raise OutputError(
                         f"cannot write output file {spec.path!r}: {exc.strerror}"
                     ) from None
-            self.targets.append((spec, stream))
+            self.targets.append((spec, stream, whole))
             if spec.fmt == "jsonl":
                 from scanner.report.json_report import JsonlWriter
 
-                self.sinks.append(JsonlWriter(stream).write)
+                writer = JsonlWriter(stream)
+                if resumed is not None and spec.path is not None:
+                    writer.skip = already
+                    for finding in resumed:
+                        writer.write(finding)
+                self.sinks.append(writer.write)
 
     def finish(self, report: Report) -> None:
-        for spec, stream in self.targets:
+        for spec, stream, whole in self.targets:
             if spec.fmt == "jsonl":
                 continue  # streamed as found
             if spec.fmt == "console":
@@ -197,6 +223,8 @@ class ReportWriter:
             else:
                 stream.write(render(report, spec.fmt))
             stream.flush()
+            if whole is not None:
+                whole.commit()
 
     def _console(self, report: Report, spec: OutputSpec, stream: TextIO) -> None:
         from rich.console import Console

@@ -58,7 +58,7 @@ def _compress(ports: tuple[int, ...]) -> str:
 
 
 def _port(text: str, token: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise PortSpecError(token, "not a port number")
     value = int(text)
     if not 1 <= value <= MAX_PORT:

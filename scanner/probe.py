@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.models import ProbeResult, ServiceInfo, Status, Transport
@@ -106,6 +106,128 @@ class ProbeContext:
         return min(n, max_read), min(max(files, 0), MAX_SAMPLE_FILES)
 
 
+OptionType = Literal["int", "float", "bool", "str", "list"]
+SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential")
+"""An option whose name contains one of these is a secret even if no probe declares it."""
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+class ProbeOptionError(ValueError):
+    """A ``--probe-option`` that names no declared option or holds a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class ProbeOption:
+    """One option a probe declares: ``--probe-option <probe>.<name>=VALUE``.
+
+    ``secret`` options (passwords, keys) are never written anywhere: not to the history, the
+    resume checkpoint, reports or logs. ``list`` values are comma-separated on the command line.
+    """
+
+    name: str
+    type: OptionType
+    default: Any
+    help: str
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    def parse(self, value: Any) -> Any:
+        """The typed value of ``value`` (a command-line string or a TOML value)."""
+        try:
+            out = self._convert(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ProbeOptionError(f"expects {self.describe_type()}, got {value!r}") from None
+        if self.choices and out not in self.choices:
+            raise ProbeOptionError(f"expects one of {', '.join(self.choices)}, got {value!r}")
+        if self.minimum is not None and out < self.minimum:
+            raise ProbeOptionError(f"expects a value >= {self.minimum:g}, got {value!r}")
+        return out
+
+    def _convert(self, value: Any) -> Any:
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError(value)
+        if self.type == "int":
+            if isinstance(value, (bool, float)):
+                raise TypeError(value)
+            return int(str(value).strip(), 10)
+        if self.type == "float":
+            if isinstance(value, bool):
+                raise TypeError(value)
+            number = float(str(value).strip())
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError(value)
+            return number
+        if self.type == "list":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            return [str(v).strip() for v in items if str(v).strip()]
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise TypeError(value)
+        return str(value)
+
+    def describe_type(self) -> str:
+        return {"int": "an integer", "float": "a number", "bool": "true or false",
+                "str": "a string", "list": "a comma-separated list"}[self.type]
+
+
+COMMON_OPTIONS: tuple[ProbeOption, ...] = (
+    ProbeOption("sample_files", "int", DEFAULT_SAMPLE_FILES,
+                f"files read per resource with --sample-bytes (at most {MAX_SAMPLE_FILES})",
+                minimum=0),
+)
+"""Options every probe takes."""
+
+
+def is_secret_key(key: str, declared: ProbeOption | None = None) -> bool:
+    """Is ``key`` (``probe.name``) a secret: declared so, or named like a password or key?"""
+    if declared is not None and declared.secret:
+        return True
+    name = key.rpartition(".")[2].lower()
+    return any(word in name for word in SECRET_WORDS)
+
+
+def declared_options(probe: Probe) -> dict[str, ProbeOption]:
+    """The options ``probe`` accepts, by full key (``smb.password``)."""
+    return {f"{probe.name}.{o.name}": o for o in (*probe.options, *COMMON_OPTIONS)}
+
+
+def find_option(key: str, probes: Mapping[str, Probe]) -> ProbeOption:
+    """The declaration of ``key``; ``ProbeOptionError`` names what is wrong with it."""
+    probe_name, dot, _ = key.partition(".")
+    if not dot:
+        raise ProbeOptionError(f"probe option {key!r} must be <probe>.<name>, e.g. nfs.uid")
+    probe = probes.get(probe_name)
+    if probe is None:
+        raise ProbeOptionError(f"probe option {key!r}: no probe named {probe_name!r}")
+    declared = declared_options(probe)
+    if key not in declared:
+        names = ", ".join(sorted(declared)) or "none"
+        raise ProbeOptionError(f"unknown probe option {key!r} (known: {names})")
+    return declared[key]
+
+
+def parse_probe_options(
+    items: Mapping[str, Any], probes: Mapping[str, Probe]
+) -> dict[str, Any]:
+    """Validate raw option values against the probes' declarations; typed values by key."""
+    out: dict[str, Any] = {}
+    for key, raw in items.items():
+        option = find_option(key, probes)
+        try:
+            out[key] = option.parse(raw)
+        except ProbeOptionError as exc:
+            if is_secret_key(key, option):  # never echo a secret, not even a mistyped one
+                raise ProbeOptionError(
+                    f"bad probe option {key}: expects {option.describe_type()}") from None
+            raise ProbeOptionError(f"bad probe option {key}={raw}: {exc}") from None
+    return out
+
+
 class Probe(ABC):
     """Base class of every probe. Subclasses set the class attributes and implement ``run``."""
 
@@ -114,6 +236,8 @@ class Probe(ABC):
     transport: ClassVar[Transport] = Transport.TCP
     intrusive: ClassVar[bool] = False
     description: ClassVar[str]
+    options: ClassVar[tuple[ProbeOption, ...]] = ()
+    """The ``--probe-option`` keys this probe reads (without the ``<name>.`` prefix)."""
 
     def claims_port(self, port: int, transport: Transport) -> bool:
         """Does this probe run on ``port`` by default?"""

@@ -102,7 +102,7 @@ def parse_literal(token: str) -> Interval | None:
         lo = _addr(lo_s, token)
         if not hi_s:
             raise TargetError(token, "malformed range")
-        if hi_s.isdigit() and lo.version == 4:
+        if hi_s.isascii() and hi_s.isdigit() and lo.version == 4:
             # a.b.c.1-50: the last octet's range
             last = int(hi_s)
             if last > 255:

@@ -179,6 +179,8 @@ def test_killed_scan_resumes_to_the_uninterrupted_result(lab: Lab, tmp_path: Pat
         queued = conn.execute("SELECT COUNT(*) FROM queued").fetchone()[0]
     swept = checkpoint is not None and json.loads(checkpoint)["sweep_done"]
 
+    before_kill = [json.loads(line)["id"] for line in partial_out.read_text().splitlines()]
+    assert before_kill
     # Nothing given again: targets, ports, format and output come from the checkpoint.
     r = nasscan("scan", "--resume", db=db)
     assert r.returncode == 1, r.stderr
@@ -196,8 +198,11 @@ def test_killed_scan_resumes_to_the_uninterrupted_result(lab: Lab, tmp_path: Pat
         assert queued >= len({(f["host"], f["port"]) for f in json.loads(
             reference.read_text())["services"]})
     assert len(stored) == len(set(stored))
-    # The resumed run streamed only what the killed run had not found.
+    # --resume appends: every finding streamed before the kill is still there, exactly once,
+    # and the file ends with the whole scan
+    assert streamed[: len(before_kill)] == before_kill
     assert len(streamed) == len(set(streamed))
+    assert sorted(streamed) == sorted(ids(reference))
     shown = nasscan("show", "last", "--format", "json", db=db)
     assert sorted(f["id"] for f in json.loads(shown.stdout)["findings"]) == sorted(
         ids(reference))

@@ -100,7 +100,11 @@ def test_several_numbers_in_one_name() -> None:
 
 
 def test_mask_examples() -> None:
-    assert mask_text("19790312-2393_0701234567.wav") == "19790312-XXXX_0701234567.wav"
+    # identity number and phone number, one function (scanner.masking.mask_text)
+    assert mask_text("19790312-2393_0701234567.wav") == "19790312-XXXX_070XXXXXXX.wav"
+    assert mask_text("call +46 70 123 45 67 at 20190314T101500") == (
+        "call +46 7X XXX XX XX at 20190314T101500")
+    assert mask_text("08-123 456 78") == "08-1XX XXX XX"
     assert mask_text("a/811218-9876/b") == "a/811218-XXXX/b"
     assert mask_text("198112189876") == "19811218XXXX"
     assert mask_text("121212+1212") == "121212+XXXX"

@@ -30,12 +30,12 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
 
-def find(text: str) -> list[str]:
-    """Phone numbers in ``text``, as written."""
-    if not any(ch.isdigit() for ch in text):
+def _spans(text: str, *, blank_identity: bool = True) -> list[tuple[int, int]]:
+    """(start, end) of each phone number in ``text``."""
+    if not any(ch.isdigit() for ch in text) or not _PHONE.search(text):
         return []
     # Blank out identity-number candidates (same length, so offsets stay put).
-    for c in personnummer.candidates(text):
+    for c in personnummer.candidates(text) if blank_identity else ():
         if c.ambiguous_phone:
             continue
         text = text[: c.start] + " " * (c.end - c.start) + text[c.end :]
@@ -49,8 +49,40 @@ def find(text: str) -> list[str]:
         national = digits.lstrip("0")
         # Swedish numbers are 7-9 digits after the leading zero.
         if 7 <= len(national) <= 9:
-            out.append(m.group(0).strip())
+            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            end = m.start() + len(m.group(0).rstrip())
+            out.append((start, end))
     return out
+
+
+def find(text: str) -> list[str]:
+    """Phone numbers in ``text``, as written."""
+    return [text[a:b] for a, b in _spans(text)]
+
+
+def mask(text: str, *, identity_masked: bool = False) -> str:
+    """Every phone number with all but its first three digits replaced: ``070XXXXXXX``.
+
+    ``identity_masked``: ``personnummer.mask`` already ran on ``text``, so what could be read
+    as an identity number is masked (or not one) and need not be looked for again.
+    """
+    spans = _spans(text, blank_identity=not identity_masked)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        out.append(text[pos:start])
+        seen = 0
+        for ch in text[start:end]:
+            if ch.isdigit():
+                seen += 1
+                out.append(ch if seen <= 3 else "X")
+            else:
+                out.append(ch)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def contains(text: str) -> bool:

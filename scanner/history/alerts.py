@@ -15,7 +15,9 @@ from typing import Any
 
 import aiohttp
 
+from scanner.masking import mask_data
 from scanner.models import Finding, Severity, finding_order
+from scanner.redact import redact_text, redact_webhook
 
 log = logging.getLogger("nasscan.alerts")
 
@@ -29,12 +31,15 @@ def alert_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, 
               for f in findings[:20]]
     if len(findings) > 20:
         lines.append(f"... and {len(findings) - 20} more")
-    return {
+    payload = {
         "text": "\n".join(lines),
         "job": job,
         "scan_id": scan_id,
         "findings": [f.model_dump(mode="json") for f in findings],
     }
+    # personal data (identity and phone numbers) and secrets never leave in clear
+    masked: dict[str, Any] = mask_data(payload)
+    return masked
 
 
 def summary_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str, Any]:
@@ -51,7 +56,7 @@ def summary_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str
     lines += [f"- [{sev.value}] {line}" for sev, line in services[:20]]
     if len(services) > 20:
         lines.append(f"... and {len(services) - 20} more services")
-    return {
+    payload = {
         "text": "\n".join(lines),
         "job": job,
         "scan_id": scan_id,
@@ -59,6 +64,8 @@ def summary_payload(job: str, scan_id: str, findings: list[Finding]) -> dict[str
         "counts": counts,
         "services": [{"severity": sev.value, "summary": line} for sev, line in services],
     }
+    masked: dict[str, Any] = mask_data(payload)  # personal data and secrets never in clear
+    return masked
 
 
 def select_for_alert(findings: list[Finding], threshold: Severity) -> list[Finding]:
@@ -74,6 +81,11 @@ async def post_alert(
     backoff: float = 1.0,
 ) -> bool:
     """POST ``payload``; True once a 2xx answer came back, False after the last failure."""
+    shown = redact_webhook(url)  # the webhook URL is itself a credential: never logged
+
+    def clean(exc: BaseException) -> str:
+        return redact_text(str(exc).replace(url, shown)) or type(exc).__name__
+
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         for attempt in range(1, attempts + 1):
@@ -81,12 +93,12 @@ async def post_alert(
                 async with session.post(url, json=payload) as resp:
                     if 200 <= resp.status < 300:
                         return True
-                    log.warning("alert to %s: HTTP %s (attempt %d/%d)", url, resp.status,
+                    log.warning("alert to %s: HTTP %s (attempt %d/%d)", shown, resp.status,
                                 attempt, attempts)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("alert to %s failed (attempt %d/%d): %s", url, attempt, attempts,
-                            exc or type(exc).__name__)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("alert to %s failed (attempt %d/%d): %s", shown, attempt, attempts,
+                            clean(exc))
             if attempt < attempts:
                 await asyncio.sleep(backoff * 2 ** (attempt - 1))
-    log.error("alert to %s not delivered after %d attempts", url, attempts)
+    log.error("alert to %s not delivered after %d attempts", shown, attempts)
     return False

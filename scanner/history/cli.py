@@ -88,7 +88,12 @@ FORMATS = click.Choice(["console", "json", "jsonl", "sarif", "csv", "html"])
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        from scanner.report.output import write_private
+
+        try:
+            write_private(output, text)  # 0600, renamed into place
+        except OSError as exc:
+            _fail(f"cannot write output file {output!r}: {exc.strerror}")
     else:
         click.echo(text, nl=False)
 
@@ -198,6 +203,14 @@ def schedule_group() -> None:
 
 
 def _load(config: str) -> tuple[ScheduleConfig, Store]:
+    import logging
+
+    from scanner.redact import install_log_filter
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="nasscan: %(levelname)s: %(message)s",
+                            stream=sys.stderr)
+    install_log_filter()  # no webhook URL or secret reaches a log line
     try:
         cfg = load_schedule(Path(config))
     except ScheduleConfigError as exc:
@@ -273,8 +286,13 @@ def schedule_once(config: str, job: str) -> None:
     jobs = cfg.jobs
     if job not in jobs:
         _fail(f"no job {job!r} in {config} (jobs: {', '.join(sorted(jobs))})")
+    from scanner.credentials import CredentialError
+
     try:
         outcome = asyncio.run(run_job(jobs[job], store, scan_job))
+    except CredentialError as exc:
+        _fail(str(exc))
+        return
     finally:
         store.close()
     click.echo(f"job {job}: {outcome.describe()}")

@@ -117,15 +117,23 @@ def load_baseline_file(path: Path) -> set[str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineError(f"baseline {path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise BaselineError(
+            f"baseline {path}: not a text file (byte {exc.start} is not UTF-8)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline {path}: not JSON ({exc.msg} at line {exc.lineno})") from exc
+        raise BaselineError(
+            f"baseline {path}: not JSON ({exc.msg} at line {exc.lineno}; truncated?)") from None
+    except (RecursionError, ValueError):
+        raise BaselineError(f"baseline {path}: not a usable JSON document") from None
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise BaselineError(f"baseline {path}: not a nasscan JSON report (no 'findings' list)")
     try:
         report = Report.model_validate(data)
-    except ValidationError as exc:
+    except (RecursionError, ValueError) as exc:
+        if not isinstance(exc, ValidationError):
+            raise BaselineError(f"baseline {path}: not a usable nasscan report") from None
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BaselineError(f"baseline {path}: invalid report at {where}: {first['msg']}") from exc

@@ -84,14 +84,22 @@ async def run_recorded(
 
 
 async def scan_job(job: JobConfig, store: Store) -> str:
-    """A schedule job: a ``ScanRequest`` like ``nasscan scan``'s, recorded in ``store``."""
+    """A schedule job: a ``ScanRequest`` like ``nasscan scan``'s, recorded in ``store``; its
+    secret probe options come from the environment or the secrets file, never from history."""
+    from dataclasses import replace
+
+    from scanner.credentials import resolve_probe_options
+    from scanner.registry import load_probes
     from scanner.request import ScanRequestError
 
+    probe_options, secrets = resolve_probe_options(
+        job.probe_options, load_probes(), job.secrets, f"job {job.name}")
     try:
         scope, options = await job.build()
     except ScanRequestError as exc:
         hint = " (set yes = true)" if str(exc).startswith("refusing") else ""
         raise ValueError(f"job {job.name}: {exc}{hint}") from None
-    scan_id, _ = await run_recorded(store, scope, options, {"job": job.name,
-                                                            **job.model_dump(mode="json")})
+    options = replace(options, probe_options=probe_options)
+    recorded = {"job": job.name, **job.recordable(), "secret_options": secrets}
+    scan_id, _ = await run_recorded(store, scope, options, recorded)
     return scan_id

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -50,6 +51,23 @@ class JobConfig(ScanRequest):
     targets: list[str] = Field(min_length=1)
     cron: str
     alerts: list[AlertConfig] = Field(default_factory=list)
+    probe_options: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+    """``"nfs.uid" = 1000``; a secret one only in a file readable by its owner alone."""
+    secrets: list[str] = Field(default_factory=list)
+    """Secret probe options this job needs from the environment or the secrets file
+    (``NASSCAN_SMB_PASSWORD``...): a run without one of them fails and says which."""
+
+    def recordable(self) -> dict[str, Any]:
+        """What the history keeps of this job: no secret option, no webhook URL."""
+        from scanner.probe import is_secret_key
+        from scanner.redact import redact_webhook
+
+        data = self.model_dump(mode="json")
+        data["probe_options"] = {k: v for k, v in self.probe_options.items()
+                                 if not is_secret_key(k)}
+        for alert in data["alerts"]:
+            alert["webhook"] = redact_webhook(alert["webhook"])
+        return data
 
     @field_validator("cron")
     @classmethod
@@ -92,8 +110,25 @@ def load_schedule(path: Path) -> ScheduleConfig:
         raise ScheduleConfigError(f"{path}: {where}: {first['msg']}") from exc
     for name, job in list(config.jobs.items()):
         job.name = name
+        _check_probe_options(path, job)
         config.jobs[name] = job.timed()  # a timing template fills what the job leaves out
     return config
+
+
+def _check_probe_options(path: Path, job: JobConfig) -> None:
+    """Keys and values as ``--probe-option`` checks them; secrets only in an owner-only file."""
+    from scanner.credentials import CredentialError, check_owner_only
+    from scanner.probe import ProbeOptionError, is_secret_key, parse_probe_options
+    from scanner.registry import load_probes
+
+    probes = load_probes()
+    try:
+        parse_probe_options(job.probe_options, probes)
+        parse_probe_options({k: "" for k in job.secrets if k not in job.probe_options}, probes)
+        if any(is_secret_key(k) for k in job.probe_options):
+            check_owner_only(path)
+    except (ProbeOptionError, CredentialError) as exc:
+        raise ScheduleConfigError(f"{path}: jobs.{job.name}: {exc}") from None
 
 
 # A scan function records one scan of ``job`` into the store and returns its id.

@@ -8,6 +8,7 @@ model's JSON, the same serialisation every output format is derived from.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 import platformdirs
 
 from scanner.models import Finding, Report, ScannerInfo, Service, finding_order
+from scanner.redact import redact_text, redact_url
 
 # Each migration is a list of statements; the index + 1 is the schema version it brings.
 MIGRATIONS: list[list[str]] = [
@@ -321,8 +323,32 @@ class Store:
         return out
 
 
-def _open_sqlite(path: Path) -> Store:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _private_db_file(path: Path, *, own_directory: bool) -> None:
+    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode) and,
+    when the directory is nasscan's own (the default data directory), make that 0700."""
+    import os
+    import stat
+
+    if own_directory or not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):  # left by an older version with another mode
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, 0o600)
+
+
+def _open_sqlite(path: Path, *, own_directory: bool = False) -> Store:
+    try:
+        _private_db_file(path, own_directory=own_directory)
+    except OSError as exc:
+        raise HistoryError(f"cannot open history database {path}: {exc.strerror}") from exc
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -337,19 +363,36 @@ def _open_postgres(url: str) -> Store:
         raise HistoryError(
             "a postgresql:// history database needs the PostgreSQL extra: "
             "pip install 'nasscan[postgres]'") from None
+    shown = redact_url(url)
     try:
         conn = psycopg.connect(url, connect_timeout=10)
     except psycopg.Error as exc:
-        raise HistoryError(f"cannot open history database {url}: {exc}".strip()) from exc
-    return Store(conn, placeholder="%s", url=url)
+        detail = redact_text(str(exc).replace(url, shown)).strip().splitlines()
+        raise HistoryError(
+            f"cannot open history database {shown}: {detail[0] if detail else type(exc).__name__}"
+        ) from None
+    return Store(conn, placeholder="%s", url=shown)
+
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def open_store(db: str | None = None) -> Store:
-    """``None``: SQLite under the user's data directory; a path; or ``postgresql://...``."""
+    """``None``: SQLite under the user's data directory; a path; or ``postgresql://...``.
+
+    Any other ``scheme://`` is an error (never a directory named ``mysql:``).
+    """
     if db and db.startswith(("postgresql://", "postgres://")):
         return _open_postgres(db)
+    if db and _URL_SCHEME.match(db):
+        scheme = db.split("://", 1)[0]
+        raise HistoryError(
+            f"unsupported history database URL scheme {scheme + '://'!r} in {redact_url(db)!r}:"
+            " give a SQLite file path or postgresql://..."
+        )
     try:
-        return _open_sqlite(Path(db) if db else default_db_path())
+        path = Path(db) if db else default_db_path()
+        return _open_sqlite(path, own_directory=not db)
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot open history database {db}: {exc}") from exc
 

@@ -141,7 +141,8 @@ def parse_head(head: bytes) -> tuple[str, int, str, list[tuple[str, str]]]:
     lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
     status_line = lines[0]
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    code_ok = len(parts) >= 2 and len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()
+    if not code_ok or not parts[0].startswith("HTTP/1."):
         raise HttpError(f"not an HTTP response: {status_line[:60]!r}")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:

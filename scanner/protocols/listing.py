@@ -267,10 +267,13 @@ def _child(base: str, href: str) -> tuple[str, bool] | None:
     if _SIMPLE_HREF.match(href):  # fast path: 'name' or 'name/' relative to the directory
         name = unquote(href.rstrip("/"))
         return (name, href.endswith("/")) if name not in (".", "..") and "/" not in name else None
-    parts = urlsplit(href)
-    if parts.scheme or parts.netloc:
+    try:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            return None
+        resolved = urlsplit(urljoin(base, parts.path)).path
+    except ValueError:  # e.g. an unbalanced '[' read as an IPv6 host
         return None
-    resolved = urlsplit(urljoin(base, parts.path)).path
     if not resolved.startswith(base) or resolved == base:
         return None
     rest = resolved[len(base) :]
@@ -285,7 +288,10 @@ def _child(base: str, href: str) -> tuple[str, bool] | None:
 
 
 def _dir_base(path: str) -> str:
-    p = urlsplit(path).path or "/"
+    try:
+        p = urlsplit(path).path or "/"
+    except ValueError:  # '//[x': not a URL we can resolve against
+        p = "/"
     if not p.startswith("/"):
         p = "/" + p
     return p if p.endswith("/") else p + "/"
@@ -365,11 +371,14 @@ def _dominance(tok: _Tokenizer, base: str) -> float:
         href = a.href.strip()
         if not href or href.startswith(("?", "#")):
             continue
-        parts = urlsplit(href)
-        if not parts.scheme and not parts.netloc:
-            resolved = urlsplit(urljoin(base, parts.path)).path
-            if base.startswith(resolved if resolved.endswith("/") else resolved + "/"):
-                continue  # the parent or another ancestor
+        try:
+            parts = urlsplit(href)
+            if not parts.scheme and not parts.netloc:
+                resolved = urlsplit(urljoin(base, parts.path)).path
+                if base.startswith(resolved if resolved.endswith("/") else resolved + "/"):
+                    continue  # the parent or another ancestor
+        except ValueError:  # an unbalanced '[' read as an IPv6 host: a link, not a child
+            pass
         links += 1
         if _child(base, href) is not None:
             children += 1
@@ -438,7 +447,7 @@ def _parse_tokens(tok: _Tokenizer, base: str, server: str) -> ParsedListing | No
 def _parse_json(body: str) -> ParsedListing | None:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         return None
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
         return None
@@ -478,7 +487,7 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
     for el in root:
         if el.tag not in ("file", "directory"):
             return None
-        size = el.get("size")
+        size = el.get("size") or ""
         out.append(
             ListedItem(
                 name=(el.text or "").strip(),

@@ -46,6 +46,8 @@ def parse_greeting(line: bytes) -> Greeting:
     if not m:
         raise RsyncProtocolError(f"not an rsync greeting: {line[:60]!r}")
     digests = tuple(d.decode("ascii") for d in m.group(3).split())
+    if len(m.group(1)) > 9 or len(m.group(2) or b"") > 9:
+        raise RsyncProtocolError(f"absurd rsync protocol version: {line[:60]!r}")
     return Greeting(int(m.group(1)), int(m.group(2) or 0), digests)
 
 

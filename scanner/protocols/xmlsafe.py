@@ -34,6 +34,8 @@ def _check(data: bytes) -> None:
         p.Parse(data, True)
     except expat.ExpatError as exc:
         raise ValueError(f"malformed XML: {exc}") from None
+    except (LookupError, RecursionError):  # an unknown encoding="..." declaration
+        raise ValueError("malformed XML: unusable encoding or nesting") from None
 
 
 def local(tag: str) -> str:
@@ -47,6 +49,8 @@ def parse_xml(data: bytes) -> ET.Element:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise ValueError(f"malformed XML: {exc}") from None
+    except (LookupError, RecursionError):
+        raise ValueError("malformed XML: unusable encoding or nesting") from None
     for el in root.iter():
         if isinstance(el.tag, str):
             el.tag = local(el.tag)

@@ -18,8 +18,13 @@ class JsonlWriter:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.count = 0
+        self.skip: set[str] = set()
+        """Finding ids already written (a resumed scan appending to its file): not repeated."""
 
     def write(self, finding: Finding) -> None:
+        if finding.id in self.skip:
+            return
+        self.skip.add(finding.id)
         self.stream.write(finding.model_dump_json() + "\n")
         self.stream.flush()
         self.count += 1
