@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from probes.http_confirm import Fetch, confirm_listing
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
@@ -206,6 +207,14 @@ def _is_soft404(base: _Baseline, body: bytes, path: str, parsed: ParsedListing) 
     if _soft404_key(body, path) == base.key:
         return True
     return base.names is not None and base.names == frozenset(e.name for e in parsed.entries)
+
+
+def _fetcher(st: _State) -> Fetch:
+    async def fetch(method: str, path: str, headers: dict[str, str]) -> HttpResponse | None:
+        got = await _get(st, method, _quote_path(path), headers=headers, follow=False)
+        return None if got is None else got[1]
+
+    return fetch
 
 
 def _is_s3(resp: HttpResponse) -> bool:
@@ -482,6 +491,11 @@ class HttpProbe(Probe):
                 max_entries=ctx.bounds.entries,
             )
             if parsed is None or _is_soft404(base, resp.body, final, parsed):
+                continue
+            if parsed.structural and not await confirm_listing(  # no family: ask once more
+                _fetcher(st), _norm_dir(final), parsed, server=st.server,
+                soft404=base.key if base.status == 200 else b"",
+            ):  # fmt: skip
                 continue
             root = _norm_dir(final)
             if root in st.visited:

@@ -1,0 +1,79 @@
+"""Confirming a listing recognised by its structure alone, with one or two more requests.
+
+A page that no family parser knows but that *looks like* a listing (``ParsedListing.structural``)
+is reported only when the server backs it up:
+
+- a listed **directory** answers 200 with a listing of its own (any family, or structural), and
+  that answer is not the soft-404 page; or
+- a listed **file** answers ``HEAD`` (or, when HEAD is refused, ``GET`` with
+  ``Range: bytes=0-0``, at most one body byte read) with 200/206, differently from what a
+  random sibling path answers (status, or Content-Type, or Content-Length).
+
+At most ``MAX_TRIES`` entries are tried, one or two requests each; no file body is read
+beyond one byte. The requests go through ``fetch`` (the probe's own bounded request).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+
+from scanner.protocols.http_client import HttpResponse
+from scanner.protocols.listing import ListedItem, ParsedListing, parse_listing
+
+Fetch = Callable[[str, str, dict[str, str]], Awaitable[HttpResponse | None]]
+"""``fetch(method, path, headers)``: one request (path decoded, unquoted), no redirects."""
+
+MAX_TRIES = 2
+
+
+def _pick(entries: list[ListedItem]) -> list[ListedItem]:
+    dirs = [e for e in entries if e.is_dir]
+    files = [e for e in entries if not e.is_dir]
+    return (dirs[:1] + files[:1] + dirs[1:2] + files[1:2])[:MAX_TRIES]
+
+
+def _signature(resp: HttpResponse) -> tuple[int, str, str]:
+    ctype = resp.content_type.split(";")[0].strip().lower()
+    return resp.status, ctype, resp.header("content-length") or ""
+
+
+async def _file_answers(fetch: Fetch, path: str, sibling: str) -> bool:
+    resp = await fetch("HEAD", path, {})
+    if resp is not None and resp.status in (405, 501):
+        resp = await fetch("GET", path, {"Range": "bytes=0-0"})
+    if resp is None or resp.status not in (200, 206):
+        return False
+    method = "HEAD" if resp.status == 200 and not resp.body else "GET"
+    other = await fetch(method, sibling, {"Range": "bytes=0-0"} if method == "GET" else {})
+    return other is None or _signature(other) != _signature(resp)
+
+
+async def _dir_answers(fetch: Fetch, path: str, server: str, soft404: bytes) -> bool:
+    resp = await fetch("GET", path, {})
+    if resp is None or resp.status != 200:
+        return False
+    key = resp.body.replace(path.encode(), b"").replace(path.rstrip("/").encode(), b"")
+    if soft404 and key[:65536] == soft404:
+        return False
+    parsed = parse_listing(
+        resp.body, path=path, content_type=resp.content_type, server=server, max_entries=200
+    )
+    return parsed is not None
+
+
+async def confirm_listing(
+    fetch: Fetch, root: str, parsed: ParsedListing, *, server: str = "", soft404: bytes = b""
+) -> bool:
+    """True when one listed entry of the page at ``root`` (a directory path ending in '/')
+    answers as a real directory or file. ``soft404``: the random-path page (path removed)."""
+    if not parsed.entries:
+        return False
+    sibling = f"{root}nasscan-{secrets.token_hex(6)}"
+    for entry in _pick(parsed.entries):
+        if entry.is_dir:
+            if await _dir_answers(fetch, f"{root}{entry.name}/", server, soft404):
+                return True
+        elif await _file_answers(fetch, root + entry.name, sibling):
+            return True
+    return False
