@@ -7,7 +7,8 @@ is reported only when the server backs it up:
   that answer is not the soft-404 page; or
 - a listed **file** answers ``HEAD`` (or, when HEAD is refused, ``GET`` with
   ``Range: bytes=0-0``, at most one body byte read) with 200/206, differently from what a
-  random sibling path answers (status, or Content-Type, or Content-Length).
+  random sibling path answers (status, or Content-Type, or Content-Length); a "file" that
+  redirects to itself plus ``/`` is a directory listed without its slash, checked as one.
 
 At most ``MAX_TRIES`` entries are tried, one or two requests each; no file body is read
 beyond one byte. The requests go through ``fetch`` (the probe's own bounded request).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from scanner.protocols.http_client import HttpResponse
 from scanner.protocols.listing import ListedItem, ParsedListing, parse_listing
@@ -24,13 +26,13 @@ from scanner.protocols.listing import ListedItem, ParsedListing, parse_listing
 Fetch = Callable[[str, str, dict[str, str]], Awaitable[HttpResponse | None]]
 """``fetch(method, path, headers)``: one request (path decoded, unquoted), no redirects."""
 
-MAX_TRIES = 2
+MAX_TRIES = 3
 
 
 def _pick(entries: list[ListedItem]) -> list[ListedItem]:
     dirs = [e for e in entries if e.is_dir]
     files = [e for e in entries if not e.is_dir]
-    return (dirs[:1] + files[:1] + dirs[1:2] + files[1:2])[:MAX_TRIES]
+    return (dirs[:1] + files[:1] + dirs[1:2] + files[1:3])[:MAX_TRIES]
 
 
 def _signature(resp: HttpResponse) -> tuple[int, str, str]:
@@ -38,14 +40,32 @@ def _signature(resp: HttpResponse) -> tuple[int, str, str]:
     return resp.status, ctype, resp.header("content-length") or ""
 
 
-async def _file_answers(fetch: Fetch, path: str, sibling: str) -> bool:
+class _Sibling:
+    """The answer to a random path beside the entries (asked once per method)."""
+
+    def __init__(self, fetch: Fetch, path: str) -> None:
+        self.fetch, self.path = fetch, path
+        self.answers: dict[str, HttpResponse | None] = {}
+
+    async def answer(self, method: str) -> HttpResponse | None:
+        if method not in self.answers:
+            headers = {"Range": "bytes=0-0"} if method == "GET" else {}
+            self.answers[method] = await self.fetch(method, self.path, headers)
+        return self.answers[method]
+
+
+async def _file_answers(fetch: Fetch, path: str, sibling: _Sibling) -> bool:
     resp = await fetch("HEAD", path, {})
     if resp is not None and resp.status in (405, 501):
         resp = await fetch("GET", path, {"Range": "bytes=0-0"})
+    if resp is not None and resp.status in (301, 302, 303, 307, 308):
+        location = urlsplit(resp.header("location") or "").path
+        if location == path + "/":  # a directory listed without its trailing slash
+            return await _dir_answers(fetch, location, "", b"")
+        return False
     if resp is None or resp.status not in (200, 206):
         return False
-    method = "HEAD" if resp.status == 200 and not resp.body else "GET"
-    other = await fetch(method, sibling, {"Range": "bytes=0-0"} if method == "GET" else {})
+    other = await sibling.answer("HEAD" if resp.status == 200 and not resp.body else "GET")
     return other is None or _signature(other) != _signature(resp)
 
 
@@ -69,7 +89,7 @@ async def confirm_listing(
     answers as a real directory or file. ``soft404``: the random-path page (path removed)."""
     if not parsed.entries:
         return False
-    sibling = f"{root}nasscan-{secrets.token_hex(6)}"
+    sibling = _Sibling(fetch, f"{root}nasscan-{secrets.token_hex(6)}")
     for entry in _pick(parsed.entries):
         if entry.is_dir:
             if await _dir_answers(fetch, f"{root}{entry.name}/", server, soft404):

@@ -199,6 +199,7 @@ class Link:
     kind: str  # child | parent | ancestor | ignore | other
     name: str = ""
     is_dir: bool = False
+    offsite: bool = False
 
 
 def _segments(path: str) -> list[str] | None:
@@ -227,7 +228,7 @@ def classify_link(base: str, href: str) -> Link:
     except ValueError:
         return Link("other")
     if parts.scheme or parts.netloc or href.startswith("//"):
-        return Link("other")
+        return Link("other", offsite=True)
     if "\\" in parts.path:
         return Link("other")
     base_segs = [s for s in base.split("/")[1:] if s != ""]
@@ -308,6 +309,8 @@ def _name_shown(name: str, display: str, title: str) -> bool:
 class Evidence:
     children: int = 0
     others: int = 0
+    offsite: int = 0
+    """Of the others, links to another host."""
     parent: bool = False
     named: int = 0
     with_meta: int = 0
@@ -336,7 +339,8 @@ class Evidence:
             return "no child links"
         if self.password:
             return "password field"
-        if self.children < 0.7 * (self.children + self.others):
+        signature = self.others == 1 and self.offsite == 1  # one link away: a server's name
+        if not signature and self.children < 0.7 * (self.children + self.others):
             return "most links are not children"
         if self.named < 0.7 * n:
             return "link texts are not the names"
@@ -384,14 +388,18 @@ def analyse(html: str, base: str, max_links: int = 50_000) -> StructuralResult |
     ev = Evidence(password=tb.password)
     rows: dict[str, _Row] = {}
     child_anchors: list[tuple[_Node, str]] = []
+    marks: list[tuple[_Node, str]] = []
     cache: dict[str, Link] = {}
     for a in tb.anchors:
         href = a.attrs.get("href", "")
         link = cache.get(href) or cache.setdefault(href, classify_link(base, href))
         if link.kind == "other":
             ev.others += 1
+            ev.offsite += link.offsite
         elif link.kind == "parent":
             ev.parent = True
+        if link.kind in ("parent", "ancestor", "other"):
+            marks.append((a, f"\0{len(marks)}"))  # another link: no row holds it and an entry
         if link.kind != "child":
             continue
         ev.children += 1
@@ -404,11 +412,15 @@ def analyse(html: str, base: str, max_links: int = 50_000) -> StructuralResult |
         if not row.display or _name_shown(name, display, a.attrs.get("title", "")):
             row.display, row.title = display, a.attrs.get("title", "")
         child_anchors.append((a, name))
+        marks.append((a, name))
     if not rows:
         return None
-    _mark_entries(child_anchors)
+    _mark_entries(marks)
+    for a, name in child_anchors:  # the name leaves the row: what stays is its metadata
+        shown = _text(a)
+        a.children = [shown.replace(name, " ", 1) if name in shown else " "]
     ev.shared, covered = _row_texts(child_anchors, rows)
-    # free text: the page's words outside the entry rows and the links to ancestors
+    # free text: the page's words outside the entry rows
     total = sum(_words(x) for x in _walk(tb.root) if isinstance(x, str))
     ev.free_words = max(0, total - covered)
     ev.path_shown = _path_shown(base, tb.title, tb.headings)
@@ -418,10 +430,7 @@ def analyse(html: str, base: str, max_links: int = 50_000) -> StructuralResult |
     for row in rows.values():
         named = _name_shown(row.name, row.display, row.title)
         ev.named += named
-        text = row.text.replace(row.name, " ", 1) if row.name in row.text else row.text
-        if not named and row.display:
-            text = text.replace(row.display, " ", 1)
-        mtime, size, rest = _meta(text)
+        mtime, size, rest = _meta(row.text)
         mtime = mtime or _attr_date(row.attrs)
         size = _attr_size(row.attrs) if _attr_size(row.attrs) is not None else size
         if mtime or size is not None:
@@ -578,7 +587,7 @@ def _lines(container: _Node) -> Iterator[tuple[str, list[str]]]:
         if item.tag in _BLOCK:
             yield " ".join("".join(buf).split()), names
             buf, names = [], []
-        if item.tag == "a" and item.entry is not None and not item.multi:
+        if item.tag == "a" and item.entry is not None and not item.entry.startswith("\0"):
             names.append(item.entry)
         parents.append(item)
         todo.append(None)
