@@ -5,13 +5,15 @@ is reported only when the server backs it up:
 
 - a listed **directory** answers 200 with a listing of its own (any family, or structural), and
   that answer is not the soft-404 page; or
-- a listed **file** answers ``HEAD`` (or, when HEAD is refused, ``GET`` with
-  ``Range: bytes=0-0``, at most one body byte read) with 200/206, differently from what a
-  random sibling path answers (status, or Content-Type, or Content-Length); a "file" that
-  redirects to itself plus ``/`` is a directory listed without its slash, checked as one.
+- a listed **file** answers ``HEAD`` with 200/206, differently from what a random sibling
+  path answers (status, or Content-Type, or Content-Length); a "file" that redirects to
+  itself plus ``/`` is a directory listed without its slash, checked as one.
 
-At most ``MAX_TRIES`` entries are tried, one or two requests each; no file body is read
-beyond one byte. The requests go through ``fetch`` (the probe's own bounded request).
+No file body is ever requested (the probe reads file contents only with ``--sample-bytes``),
+so a server that refuses HEAD is confirmed through a listed directory or not at all: ``GET``
+with ``Range: bytes=0-0`` is deliberately not used. At most ``MAX_TRIES`` entries are tried,
+one or two requests each (the random sibling is asked once). The requests go through
+``fetch`` (the probe's own bounded request).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ Fetch = Callable[[str, str, dict[str, str]], Awaitable[HttpResponse | None]]
 """``fetch(method, path, headers)``: one request (path decoded, unquoted), no redirects."""
 
 MAX_TRIES = 3
+STRONG_POINTS = 4.0
+"""Structural evidence that stands without confirmation when the server answers nothing."""
 
 
 def _pick(entries: list[ListedItem]) -> list[ListedItem]:
@@ -49,29 +53,31 @@ class _Sibling:
 
     async def answer(self, method: str) -> HttpResponse | None:
         if method not in self.answers:
-            headers = {"Range": "bytes=0-0"} if method == "GET" else {}
-            self.answers[method] = await self.fetch(method, self.path, headers)
+            self.answers[method] = await self.fetch(method, self.path, {})
         return self.answers[method]
 
 
-async def _file_answers(fetch: Fetch, path: str, sibling: _Sibling) -> bool:
+async def _file_answers(fetch: Fetch, path: str, sibling: _Sibling) -> bool | None:
+    """True/False, or None when the server would not say (HEAD refused, no answer)."""
     resp = await fetch("HEAD", path, {})
-    if resp is not None and resp.status in (405, 501):
-        resp = await fetch("GET", path, {"Range": "bytes=0-0"})
-    if resp is not None and resp.status in (301, 302, 303, 307, 308):
+    if resp is None or resp.status in (405, 501):
+        return None
+    if resp.status in (301, 302, 303, 307, 308):
         location = urlsplit(resp.header("location") or "").path
         if location == path + "/":  # a directory listed without its trailing slash
             return await _dir_answers(fetch, location, "", b"")
         return False
-    if resp is None or resp.status not in (200, 206):
+    if resp.status not in (200, 206):
         return False
-    other = await sibling.answer("HEAD" if resp.status == 200 and not resp.body else "GET")
-    return other is None or _signature(other) != _signature(resp)
+    other = await sibling.answer("HEAD")
+    return None if other is None else _signature(other) != _signature(resp)
 
 
-async def _dir_answers(fetch: Fetch, path: str, server: str, soft404: bytes) -> bool:
+async def _dir_answers(fetch: Fetch, path: str, server: str, soft404: bytes) -> bool | None:
     resp = await fetch("GET", path, {})
-    if resp is None or resp.status != 200:
+    if resp is None:
+        return None
+    if resp.status != 200:
         return False
     key = resp.body.replace(path.encode(), b"").replace(path.rstrip("/").encode(), b"")
     if soft404 and key[:65536] == soft404:
@@ -86,14 +92,21 @@ async def confirm_listing(
     fetch: Fetch, root: str, parsed: ParsedListing, *, server: str = "", soft404: bytes = b""
 ) -> bool:
     """True when one listed entry of the page at ``root`` (a directory path ending in '/')
-    answers as a real directory or file. ``soft404``: the random-path page (path removed)."""
+    answers as a real directory or file. ``soft404``: the random-path page (path removed).
+
+    When the server answers no question (HEAD refused everywhere, no directory listed), the
+    page stands on its own evidence: only a strong one (``STRONG_POINTS``: path in the title,
+    parent link, sizes or dates, little else) is reported."""
     if not parsed.entries:
         return False
     sibling = _Sibling(fetch, f"{root}nasscan-{secrets.token_hex(6)}")
+    answered = False
     for entry in _pick(parsed.entries):
         if entry.is_dir:
-            if await _dir_answers(fetch, f"{root}{entry.name}/", server, soft404):
-                return True
-        elif await _file_answers(fetch, root + entry.name, sibling):
+            ok = await _dir_answers(fetch, f"{root}{entry.name}/", server, soft404)
+        else:
+            ok = await _file_answers(fetch, root + entry.name, sibling)
+        if ok:
             return True
-    return False
+        answered = answered or ok is not None
+    return not answered and parsed.points >= STRONG_POINTS

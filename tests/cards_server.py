@@ -4,6 +4,7 @@ a loopback address (asyncio), from an in-memory tree.
 
 ``decoy=True`` serves the same-looking page at ``/`` but answers every other path with one
 generic 200 page: a page that looks like a listing whose entries do not exist.
+``no_head=True`` refuses HEAD (405), as some servers do.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def _lookup(tree: Tree, path: str) -> bytes | Tree | None:
     return node
 
 
-def _answer(tree: Tree, method: str, path: str, decoy: bool) -> tuple[int, str, bytes]:
+def _answer(
+    tree: Tree, method: str, path: str, decoy: bool, no_head: bool
+) -> tuple[int, str, bytes]:
+    if no_head and method == "HEAD":
+        return 405, "text/html", b""
     if decoy:
         return (200, "text/html", render(tree)) if path == "/" else (200, "text/html", NOT_FOUND)
     node = _lookup(tree, path)
@@ -71,12 +76,14 @@ def _answer(tree: Tree, method: str, path: str, decoy: bool) -> tuple[int, str, 
 
 
 @contextlib.asynccontextmanager
-async def serve(addr: str, tree: Tree, *, decoy: bool = False) -> AsyncIterator[int]:
+async def serve(
+    addr: str, tree: Tree, *, decoy: bool = False, no_head: bool = False
+) -> AsyncIterator[int]:
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
             method, path = head.decode("latin-1").split(" ", 2)[:2]
-            status, ctype, body = _answer(tree, method, path, decoy)
+            status, ctype, body = _answer(tree, method, path, decoy, no_head)
             extra = f"Location: {path}/\r\n" if status == 301 else ""
             w.write(
                 f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"

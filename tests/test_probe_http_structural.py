@@ -93,3 +93,17 @@ async def test_confirmation_fails_when_entries_are_the_soft404(
 ) -> None:
     ok, seen = await _confirm(make_ctx, "127.0.67.5", TREE, True, render(TREE))
     assert not ok and len(seen) <= 2 * MAX_TRIES
+
+
+async def test_head_refused_and_no_directory_leaves_a_weak_page_unreported(
+    make_ctx: Callable[..., ProbeContext],
+) -> None:
+    """No question answered (HEAD refused, no directory listed): the cards page's evidence
+    alone (no title, no parent link) is not enough to report it."""
+    files: Tree = {k: v for k, v in TREE.items() if isinstance(v, bytes)}
+    async with serve("127.0.67.6", files, no_head=True) as port:
+        result = await PROBE.run(ServiceInfo(host="127.0.67.6", port=port), make_ctx(timeout=20))
+    assert [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == []
+    async with serve("127.0.67.6", TREE, no_head=True) as port:  # a directory answers
+        result = await PROBE.run(ServiceInfo(host="127.0.67.6", port=port), make_ctx(timeout=20))
+    assert [f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == ["/"]

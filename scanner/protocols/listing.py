@@ -57,6 +57,8 @@ class ParsedListing:
     """The page held more links than ``max_entries``: only the first ones were parsed."""
     structural: bool = False
     """Recognised by its structure alone (no family's markup): worth a confirming request."""
+    points: float = 0.0
+    """The structural evidence (``listing_structure.Evidence.points``) when ``structural``."""
 
 
 # -- sizes and dates --------------------------------------------------------------------------
@@ -412,6 +414,7 @@ def _parse_html(body: str, base: str, server: str, max_entries: int) -> ParsedLi
         items[:max_entries],
         truncated=found.truncated or len(items) > max_entries,
         structural=True,
+        points=found.points,
     )
 
 

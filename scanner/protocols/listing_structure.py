@@ -231,6 +231,8 @@ def classify_link(base: str, href: str) -> Link:
         return Link("other", offsite=True)
     if "\\" in parts.path:
         return Link("other")
+    if parts.path.rstrip("/") in ("..", "./.."):  # the parent (also "../" on "/" itself)
+        return Link("parent")
     base_segs = [s for s in base.split("/")[1:] if s != ""]
     joined = urljoin("/" + "/".join(_quote_seg(s) for s in base_segs) + "/", parts.path or "./")
     segs = _segments(joined)
