@@ -2,8 +2,9 @@
 
 Per service: TLS is tried first, plaintext second (plain HTTP on a TLS port is evidence in its
 own right). Then ``/`` and a short list of storage paths are fetched; a page counts as a listing
-only when a family parser recognises its structure (``scanner.protocols.listing``) and it is not
-a soft-404 (a random path is fetched for comparison). Listings are crawled breadth-first within
+only when ``scanner.protocols.listing`` recognises it (a family, or its structure confirmed by
+one more request, ``probes.http_confirm``) and it is not a soft-404 (a random path is fetched
+for comparison). Listings are crawled breadth-first within
 ``ctx.bounds`` (depth, entries, bytes, requests) without fetching any file body. WebDAV is
 checked with OPTIONS and PROPFIND Depth 1, no credentials; PUT/DELETE are only *noted* when
 advertised. S3 endpoints are left to the S3 probe (not-applicable here).

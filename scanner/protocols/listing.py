@@ -2,8 +2,8 @@
 
 ``parse_listing(body, path=..., content_type=..., server=...)`` returns a ``ParsedListing``
 (family + entries with name, size, mtime, dir flag) when the page *is* a directory listing, and
-``None`` when it is not (an ordinary page, even one titled "Index of"). Recognition is by the
-page's structure, one rule per family:
+``None`` when it is not (an ordinary page, even one titled "Index of"). Family parsers are
+the fast paths (they read sizes and dates best), one rule per family:
 
 - nginx autoindex: ``<pre>`` rows ``<a>name</a>  DD-Mon-YYYY HH:MM  size``, first link ``../``;
   also its JSON (``autoindex_format json``) and XML (``<list>``) formats;
@@ -14,7 +14,11 @@ page's structure, one rule per family:
 - Tomcat DefaultServlet ("Directory Listing For [/path]");
 - Caddy ``file_server browse`` (``data-size`` cells, ``<time datetime>``; and its JSON);
 - Python ``http.server`` ("Directory listing for /path");
-- a generic fallback: a listing-like title *and* a majority of child links carrying size/date.
+
+then any other page is judged by its structure alone (``listing_structure``: family
+``generic``, and ``generic-json`` for JSON listings of other servers), with
+``ParsedListing.structural`` set so that the probe confirms it by one more request.
+Never raises: any input that is no listing answers None.
 
 Sizes are bytes (human forms like ``20K`` or ``1.2 kb`` are converted with 1024 multipliers,
 so they are approximate); dates are normalised to ``YYYY-MM-DDTHH:MM:SS`` when recognised.
