@@ -260,6 +260,12 @@ def test_json_listings_of_other_shapes() -> None:
     assert got is not None and got.family == "generic-json" and len(got.entries) == 2
 
 
+def test_json_object_listing_without_json_content_type() -> None:
+    body = json.dumps({"files": [{"name": "a.wav", "type": "file", "size": 5}]}).encode()
+    got = parse_listing(body, path="/", content_type="text/plain")
+    assert got is not None and [(e.name, e.size) for e in got.entries] == [("a.wav", 5)]
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -547,7 +547,7 @@ def parse_listing(
     """The listing on this page, or None when the page is not a directory listing."""
     ct = content_type.lower()
     head = body[:64].lstrip()
-    if "json" in ct or head.startswith(b"["):
+    if "json" in ct or head.startswith((b"[", b"{")):
         return _parse_json(_decode(body, content_type))
     if head.startswith(b"<?xml") or "xml" in ct:
         if b"<list" in body[:512]:
