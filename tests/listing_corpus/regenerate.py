@@ -21,7 +21,7 @@ detector). A server whose program is missing is skipped with a note (the corpus 
 
 What the servers need (capture only; the tests read the saved files):
 Debian ``nginx libnginx-mod-http-fancyindex apache2 lighttpd webfs mini-httpd micro-httpd
-caddy golang-go rclone python3-twisted ruby-webrick libplack-perl``; npm (in
+caddy golang-go rclone python3-twisted ruby-webrick libplack-perl tomcat10``; npm (in
 ``$LISTING_NPM``, default ``/tmp/listing-npm``: ``npm install http-server serve serve-index
 express st``); PyPI (in ``$LISTING_VENV``, default ``/tmp/listing-capvenv``: ``pip install
 wsgidav cheroot aiohttp updog``).
@@ -84,6 +84,7 @@ class Server:
     sizes: str  # exact | approx | none
     dates: bool
     dirs: bool = True  # the page tells directories from files
+    ready_timeout: float = 20.0
     ext: str = "html"
     accept: str = "text/html"
     path: str = "/share/"
@@ -313,6 +314,43 @@ def _webrick(ctx: Ctx) -> list[str]:
         ".start",
         str(ctx.root),
         str(ctx.port),
+    ]
+
+
+TOMCAT_SERVER_XML = """<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="{port}" address="127.0.0.1" protocol="HTTP/1.1"/>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="{run}/webapps" unpackWARs="false" autoDeploy="false">
+        <Context path="" docBase="{root}"/>
+      </Host>
+    </Engine>
+  </Service>
+</Server>
+"""
+
+
+def _tomcat(ctx: Ctx) -> list[str]:
+    """Tomcat 10's DefaultServlet with ``listings`` on (Debian's web.xml, one value changed)."""
+    conf = ctx.run / "conf"
+    for sub in ("conf", "logs", "work", "temp", "webapps"):
+        (ctx.run / sub).mkdir(exist_ok=True)
+    web = Path("/etc/tomcat10/web.xml").read_text()
+    web = web.replace(
+        "<param-name>listings</param-name>\n            <param-value>false</param-value>",
+        "<param-name>listings</param-name>\n            <param-value>true</param-value>",
+    )
+    (conf / "web.xml").write_text(web)
+    (conf / "server.xml").write_text(
+        TOMCAT_SERVER_XML.format(port=ctx.port, run=ctx.run, root=ctx.root)
+    )
+    shutil.copy("/etc/tomcat10/logging.properties", conf / "logging.properties")
+    return [
+        "env",
+        f"CATALINA_BASE={ctx.run}",
+        "CATALINA_HOME=/usr/share/tomcat10",
+        "/usr/share/tomcat10/bin/catalina.sh",
+        "run",
     ]
 
 
@@ -569,6 +607,7 @@ SERVERS: list[Server] = [
         True,
         needs="PyPI updog",
     ),
+    Server("tomcat", _tomcat, "tomcat", "approx", True, needs="tomcat10", ready_timeout=90),
 ]
 
 
@@ -624,7 +663,7 @@ def capture(srv: Server, root: Path, scratch: Path) -> str:
         argv, cwd=run, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + srv.ready_timeout
         while True:
             try:
                 status, headers, body = _fetch(ctx.port, srv.path.replace(" ", "%20"), srv.accept)
