@@ -300,7 +300,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_json)
 def test_any_json_never_raises(data: Any) -> None:
     got = json_listing(data)
