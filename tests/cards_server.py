@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from html import escape
 from urllib.parse import quote, unquote
 
@@ -75,15 +75,19 @@ def _answer(
     return 200, "application/octet-stream", node
 
 
+Answer = Callable[[str, str], tuple[int, str, bytes]]
+"""``answer(method, target) -> (status, content type, body)``; a 301 points at target + '/'."""
+
+
 @contextlib.asynccontextmanager
-async def serve(
-    addr: str, tree: Tree, *, decoy: bool = False, no_head: bool = False
-) -> AsyncIterator[int]:
+async def serve_answers(addr: str, answer: Answer) -> AsyncIterator[int]:
+    """A one-request-per-connection HTTP server on ``addr`` (a loopback address), any port."""
+
     async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
             method, path = head.decode("latin-1").split(" ", 2)[:2]
-            status, ctype, body = _answer(tree, method, path, decoy, no_head)
+            status, ctype, body = answer(method, path)
             extra = f"Location: {path}/\r\n" if status == 301 else ""
             w.write(
                 f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
@@ -103,3 +107,10 @@ async def serve(
     finally:
         server.close()
         await server.wait_closed()
+
+
+def serve(
+    addr: str, tree: Tree, *, decoy: bool = False, no_head: bool = False
+) -> contextlib.AbstractAsyncContextManager[int]:
+    """The cards server of ``tree`` on ``addr``."""
+    return serve_answers(addr, lambda m, p: _answer(tree, m, p, decoy, no_head))
