@@ -2,8 +2,9 @@
 
 Per service: TLS is tried first, plaintext second (plain HTTP on a TLS port is evidence in its
 own right). Then ``/`` and a short list of storage paths are fetched; a page counts as a listing
-only when a family parser recognises its structure (``scanner.protocols.listing``) and it is not
-a soft-404 (a random path is fetched for comparison). Listings are crawled breadth-first within
+only when ``scanner.protocols.listing`` recognises it (a family, or its structure confirmed by
+one more request, ``probes.http_confirm``) and it is not a soft-404 (a random path is fetched
+for comparison). Listings are crawled breadth-first within
 ``ctx.bounds`` (depth, entries, bytes, requests) without fetching any file body. WebDAV is
 checked with OPTIONS and PROPFIND Depth 1, no credentials; PUT/DELETE are only *noted* when
 advertised. S3 endpoints are left to the S3 probe (not-applicable here).
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from probes.http_confirm import Fetch, confirm_listing
 from scanner.catchall import NOT_ASKED, CatchAllCheck
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.crawl import Budget, CrawlResult, Item, Lister, NotListable, Page, crawl
@@ -210,6 +212,14 @@ def _is_soft404(base: _Baseline, body: bytes, path: str, parsed: ParsedListing) 
     if _soft404_key(body, path) == base.key:
         return True
     return base.names is not None and base.names == frozenset(e.name for e in parsed.entries)
+
+
+def _fetcher(st: _State) -> Fetch:
+    async def fetch(method: str, path: str, headers: dict[str, str]) -> HttpResponse | None:
+        got = await _get(st, method, _quote_path(path), headers=headers, follow=False)
+        return None if got is None else got[1]
+
+    return fetch
 
 
 def _is_s3(resp: HttpResponse) -> bool:
@@ -467,6 +477,11 @@ class HttpProbe(Probe):
                 max_entries=ctx.bounds.entries,
             )
             if parsed is None or _is_soft404(base, resp.body, final, parsed):
+                continue
+            if parsed.structural and not await confirm_listing(  # no family: ask once more
+                _fetcher(st), _norm_dir(final), parsed, server=st.server,
+                soft404=base.key if base.status == 200 else b"",
+            ):  # fmt: skip
                 continue
             root = _norm_dir(final)
             if root in st.visited:

@@ -88,7 +88,12 @@ async def endless(method: str, path: str, w: asyncio.StreamWriter) -> None:
 
 async def huge(method: str, path: str, w: asyncio.StreamWriter) -> None:
     w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
-    head = b"<html><head><title>Index of /</title></head><body><h1>Index of /</h1><hr><pre>"
+    # nginx-shaped (parent link first): a page known by structure alone would need a confirming
+    # request, and this server answers every path with the same endless page
+    head = (
+        b"<html><head><title>Index of /</title></head><body><h1>Index of /</h1><hr><pre>"
+        b'<a href="../">../</a>\n'
+    )
     w.write(b"%x\r\n%s\r\n" % (len(head), head))
     for i in itertools.count():
         row = b'<a href="f%d.wav">f%d.wav</a>   14-Mar-2019 10:15   1234\n' % (i, i)

@@ -547,7 +547,7 @@ def test_render_sh_matches_python_renderer(tmp_path: Path) -> None:
 def _compose_names_of_lab_a() -> set[str]:
     from scanner.lab.services import ftp, http, smb
 
-    return {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES,
+    return {*smb.INSTANCES, *ftp.INSTANCES, *http.NGINX_SITES, *http.EXTRA_AUTOINDEX,
             "http-apache", "http-lighttpd", "http-python"}
 
 
@@ -669,6 +669,9 @@ def test_compose_entrypoints_serve_the_lab_configs(tmp_path: Path) -> None:
                 elif name == "http-nginx-443":
                     r = in_ns("curl", "-s", "--max-time", "5", "http://127.0.0.1:443/2019/03/")
                     assert EXAMPLE in r.stdout and "Index of" in r.stdout
+                elif name == "http-webfs":
+                    r = in_ns("curl", "-s", "--max-time", "5", "http://127.0.0.1/2019/03/")
+                    assert EXAMPLE in r.stdout, r.stdout + r.stderr
                 elif name == "http-https-auth":
                     r = in_ns("curl", "-sk", "--max-time", "5", "-o", "/dev/null", "-w",
                               "%{http_code}", "https://127.0.0.1/")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.protocols.listing import find_date, parse_listing, parse_size
+from scanner.protocols.listing import ListedItem, find_date, parse_listing, parse_size
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
 CORPUS = Path(__file__).parent / "listing_corpus"
@@ -18,7 +19,7 @@ CASES = sorted(CORPUS.glob("*.expected.json"))
 
 FAMILIES = {
     "nginx", "nginx-json", "nginx-xml", "apache-ul", "apache-fancy-table", "apache-fancy-pre",
-    "lighttpd", "iis", "tomcat", "caddy", "caddy-json", "python", "generic",
+    "lighttpd", "iis", "tomcat", "caddy", "caddy-json", "python", "generic", "generic-json",
 }  # fmt: skip
 
 
@@ -39,13 +40,41 @@ def test_corpus_page_parses_as_expected(exp_path: Path) -> None:
         return
     assert got is not None
     assert got.family == exp["family"]
+    if "sizes" in exp:  # captured by listing_corpus/capture.py: the tree's truth + what is shown
+        _check_captured(got.entries, exp)
+        return
     assert [e.as_dict() for e in got.entries] == exp["entries"]
+
+
+def _check_captured(entries: list[ListedItem], exp: dict[str, Any]) -> None:
+    want = {e["name"]: e for e in exp["entries"]}
+    assert len(entries) == len(want)
+    assert {e.name for e in entries} == set(want)
+    for e in entries:
+        w = want[e.name]
+        if exp["dirs"]:
+            assert e.is_dir == w["is_dir"], e
+        if w["is_dir"] or exp["sizes"] == "none":
+            assert e.size is None or not exp["dirs"], e
+        elif exp["sizes"] == "exact":
+            assert e.size == w["size"], e
+        else:  # human sizes (19.5K, 1.2M, 53 kB): within rounding
+            assert e.size is not None and abs(e.size - w["size"]) <= max(1024, w["size"] // 5), e
+        if exp["dates"] and not e.is_dir:
+            assert e.mtime is not None and e.mtime.startswith("2019-03-14"), e
 
 
 def test_corpus_covers_every_family_and_lookalikes() -> None:
     families = {json.loads(p.read_text())["family"] for p in CASES}
     assert families - {None} == FAMILIES
-    assert sum(1 for p in CASES if json.loads(p.read_text())["family"] is None) >= 5
+    assert sum(1 for p in CASES if json.loads(p.read_text())["family"] is None) >= 16
+    # >= 20 server programs captured on this machine by listing_corpus/capture.py
+    programs = {
+        str(json.loads(p.read_text())["captured_from"]).split(":", 1)[0]
+        for p in CASES if "captured_from" in json.loads(p.read_text())
+    }  # fmt: skip
+    assert len(programs) >= 20, programs
+    assert sum(1 for p in CASES if p.name.startswith("neg_")) >= 10
 
 
 def test_nginx_captured_recording_row() -> None:

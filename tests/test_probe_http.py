@@ -18,7 +18,7 @@ pytestmark = pytest.mark.lab
 
 HTTP_TARGETS = [
     "http-nginx-443", "http-apache", "http-lighttpd", "http-python", "http-webdav",
-    "http-auth", "http-https-auth", "http-trap",
+    "http-auth", "http-https-auth", "http-trap", "http-webfs", "http-mini-httpd",
 ]  # fmt: skip
 
 

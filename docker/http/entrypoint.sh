@@ -34,5 +34,9 @@ import content, pathlib; content.generate(pathlib.Path(os.environ["CONTENT"]))' 
     exec lighttpd -D -f "$RUN"/lighttpd.conf ;;
   http-python)
     exec python3 -m http.server 8080 --bind 0.0.0.0 --directory "$CONTENT" ;;
+  http-webfs)
+    exec webfsd -F -p 80 -r "$CONTENT" -u nobody -g nogroup ;;
+  http-mini-httpd)
+    exec mini_httpd -D -p 8000 -d "$CONTENT" -u nobody -l "$RUN"/access.log ;;
   *) echo "unknown instance $INST" >&2; exit 2 ;;
 esac

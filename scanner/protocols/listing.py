@@ -2,8 +2,8 @@
 
 ``parse_listing(body, path=..., content_type=..., server=...)`` returns a ``ParsedListing``
 (family + entries with name, size, mtime, dir flag) when the page *is* a directory listing, and
-``None`` when it is not (an ordinary page, even one titled "Index of"). Recognition is by the
-page's structure, one rule per family:
+``None`` when it is not (an ordinary page, even one titled "Index of"). Family parsers are
+the fast paths (they read sizes and dates best), one rule per family:
 
 - nginx autoindex: ``<pre>`` rows ``<a>name</a>  DD-Mon-YYYY HH:MM  size``, first link ``../``;
   also its JSON (``autoindex_format json``) and XML (``<list>``) formats;
@@ -14,7 +14,11 @@ page's structure, one rule per family:
 - Tomcat DefaultServlet ("Directory Listing For [/path]");
 - Caddy ``file_server browse`` (``data-size`` cells, ``<time datetime>``; and its JSON);
 - Python ``http.server`` ("Directory listing for /path");
-- a generic fallback: a listing-like title *and* a majority of child links carrying size/date.
+
+then any other page is judged by its structure alone (``listing_structure``: family
+``generic``, and ``generic-json`` for JSON listings of other servers), with
+``ParsedListing.structural`` set so that the probe confirms it by one more request.
+Never raises: any input that is no listing answers None.
 
 Sizes are bytes (human forms like ``20K`` or ``1.2 kb`` are converted with 1024 multipliers,
 so they are approximate); dates are normalised to ``YYYY-MM-DDTHH:MM:SS`` when recognised.
@@ -25,11 +29,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from scanner.protocols.listing_structure import json_listing, structural_listing
 from scanner.protocols.sizes import BAD_SIZE, believable, parse_decimal
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
@@ -54,6 +60,10 @@ class ParsedListing:
     entries: list[ListedItem] = field(default_factory=list)
     truncated: bool = False
     """The page held more links than ``max_entries``: only the first ones were parsed."""
+    structural: bool = False
+    """Recognised by its structure alone (no family's markup): worth a confirming request."""
+    points: float = 0.0
+    """The structural evidence (``listing_structure.Evidence.points``) when ``structural``."""
 
 
 # -- sizes and dates --------------------------------------------------------------------------
@@ -67,7 +77,8 @@ _MONTHS = {
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 _SIZE_RE = re.compile(
-    r"(?<![\w.:/-])(\d+(?:\.\d+)?)\s*(bytes|[kmgtp]i?b|[kmgtp]|b)?(?![\w.:/-])", re.IGNORECASE
+    r"(?<![\w.:/,-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(bytes|[kmgtp]i?b|[kmgtp]|b)?(?![\w.:/,-])",
+    re.IGNORECASE,
 )
 
 _DATE_RES: list[tuple[re.Pattern[str], str]] = [
@@ -83,23 +94,33 @@ _DATE_RES: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?"),
         "mdy",
     ),
+    (re.compile(r"(\d{4})/(\d{2})/(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?"), "ymd"),
+    (re.compile(r"(?<![\w])(\d{1,2})([A-Za-z]{3})(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?"), "dMy"),
+    (re.compile(r"\b([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\b"), "ctime"),
+    (re.compile(r"\b([A-Za-z]{3}) +(\d{1,2}) +(\d{4})\b"), "Mdy_ls"),
 ]
 
 
 def parse_size(text: str) -> int | None:
-    """``'20000'`` -> 20000, ``'20K'`` -> 20480, ``'1.2 kb'`` -> 1228, ``'-'`` -> None;
-    absurd (400 digits) -> ``BAD_SIZE`` (the crawler skips and counts that entry)."""
+    """``'20000'`` -> 20000, ``'20K'`` -> 20480, ``'1.2 kb'`` -> 1228, ``'-'`` -> None; of several
+    numbers, one with a unit first, then the largest; absurd (``'²'``, 40+ digits, an
+    exbibyte) -> ``BAD_SIZE`` (the crawler skips and counts that entry)."""
     if any(c.isdigit() and not c.isascii() for c in text):  # '²', '٣': not a size we trust
         return BAD_SIZE
-    m = _SIZE_RE.search(text)
-    if not m:
-        return None
-    if len(m.group(1)) > 40:  # no real size has that many digits
-        return BAD_SIZE
-    number = float(m.group(1))
-    unit = (m.group(2) or "").lower()
-    unit = "b" if unit == "bytes" else unit[:1]
-    return believable(number * _UNITS.get(unit, 1))
+    best: tuple[bool, float] | None = None
+    for i, m in enumerate(_SIZE_RE.finditer(text[:4096])):
+        if i >= 16:
+            break
+        digits = m.group(1).replace(",", "")
+        if len(digits) > 40:  # no real size has that many digits
+            return BAD_SIZE
+        unit = (m.group(2) or "").lower()
+        unit = "b" if unit == "bytes" else unit[:1]
+        value = float(digits) * _UNITS.get(unit, 1)
+        key = (bool(unit), value)  # a number with a unit first, then the largest
+        if best is None or (key[0] and not best[0]) or (key[0] == best[0] and value > best[1]):
+            best = key
+    return None if best is None else believable(best[1])
 
 
 def _iso(y: int, mo: int, d: int, h: int, mi: int, s: int) -> str | None:
@@ -115,29 +136,42 @@ def _month(name: str) -> int:
 def find_date(text: str) -> tuple[str | None, str]:
     """The first recognised date in ``text`` (normalised) and the text with it removed."""
     for rx, kind in _DATE_RES:
-        m = rx.search(text)
-        if not m:
-            continue
-        g = m.groups()
-        iso: str | None
-        if kind == "ymd":
-            iso = _iso(int(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5] or 0))
-        elif kind == "dMy":
-            iso = _iso(int(g[2]), _month(g[1]), int(g[0]), int(g[3]), int(g[4]), int(g[5] or 0))
-        elif kind == "yMd":
-            iso = _iso(int(g[0]), _month(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5] or 0))
-        else:
-            if kind == "Mdy_long":
-                mo, d, y, s, ampm = _month(g[0]), int(g[1]), int(g[2]), 0, g[5]
-            else:
-                mo, d, y, s, ampm = int(g[0]), int(g[1]), int(g[2]), int(g[5] or 0), g[6]
-            h, mi = int(g[3]), int(g[4])
-            if ampm:
-                h = h % 12 + (12 if ampm.upper() == "PM" else 0)
-            iso = _iso(y, mo, d, h, mi, s)
-        if iso:
-            return iso, text[: m.start()] + " " + text[m.end() :]
+        for m in _first(rx.finditer(text[:4096]), 4):
+            iso = _date_of(kind, m.groups())
+            if iso:
+                return iso, text[: m.start()] + " " + text[m.end() :]
     return None, text
+
+
+def _first(it: Iterator[re.Match[str]], n: int) -> Iterator[re.Match[str]]:
+    for i, m in enumerate(it):
+        if i >= n:
+            return
+        yield m
+
+
+def _date_of(kind: str, g: tuple[Any, ...]) -> str | None:
+    iso: str | None
+    if kind == "ymd":
+        iso = _iso(int(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5] or 0))
+    elif kind == "dMy":
+        iso = _iso(int(g[2]), _month(g[1]), int(g[0]), int(g[3]), int(g[4]), int(g[5] or 0))
+    elif kind == "yMd":
+        iso = _iso(int(g[0]), _month(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5] or 0))
+    elif kind == "ctime":
+        iso = _iso(int(g[5]), _month(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]))
+    elif kind == "Mdy_ls":
+        iso = _iso(int(g[2]), _month(g[0]), int(g[1]), 0, 0, 0)
+    else:
+        if kind == "Mdy_long":
+            mo, d, y, s, ampm = _month(g[0]), int(g[1]), int(g[2]), 0, g[5]
+        else:
+            mo, d, y, s, ampm = int(g[0]), int(g[1]), int(g[2]), int(g[5] or 0), g[6]
+        h, mi = int(g[3]), int(g[4])
+        if ampm:
+            h = h % 12 + (12 if ampm.upper() == "PM" else 0)
+        iso = _iso(y, mo, d, h, mi, s)
+    return iso
 
 
 def normalise_date(text: str) -> str | None:
@@ -306,6 +340,7 @@ def _items(
         if child is None:
             continue
         name, is_dir = child
+        is_dir = is_dir or a.text.strip().endswith("/")
         meta = a.before if meta_side == "before" else a.after
         if dir_marker and dir_marker in meta.lower():
             is_dir = True
@@ -360,9 +395,6 @@ def _detect_family(tok: _Tokenizer, server: str) -> str | None:
     return None
 
 
-_GENERIC_TITLE = re.compile(r"^(index of|directory listing|listing of|contents of)\b", re.I)
-
-
 def _dominance(tok: _Tokenizer, base: str) -> float:
     """Share of the page's links (not sort links, anchors or ancestors) that are children."""
     links = 0
@@ -390,24 +422,26 @@ _STRICT_FAMILIES = frozenset(
 )
 
 
-def _generic(tok: _Tokenizer, base: str) -> list[ListedItem] | None:
-    """A listing-looking title AND most links are children AND most children carry metadata."""
-    title = " ".join(tok.title.split())
-    h1 = " ".join(tok.h1.split())
-    if not (_GENERIC_TITLE.match(title) or _GENERIC_TITLE.match(h1)):
-        return None
-    if tok.tags.get("form") or tok.tags.get("input"):
-        return None
-    items = _items(tok, base)
-    if not items or _dominance(tok, base) < 0.8:
-        return None
-    with_meta = sum(1 for i in items if i.mtime or i.size is not None)
-    if with_meta * 2 < len(items):
-        return None
-    return items
-
-
 def _parse_html(body: str, base: str, server: str, max_entries: int) -> ParsedListing | None:
+    parsed = _parse_family_html(body, base, server, max_entries)
+    if parsed is not None:
+        return parsed
+    found = structural_listing(body, base, max_links=max_entries + 64)
+    if found is None:
+        return None
+    items = [ListedItem(name=n, size=s, mtime=m, is_dir=d) for n, d, s, m in found.entries]
+    return ParsedListing(
+        "generic",
+        items[:max_entries],
+        truncated=found.truncated or len(items) > max_entries,
+        structural=True,
+        points=found.points,
+    )
+
+
+def _parse_family_html(
+    body: str, base: str, server: str, max_entries: int
+) -> ParsedListing | None:
     tok = _Tokenizer()
     cut = False
     try:
@@ -434,8 +468,7 @@ def _parse_tokens(tok: _Tokenizer, base: str, server: str) -> ParsedListing | No
     ):
         family = None
     if family is None:
-        generic = _generic(tok, base)
-        return None if generic is None else ParsedListing("generic", generic)
+        return None
     if family == "iis":
         return ParsedListing(family, _items(tok, base, meta_side="before", dir_marker="<dir>"))
     return ParsedListing(family, _items(tok, base))
@@ -450,7 +483,11 @@ def _parse_json(body: str) -> ParsedListing | None:
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         return None
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        return None
+        found = json_listing(data)
+        if not found:
+            return None
+        items = [ListedItem(name=n, size=s, mtime=m, is_dir=d) for n, d, s, m in found]
+        return ParsedListing("generic-json", items, structural=True)
     if all("name" in x and x.get("type") in ("file", "directory", "other") for x in data):
         out = [
             ListedItem(
@@ -473,7 +510,11 @@ def _parse_json(body: str) -> ParsedListing | None:
             for x in data
         ]
         return ParsedListing("caddy-json", out)
-    return None
+    found = json_listing(data)
+    if not found:
+        return None
+    items = [ListedItem(name=n, size=s, mtime=m, is_dir=d) for n, d, s, m in found]
+    return ParsedListing("generic-json", items, structural=True)
 
 
 def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
@@ -523,7 +564,7 @@ def parse_listing(
     """The listing on this page, or None when the page is not a directory listing."""
     ct = content_type.lower()
     head = body[:64].lstrip()
-    if "json" in ct or head.startswith(b"["):
+    if "json" in ct or head.startswith((b"[", b"{")):
         return _parse_json(_decode(body, content_type))
     if head.startswith(b"<?xml") or "xml" in ct:
         if b"<list" in body[:512]:

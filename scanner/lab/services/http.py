@@ -1,5 +1,6 @@
 """HTTP: nginx autoindex on plain 443 (the 1177 server), Apache, lighttpd, Python http.server,
-open WebDAV, Basic-auth twin (plain), HTTPS+auth twin and the "Index of /" trap.
+webfs and mini-httpd (families known by structure only), open WebDAV, Basic-auth twin (plain),
+HTTPS+auth twin and the "Index of /" trap.
 
 Configs: ``scanner/lab/data/http/`` (nginx skeleton ``nginx.conf`` + ``site-*.conf``,
 ``apache2.conf``, ``lighttpd.conf``, ``htpasswd``, ``trap.html``).
@@ -19,6 +20,13 @@ NGINX_SITES = {
     "http-https-auth": ("127.0.10.27", 443, "http/site-https-auth.conf"),
     "http-trap": ("127.0.10.28", 80, "http/site-trap.conf"),
 }
+# Autoindex servers of families no parser knows (recognised by structure, then confirmed):
+# webfs (webfsd: ls -l style <pre>, sizes before the names, no parent link in the title) and
+# mini-httpd (ACME: "Index of share/", directories listed without a trailing slash).
+EXTRA_AUTOINDEX = {
+    "http-webfs": ("127.0.10.29", 80),
+    "http-mini-httpd": ("127.0.10.30", 8000),
+}
 APACHE = ("127.0.10.22", 80)
 LIGHTTPD = ("127.0.10.23", 80)
 PYTHON = ("127.0.10.24", 8080)
@@ -29,9 +37,13 @@ class HttpService(LabService):
     addresses = (
         "127.0.10.21", "127.0.10.22", "127.0.10.23", "127.0.10.24",
         "127.0.10.25", "127.0.10.26", "127.0.10.27", "127.0.10.28",
+        *(addr for addr, _ in EXTRA_AUTOINDEX.values()),
     )
-    executables = ("nginx", "apache2", "lighttpd", "python3", "openssl")
-    packages = ("nginx", "libnginx-mod-http-dav-ext", "apache2", "lighttpd", "python3", "openssl")
+    executables = ("nginx", "apache2", "lighttpd", "python3", "openssl", "webfsd", "mini_httpd")
+    packages = (
+        "nginx", "libnginx-mod-http-dav-ext", "apache2", "lighttpd", "python3", "openssl",
+        "webfs", "mini-httpd",
+    )
 
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         crt, key = ensure_cert(ctx)
@@ -87,7 +99,26 @@ class HttpService(LabService):
                   "--directory", str(ctx.content)],
             ready=[Ready.tcp(*PYTHON)],
         ))
+        daemons += self._extra_autoindex(ctx)
         return daemons
+
+    def _extra_autoindex(self, ctx: LabContext) -> list[Daemon]:
+        addr, port = EXTRA_AUTOINDEX["http-webfs"]
+        webfs = Daemon(
+            name="http-webfs",
+            argv=["webfsd", "-F", "-p", str(port), "-i", addr, "-r", str(ctx.content),
+                  "-u", "nobody", "-g", "nogroup"],
+            ready=[Ready.tcp(addr, port)],
+        )
+        addr, port = EXTRA_AUTOINDEX["http-mini-httpd"]
+        log = ctx.dir("http", "http-mini-httpd") / "access.log"
+        mini = Daemon(
+            name="http-mini-httpd",
+            argv=["mini_httpd", "-D", "-p", str(port), "-h", addr, "-d", str(ctx.content),
+                  "-u", "nobody", "-l", str(log)],
+            ready=[Ready.tcp(addr, port)],
+        )
+        return [webfs, mini]
 
 
 SERVICES: list[LabService] = [HttpService()]
