@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs nfs-common rpcbind rsync nginx
       libnginx-mod-http-dav-ext apache2 lighttpd tgt tftpd-hpa tftp-hpa nmap libnfs-utils
       iproute2 curl openssl procps postgresql chromium nftables docker-compose
-      python3-pyftpdlib time)
+      python3-pyftpdlib time redis-server)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

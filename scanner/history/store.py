@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import platformdirs
 
+from scanner.masking import mask_url
 from scanner.models import Finding, Report, ScannerInfo, Service, finding_order
 
 # Each migration is a list of statements; the index + 1 is the schema version it brings.
@@ -60,6 +61,26 @@ MIGRATIONS: list[list[str]] = [
             port INTEGER NOT NULL,
             transport TEXT NOT NULL,
             PRIMARY KEY (scan_id, host, port, transport)
+        )""",
+    ],
+    [
+        # 3: the parts of a fleet scan (scanner/fleet): one row per shard task.
+        """CREATE TABLE fleet_shards (
+            scan_id TEXT NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            queue TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            targets TEXT NOT NULL,
+            state TEXT NOT NULL,
+            worker TEXT,
+            attempts INTEGER NOT NULL,
+            services INTEGER NOT NULL,
+            findings INTEGER NOT NULL,
+            error TEXT,
+            stats TEXT,
+            updated_at TEXT NOT NULL,
+            heartbeat_at TEXT,
+            PRIMARY KEY (scan_id, part)
         )""",
     ],
 ]
@@ -112,7 +133,8 @@ class Store:
     def __init__(self, conn: _Conn, *, placeholder: str, url: str) -> None:
         self._conn = conn
         self._ph = placeholder
-        self.url = url
+        self.url = mask_url(url)
+        """The store's address for messages: a password in a URL is replaced by ``***``."""
         self._migrate()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -121,6 +143,13 @@ class Store:
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(self._sql(sql), tuple(params))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement with ``?`` placeholders (for tables kept by other modules)."""
+        return self._exec(sql, params)
+
+    def commit(self) -> None:
+        self._conn.commit()
 
     def _migrate(self) -> None:
         self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -338,7 +367,9 @@ def _open_postgres(url: str) -> Store:
     try:
         conn = psycopg.connect(url, connect_timeout=10)
     except psycopg.Error as exc:
-        raise HistoryError(f"cannot open history database {url}: {exc}".strip()) from exc
+        raise HistoryError(
+            f"cannot open history database {mask_url(url)}: {exc}".strip()
+        ) from exc
     return Store(conn, placeholder="%s", url=url)
 
 

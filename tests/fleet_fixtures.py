@@ -1,0 +1,168 @@
+"""Real Redis and PostgreSQL (Debian packages) and nasscan worker processes for fleet tests.
+
+Everything binds 127.0.0.1 of the namespace the test runs in (the lab's, under
+``nasscan lab exec``), is started by these helpers and stopped by them, by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within 30 s")
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away redis-server; yields its URL."""
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="nasscan-redis-"))
+    log = tmp / "redis.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", str(tmp)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_port(port, proc, "redis-server", log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster (initdb as user postgres); yields a postgresql:// URL."""
+    import pwd
+
+    pw = pwd.getpwnam("postgres")
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="nasscan-pg-"))
+    os.chown(tmp, pw.pw_uid, pw.pw_gid)
+    data = tmp / "data"
+    log = tmp / "pg.log"
+    subprocess.run(
+        ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True, capture_output=True, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
+    )
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["postgres", "-D", str(data), "-k", str(tmp), "-h", "127.0.0.1", "-p", str(port),
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            stdout=out, stderr=subprocess.STDOUT, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
+        )
+    try:
+        _wait_port(port, proc, "postgres", log)
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _wait_sql(url)
+        yield url
+    finally:
+        _stop(proc, timeout=20)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _wait_sql(url: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@dataclass
+class Worker:
+    name: str
+    queue: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def sigkill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+@dataclass
+class Fleet:
+    broker: str
+    db: str
+    tmp: Path
+    workers: list[Worker] = field(default_factory=list)
+
+    def start_worker(self, name: str, queue: str, *extra: str) -> Worker:
+        log = self.tmp / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [PYTHON, "-m", "scanner.cli", "worker", "--broker", self.broker, "--db", self.db,
+                 "--queue", queue, "--name", name, *extra],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        worker = Worker(name, queue, proc, log)
+        self.workers.append(worker)
+        return worker
+
+    def wait_ready(self, worker: Worker, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while "ready." not in worker.output():
+            if worker.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {worker.name} not ready: {worker.output()[-3000:]}")
+            time.sleep(0.1)
+
+    def nasscan(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "-m", "scanner.cli", *args], capture_output=True, text=True,
+            timeout=timeout, env={**os.environ, "NASSCAN_BROKER": self.broker,
+                                  "NASSCAN_DB": self.db},
+        )
+
+    def stop(self) -> None:
+        for w in self.workers:
+            _stop(w.proc, timeout=15)
+        self.workers.clear()
