@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PYTHON = sys.executable
+NASSCAN = str(Path(sys.executable).with_name("nasscan"))
 
 
 def free_port() -> int:
@@ -140,7 +140,7 @@ class Fleet:
         log = self.tmp / f"{name}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [PYTHON, "-m", "scanner.cli", "worker", "--broker", self.broker, "--db", self.db,
+                [NASSCAN, "worker", "--broker", self.broker, "--db", self.db,
                  "--queue", queue, "--name", name, *extra],
                 stdout=out, stderr=subprocess.STDOUT,
             )
@@ -157,7 +157,7 @@ class Fleet:
 
     def nasscan(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [PYTHON, "-m", "scanner.cli", *args], capture_output=True, text=True,
+            [NASSCAN, *args], capture_output=True, text=True,
             timeout=timeout, env={**os.environ, "NASSCAN_BROKER": self.broker,
                                   "NASSCAN_DB": self.db},
         )

@@ -57,7 +57,12 @@ def _store(db: str | None) -> Store:
     try:
         return open_store(db)
     except HistoryError as exc:
-        raise InputError(mask_url(str(exc))) from exc
+        raise InputError(_one_line(exc)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return mask_url(lines[0] if lines else type(exc).__name__)
 
 
 def _need_celery() -> None:
@@ -126,7 +131,7 @@ def worker_cmd(
     try:  # a database that is down now is retried per part; say so once
         open_store(db).close()
     except HistoryError as exc:
-        click.echo(f"nasscan worker: warning: {mask_url(str(exc))}; parts wait for it",
+        click.echo(f"nasscan worker: warning: {_one_line(exc)}; parts wait for it",
                    err=True)
     app = build_app(broker, config, visibility_timeout=visibility_timeout)
     click.echo(f"nasscan worker {config.name}: queues {','.join(qs)}, broker "

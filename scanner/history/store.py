@@ -152,6 +152,8 @@ class Store:
         self._conn.commit()
 
     def _migrate(self) -> None:
+        if self._ph == "%s":  # PostgreSQL: fleet workers starting together migrate one by one
+            self._exec("SELECT pg_advisory_xact_lock(7461636)")
         self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = self._exec("SELECT MAX(version) FROM schema_version").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0

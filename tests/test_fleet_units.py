@@ -1,0 +1,74 @@
+"""Fleet pieces that need no server: URL masking, credential refusal, routing and shards."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from fleet_fixtures import NASSCAN, free_port
+
+from scanner.fleet.submit import Route, SubmitError, check_probe_options, parse_route, plan_parts
+from scanner.masking import mask_url
+
+
+def test_mask_url() -> None:
+    assert mask_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
+    assert mask_url("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
+    assert mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert mask_url("host=h password=x user=u") == "host=h password=*** user=u"
+    assert mask_url("see redis://a:b@c/0, postgres://d:e@f/g") == (
+        "see redis://a:***@c/0, postgres://d:***@f/g")
+
+
+def test_credentials_are_refused_in_task_options() -> None:
+    check_probe_options({"nfs.uid": 1000, "http.paths": "/a/"})
+    for key in ("smb.password", "smb.user_password", "s3.secret_key", "api.token"):
+        with pytest.raises(SubmitError, match="worker --probe-option"):
+            check_probe_options({key: "x"})
+
+
+async def test_routes_split_the_scope_and_shards_cover_each_group() -> None:
+    from scanner.engine import ScanOptions
+    from scanner.ports import parse_ports
+    from scanner.targets import build_scope
+
+    scope = await build_scope(["10.20.0.0/24", "10.30.0.0/24", "10.40.0.1-10.40.0.9"])
+    routes = [parse_route("10.20.0.0/16=site-a"), parse_route("10.30.0.128/25=site-b")]
+    options = ScanOptions(ports=parse_ports("445"), probes=[])
+    plans = plan_parts(scope, options, routes, "default", 3)
+    by_queue: dict[str, list[str]] = {}
+    for plan in plans:
+        by_queue.setdefault(plan.queue, []).append(plan.shard)
+        assert plan.targets
+    assert by_queue == {"site-a": ["1/3", "2/3", "3/3"], "site-b": ["1/3", "2/3", "3/3"],
+                        "default": ["1/3", "2/3", "3/3"]}
+    targets = {p.queue: p.targets for p in plans}
+    assert targets["site-a"] == ["10.20.0.0-10.20.0.255"]
+    assert targets["site-b"] == ["10.30.0.128-10.30.0.255"]
+    assert targets["default"] == ["10.30.0.0-10.30.0.127", "10.40.0.1-10.40.0.9"]
+    small = plan_parts(await build_scope(["10.0.0.1"]), options, [], "q", 8)
+    assert [p.shard for p in small] == ["1/1"]  # never more parts than pairs
+    for bad in ("10.20.0.0/16", "=q", "name.lan=q", "10.0.0.0/8=bad queue!"):
+        with pytest.raises(SubmitError):
+            parse_route(bad)
+    assert isinstance(parse_route("fd00::/64=v6"), Route)
+
+
+def _nasscan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NASSCAN, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_broker_and_database_down_are_one_line_with_masked_passwords() -> None:
+    closed = free_port()
+    r = _nasscan("fleet", "submit", "127.0.10.21", "-p", "443", "--broker",
+                      f"redis://:s3cret@127.0.0.1:{closed}/0")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert f"cannot reach the broker redis://:***@127.0.0.1:{closed}/0" in r.stderr
+    assert "s3cret" not in r.stderr
+    r = _nasscan("fleet", "status", "last", "--db",
+                      f"postgresql://nasscan:pw0rd@127.0.0.1:{closed}/x")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "cannot open history database postgresql://nasscan:***@" in r.stderr
+    assert "pw0rd" not in r.stderr
