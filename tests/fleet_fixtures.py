@@ -135,6 +135,8 @@ class Fleet:
     db: str
     tmp: Path
     workers: list[Worker] = field(default_factory=list)
+    single: str = ""
+    """The id of a single-machine scan recorded in the same store (set by a test fixture)."""
 
     def start_worker(self, name: str, queue: str, *extra: str) -> Worker:
         log = self.tmp / f"{name}.log"

@@ -11,6 +11,7 @@ import base64
 import json
 import select
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fleet_fixtures import Fleet, free_port, postgres_server, redis_server
+from fleet_fixtures import NASSCAN, Fleet, free_port, postgres_server, redis_server
 from lab_fixtures import Lab
 
 from scanner.fleet import state
@@ -34,6 +35,12 @@ HEARTBEAT = "0.5"
 def fleet(lab: Lab) -> Iterator[Fleet]:
     with redis_server() as broker, postgres_server() as db:
         f = Fleet(broker, db, Path(tempfile.mkdtemp(prefix="nasscan-fleet-")))
+        open_store(db).close()  # the schema, before anyone uses it
+        # The single-machine scan of the lab, recorded in the same store, while workers start.
+        local = subprocess.Popen(
+            [NASSCAN, "scan", "127.0.10.0/24", "--db", db, "--format", "json", "-o", "/dev/null"],
+            stderr=subprocess.PIPE, text=True,
+        )
         try:
             common = ("--visibility-timeout", VISIBILITY, "--heartbeat", HEARTBEAT)
             workers = [
@@ -43,8 +50,14 @@ def fleet(lab: Lab) -> Iterator[Fleet]:
             ]
             for w in workers:
                 f.wait_ready(w)
+            _, err = local.communicate(timeout=120)
+            assert local.returncode == 1, err  # the lab has findings
+            f.single = err.split("recorded as scan ")[1].split()[0]
             yield f
         finally:
+            if local.poll() is None:
+                local.kill()
+                local.wait()
             f.stop()
 
 
@@ -72,11 +85,8 @@ def _finding_ids(fleet: Fleet, scan_id: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def single(fleet: Fleet) -> tuple[str, list[str]]:
-    """A single-machine scan of the lab recorded in the same store: (scan id, finding ids)."""
-    r = fleet.nasscan("scan", "127.0.10.0/24", "--format", "json", "-o", "/dev/null")
-    assert r.returncode == 1, r.stderr  # the lab has findings
-    scan_id = r.stderr.split("recorded as scan ")[1].split()[0]
-    return scan_id, _finding_ids(fleet, scan_id)
+    """The single-machine scan of the lab: (scan id, finding ids)."""
+    return fleet.single, _finding_ids(fleet, fleet.single)
 
 
 def test_four_shards_give_the_single_machine_findings(
