@@ -107,27 +107,30 @@ def inside(runs: int, counts: list[int]) -> int:
             print(f"local nasscan scan walls={[round(x, 2) for x in local]}", flush=True)
             rows.append(("local `nasscan scan`", statistics.median(local), min(local),
                          max(local), None, None, "-"))
-            for n in counts:
-                workers = [fleet.start_worker(f"bench-{n}-{i}", "w2")
-                           for i in range(n)]
-                for worker in workers:
-                    fleet.wait_ready(worker, timeout=120)
-                walls, firsts, exact = [], [], 0
-                for _ in range(runs):
-                    scan_id, t0 = _submit(broker, db, w.targets, "-p", ports, "--probes", "none",
-                                          "--queue", "w2", "--shards", str(n))
-                    first, wall = _poll(db, scan_id, t0, "services")
-                    walls.append(wall)
-                    firsts.append(first)
-                    exact += _found(db, scan_id) == planted
-                scan_id, t0 = _submit(broker, db, LISTING[0], "-p", str(LISTING[1]),
-                                      "--queue", "w2")
-                finding, _ = _poll(db, scan_id, t0, "findings")
-                rows.append((n, statistics.median(walls), min(walls), max(walls),
-                             statistics.median(firsts), finding, f"{exact}/{runs}"))
-                print(f"workers={n} walls={[round(x, 2) for x in walls]} "
-                      f"first_service={[round(x, 2) for x in firsts]} first_finding={finding:.2f}",
-                      flush=True)
+            try:
+                for n in counts:
+                    workers = [fleet.start_worker(f"bench-{n}-{i}", "w2")
+                               for i in range(n)]
+                    for worker in workers:
+                        fleet.wait_ready(worker, timeout=120)
+                    walls, firsts, exact = [], [], 0
+                    for _ in range(runs):
+                        scan_id, t0 = _submit(broker, db, w.targets, "-p", ports, "--probes",
+                                              "none", "--queue", "w2", "--shards", str(n))
+                        first, wall = _poll(db, scan_id, t0, "services")
+                        walls.append(wall)
+                        firsts.append(first)
+                        exact += _found(db, scan_id) == planted
+                    scan_id, t0 = _submit(broker, db, LISTING[0], "-p", str(LISTING[1]),
+                                          "--queue", "w2")
+                    finding, _ = _poll(db, scan_id, t0, "findings")
+                    rows.append((n, statistics.median(walls), min(walls), max(walls),
+                                 statistics.median(firsts), finding, f"{exact}/{runs}"))
+                    print(f"workers={n} walls={[round(x, 2) for x in walls]} "
+                          f"first_service={[round(x, 2) for x in firsts]} "
+                          f"first_finding={finding:.2f}", flush=True)
+                    fleet.stop()  # the next worker count starts afresh
+            finally:
                 fleet.stop()
     finally:
         web.terminate()

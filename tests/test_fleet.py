@@ -219,3 +219,21 @@ def test_a_worker_refuses_parts_outside_its_allowed_scope(fleet: Fleet) -> None:
     assert out_peers == []
     assert in_peers  # the sweep's connection, from inside the allowed scope
     assert _parts(fleet, ok)[0].services == 1
+
+
+def test_a_schedule_job_submits_to_the_fleet(fleet: Fleet, tmp_path: Path) -> None:
+    config = tmp_path / "schedule.toml"
+    config.write_text(
+        '[jobs.web]\ntargets = ["127.0.10.20-127.0.10.29"]\nports = "80,443,8080"\n'
+        'cron = "0 3 * * *"\n\n[jobs.web.fleet]\nqueue = "lab"\nshards = 2\nwait = 60\n'
+    )
+    r = fleet.nasscan("schedule", "once", str(config), "web")
+    assert r.returncode == 0, r.stderr
+    scan_id = r.stdout.split("scan ")[1].split(",")[0]
+    parts = _parts(fleet, scan_id)
+    assert [(p.queue, p.shard, p.state) for p in parts] == [
+        ("lab", "1/2", state.DONE), ("lab", "2/2", state.DONE)]
+    ids = _finding_ids(fleet, scan_id)
+    assert ids and len(ids) == sum(p.findings for p in parts)
+    assert fleet.nasscan("fleet", "status", scan_id).stdout.startswith(
+        f"scan {scan_id}: finished")

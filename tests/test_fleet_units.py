@@ -72,3 +72,38 @@ def test_broker_and_database_down_are_one_line_with_masked_passwords() -> None:
     assert r.stderr.count("\n") == 1
     assert "cannot open history database postgresql://nasscan:***@" in r.stderr
     assert "pw0rd" not in r.stderr
+
+
+def test_fleet_compose_profile_and_dockerfile() -> None:
+    """docker-compose validates the fleet profile next to the lab (no engine needed)."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    docker = Path(__file__).resolve().parent.parent / "docker"
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose missing: scripts/setup.sh installs it"
+    r = subprocess.run(
+        [compose, "-f", str(docker / "docker-compose.yml"), "-f", str(docker / "fleet-compose.yml"),
+         "--profile", "fleet", "config"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    services = yaml.safe_load(r.stdout)["services"]
+    assert {"redis", "postgres", "worker-1", "worker-2", "submit", "smb-guest"} <= set(services)
+    workers = [s for n, s in services.items() if n.startswith("worker-")]
+    assert len(workers) == 2
+    for svc in workers:
+        assert svc["command"][:3] == ["worker", "--queue", "lab"]
+        assert svc["build"]["dockerfile"] == "docker/Dockerfile"
+        assert svc["environment"]["NASSCAN_BROKER"].startswith("redis://")
+        assert svc["environment"]["NASSCAN_DB"].startswith("postgresql://")
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
+    submitted = services["submit"]["command"]
+    assert submitted[:2] == ["fleet", "submit"]
+    assert set(submitted[2:submitted.index("--queue")]) <= set(services)  # lab service names
+    dockerfile = (docker / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir '.[fleet]'" in dockerfile
+    assert 'ENTRYPOINT ["nasscan"]' in dockerfile
+    assert "\nUSER nasscan\n" in dockerfile

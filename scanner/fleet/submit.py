@@ -10,9 +10,13 @@ secrets are refused here and belong in the workers' own ``--probe-option``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import re
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 
@@ -25,6 +29,11 @@ from scanner.history.store import Store
 from scanner.masking import mask_url
 from scanner.models import Report, ScannerInfo, utcnow
 from scanner.targets import Interval, Scope, TargetError, TargetSpace, _subtract, parse_literal
+
+if TYPE_CHECKING:
+    from scanner.history.schedule import JobConfig
+
+log = logging.getLogger("nasscan.fleet")
 
 _SECRET_KEY = re.compile(r"pass|secret|token|key|credential|hash", re.IGNORECASE)
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -165,4 +174,48 @@ def submit(
                                   error="not enqueued: the broker stopped answering")
         state.maybe_finish_scan(store, scan_id)
         raise broker_error(broker, exc) from exc
+    return scan_id
+
+
+async def fleet_job(job: JobConfig, store: Store) -> str:
+    """A schedule job with a ``fleet`` table: submit it, wait for its parts, return the scan id.
+
+    The broker comes from ``NASSCAN_BROKER`` (never from the schedule file). Parts still
+    unfinished after ``fleet.wait`` seconds are logged; what was found is compared and alerted.
+    """
+    from scanner.engine import default_ports
+    from scanner.fleet.app import make_app
+    from scanner.ports import parse_ports
+    from scanner.registry import select_probes
+    from scanner.targets import build_scope
+
+    fleet = job.fleet
+    assert fleet is not None
+    broker = os.environ.get("NASSCAN_BROKER")
+    if not broker:
+        raise ValueError(f"job {job.name}: a fleet job needs the broker in NASSCAN_BROKER")
+    probes = [] if (job.probes or "").strip() == "none" else select_probes(job.probes)
+    scope = await build_scope(job.targets, job.exclude)
+    why = scope.needs_confirmation()
+    if why and not job.yes:
+        raise ValueError(f"job {job.name}: refusing to scan: {why} (set yes = true)")
+    options = ScanOptions(ports=parse_ports(job.ports) if job.ports else default_ports(probes),
+                          probes=probes)
+    routes = [parse_route(f"{cidr}={queue}") for cidr, queue in fleet.routes.items()]
+    plans = plan_parts(scope, options, routes, check_queue(fleet.queue), fleet.shards)
+    task_options = {"rate": job.rate, "concurrency": job.concurrency,
+                    "probe_timeout": job.timeout or 60.0}
+    recorded = {"job": job.name, **job.model_dump(mode="json"),
+                "fleet": {"broker": mask_url(broker), "parts": len(plans)}}
+    scan_id = submit(make_app(broker), broker, store, scope, options, plans=plans,
+                     probes_spec=job.probes, task_options=task_options, recorded=recorded,
+                     max_attempts=3)
+    deadline = time.monotonic() + fleet.wait
+    while time.monotonic() < deadline:
+        if state.maybe_finish_scan(store, scan_id):
+            return scan_id
+        await asyncio.sleep(1.0)
+    waiting = [p for p in state.parts(store, scan_id) if p.state not in state.TERMINAL]
+    log.warning("job %s: scan %s: %d parts unfinished after %gs (queues %s)", job.name, scan_id,
+                len(waiting), fleet.wait, ", ".join(sorted({p.queue for p in waiting})))
     return scan_id

@@ -87,6 +87,10 @@ async def run_recorded(
 
 async def scan_job(job: JobConfig, store: Store) -> str:
     """A schedule job: scope, ports and probes from the job's config, recorded in ``store``."""
+    if job.fleet is not None:  # submitted to fleet workers instead of scanned here
+        from scanner.fleet.submit import fleet_job
+
+        return await fleet_job(job, store)
     probes = select_probes(job.probes)
     scope = await build_scope(job.targets, job.exclude)
     why = scope.needs_confirmation()

@@ -37,6 +37,18 @@ class AlertConfig(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=120)
 
 
+class FleetJobConfig(BaseModel):
+    """``[jobs.NAME.fleet]``: submit the job to fleet workers (broker: ``NASSCAN_BROKER``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str = "default"
+    shards: int = Field(default=1, ge=1, le=4096)
+    routes: dict[str, str] = Field(default_factory=dict)
+    """CIDR -> queue, as ``fleet submit --route CIDR=QUEUE``."""
+    wait: float = Field(default=86400.0, gt=0)
+    """Seconds to wait for the parts before comparing and alerting on what was found."""
+
+
 class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
@@ -50,6 +62,7 @@ class JobConfig(BaseModel):
     yes: bool = False
     cron: str
     alerts: list[AlertConfig] = Field(default_factory=list)
+    fleet: FleetJobConfig | None = None
 
     @field_validator("cron")
     @classmethod
