@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import select
 import socket
 import subprocess
@@ -237,3 +238,29 @@ def test_a_schedule_job_submits_to_the_fleet(fleet: Fleet, tmp_path: Path) -> No
     assert ids and len(ids) == sum(p.findings for p in parts)
     assert fleet.nasscan("fleet", "status", scan_id).stdout.startswith(
         f"scan {scan_id}: finished")
+
+
+def test_parts_run_without_a_broker_form_one_scan(
+    fleet: Fleet, single: tuple[str, list[str]]
+) -> None:
+    """`fleet submit --no-enqueue` + one `fleet part SCAN I` per part, as Indexed Job pods."""
+    r = subprocess.run([NASSCAN, "fleet", "submit", "127.0.10.0/24", "--shards", "2",
+                        "--no-enqueue", "--db", fleet.db], capture_output=True, text=True,
+                       timeout=60, env={k: v for k, v in os.environ.items()
+                                        if k != "NASSCAN_BROKER"})
+    assert r.returncode == 0, r.stderr
+    scan_id = r.stdout.strip()
+    assert [p.state for p in _parts(fleet, scan_id)] == [state.QUEUED, state.QUEUED]
+    pods = [subprocess.Popen([NASSCAN, "fleet", "part", scan_id, str(i), "--db", fleet.db,
+                              "--name", f"pod-{i}"], stderr=subprocess.PIPE, text=True)
+            for i in (0, 1)]
+    for pod in pods:
+        _, err = pod.communicate(timeout=120)
+        assert pod.returncode == 0, err
+    parts = _parts(fleet, scan_id)
+    assert [(p.state, p.worker) for p in parts] == [(state.DONE, "pod-0"), (state.DONE, "pod-1")]
+    ids = _finding_ids(fleet, scan_id)
+    assert len(ids) == len(set(ids)) and set(ids) == set(single[1])
+    again = fleet.nasscan("fleet", "part", scan_id, "0")  # a pod retried after the part is done
+    assert again.returncode == 0 and "done" in again.stderr
+    assert _parts(fleet, scan_id)[0].attempts == 1

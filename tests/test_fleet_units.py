@@ -107,3 +107,38 @@ def test_fleet_compose_profile_and_dockerfile() -> None:
     assert "pip install --no-cache-dir '.[fleet]'" in dockerfile
     assert 'ENTRYPOINT ["nasscan"]' in dockerfile
     assert "\nUSER nasscan\n" in dockerfile
+
+
+def test_kubernetes_indexed_job_manifest() -> None:
+    """The Indexed Job runs part $(index) of one recorded scan per pod (no cluster here)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "docker" / "k8s-indexed-job.yaml"
+    text = path.read_text()
+    job = yaml.safe_load(text)
+    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    shards = re.search(r"fleet submit .* --shards (\d+) --no-enqueue", text)
+    assert shards and int(shards.group(1)) == spec["completions"] == spec["parallelism"]
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert args[:3] == ["fleet", "part", "SCAN_ID"]
+    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    index_var = args[3].removeprefix("$(").removesuffix(")")
+    assert env[index_var]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']")
+    assert env["NASSCAN_DB"]["secretKeyRef"]["key"] == "url"  # no database URL in the file
+    assert "postgresql://" not in yaml.safe_dump(job)
+    assert "--allowed" in args
+    # The same arguments parse as `nasscan fleet part`.
+    from scanner.fleet.cli import part_cmd
+
+    ctx = part_cmd.make_context("part", [a.replace("$(PART_INDEX)", "2") for a in args[2:]])
+    assert ctx.params["index"] == 2 and ctx.params["allowed"] == ("10.20.0.0/16",)

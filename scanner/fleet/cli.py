@@ -47,6 +47,10 @@ BROKER_OPTION = click.option(
     "--broker", envvar="NASSCAN_BROKER", required=True, metavar="URL",
     help="Redis broker, redis://[:PASSWORD@]HOST[:PORT]/DB  [env: NASSCAN_BROKER]",
 )
+SUBMIT_BROKER_OPTION = click.option(
+    "--broker", envvar="NASSCAN_BROKER", default=None, metavar="URL",
+    help="Redis broker, redis://[:PASSWORD@]HOST[:PORT]/DB  [env: NASSCAN_BROKER]",
+)
 DB_OPTION = click.option(
     "--db", envvar="NASSCAN_DB", default=None, metavar="PATH|URL",
     help="History store shared by the fleet: postgresql://...  [env: NASSCAN_DB]",
@@ -109,7 +113,6 @@ def worker_cmd(
     _need_celery()
     from scanner.fleet.submit import SubmitError, check_queue
     from scanner.fleet.worker import WorkerConfig, build_app, default_name, start
-    from scanner.targets import TargetError, build_scope, split_specs
 
     logging.basicConfig(level=logging.WARNING,
                         format="nasscan worker: %(levelname)s: %(message)s", stream=sys.stderr)
@@ -121,13 +124,7 @@ def worker_cmd(
         raise InputError(str(exc)) from exc
     config = WorkerConfig(db=db, name=name or default_name(qs), concurrency=concurrency,
                           probe_options=_probe_options(probe_option), heartbeat=heartbeat)
-    if allowed:
-        tokens = split_specs(allowed)
-        try:
-            config.allowed = asyncio.run(build_scope(tokens))
-        except TargetError as exc:
-            raise InputError(f"bad --allowed: {exc}") from exc
-        config.allowed_text = ",".join(tokens)
+    _allowed_scope(config, allowed)
     try:  # a database that is down now is retried per part; say so once
         open_store(db).close()
     except HistoryError as exc:
@@ -153,7 +150,7 @@ def fleet_group() -> None:
 @_with_scan_options
 @fleet_group.command("submit")
 @click.argument("targets", nargs=-1)
-@BROKER_OPTION
+@SUBMIT_BROKER_OPTION
 @DB_OPTION
 @click.option("--queue", default="default", show_default=True, metavar="SEGMENT",
               help="Queue of the targets no --route matches.")
@@ -163,9 +160,14 @@ def fleet_group() -> None:
               help="Parts per queue (shard I/N of the seed's permutation).")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="A part started this often without finishing is failed.")
+@click.option("--no-enqueue", is_flag=True,
+              help="Record the scan and its parts only; run them with `nasscan fleet part`.")
 def submit_cmd(**p: Any) -> int:
     """Create a scan of TARGET... and enqueue its parts; prints the scan id."""
-    _need_celery()
+    if not p["no_enqueue"]:
+        _need_celery()
+        if not p["broker"]:
+            raise InputError("fleet submit needs --broker URL (or NASSCAN_BROKER)")
     from scanner.engine import ScanOptions, default_ports
     from scanner.fleet.app import make_app
     from scanner.fleet.submit import (
@@ -203,12 +205,12 @@ def submit_cmd(**p: Any) -> int:
     recorded = {
         "cli": {k: (list(v) if isinstance(v, tuple) else v) for k, v in p.items()
                 if k not in ("db", "broker")},
-        "fleet": {"broker": mask_url(p["broker"]), "parts": len(plans)},
+        "fleet": {"broker": mask_url(p["broker"] or ""), "parts": len(plans)},
     }
-    app = make_app(p["broker"])
+    app = None if p["no_enqueue"] else make_app(p["broker"])
     with closing(_store(p["db"])) as store:
         try:
-            scan_id = submit(app, p["broker"], store, scope, options, plans=plans,
+            scan_id = submit(app, p["broker"] or "", store, scope, options, plans=plans,
                              probes_spec=spec, task_options=task_options, recorded=recorded,
                              max_attempts=p["max_attempts"])
         except SubmitError as exc:
@@ -217,9 +219,65 @@ def submit_cmd(**p: Any) -> int:
     for plan in plans:
         per_queue[plan.queue] = per_queue.get(plan.queue, 0) + 1
     click.echo(scan_id)
-    click.echo("nasscan: submitted " + ", ".join(f"{n} part(s) to queue {q!r}"
-                                                  for q, n in per_queue.items()), err=True)
+    verb = "recorded (run them with `nasscan fleet part`)" if app is None else "submitted"
+    click.echo(f"nasscan: {verb} " + ", ".join(f"{n} part(s) for queue {q!r}"
+                                                for q, n in per_queue.items()), err=True)
     return EXIT_OK
+
+
+@fleet_group.command("part")
+@click.argument("scan")
+@click.argument("index", type=click.IntRange(min=0))
+@DB_OPTION
+@click.option("--allowed", "allowed", multiple=True, metavar="CIDR,...",
+              help="This runner's own scope: a part reaching outside it is refused.")
+@click.option("--name", default=None, help="Who runs the part (default: the host name).")
+@click.option("--probe-option", "probe_option", multiple=True, metavar="KEY=VALUE",
+              help="Probe option, e.g. credentials (never stored).")
+@click.option("--heartbeat", type=click.FloatRange(min=0.2), default=5.0, show_default=True)
+@click.option("--wait", "wait_limit", type=click.FloatRange(min=0), default=3600.0,
+              show_default=True, help="Seconds to wait while another runner holds the part.")
+def part_cmd(scan: str, index: int, db: str | None, allowed: tuple[str, ...], name: str | None,
+             probe_option: tuple[str, ...], heartbeat: float, wait_limit: float) -> int:
+    """Run part INDEX (0-based, e.g. $JOB_COMPLETION_INDEX) of SCAN here, without a broker.
+
+    For scans recorded with `fleet submit --no-enqueue`: a Kubernetes Indexed Job runs one
+    pod per part, and the parts form the one scan. Exit 0 when the part is done, 3 otherwise.
+    """
+    import socket
+
+    from scanner.fleet.submit import SubmitError, stored_payload
+    from scanner.fleet.worker import WorkerConfig, run_part_here
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="nasscan: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("nasscan").setLevel(logging.INFO)
+    config = WorkerConfig(db=db, name=name or socket.gethostname(), heartbeat=heartbeat,
+                          probe_options=_probe_options(probe_option))
+    _allowed_scope(config, allowed)
+    with closing(_store(db)) as store:
+        scan_id = _resolve(store, scan)
+        try:
+            payload = stored_payload(store, scan_id, index)
+        except SubmitError as exc:
+            raise InputError(str(exc)) from exc
+    outcome = run_part_here(config, payload, limit=wait_limit)
+    click.echo(f"nasscan: part {index} (shard {payload['shard']}) of scan {scan_id}: {outcome}",
+               err=True)
+    return EXIT_OK if outcome == state.DONE else EXIT_ABORTED
+
+
+def _allowed_scope(config: Any, allowed: tuple[str, ...]) -> None:
+    from scanner.targets import TargetError, build_scope, split_specs
+
+    if not allowed:
+        return
+    tokens = split_specs(allowed)
+    try:
+        config.allowed = asyncio.run(build_scope(tokens))
+    except TargetError as exc:
+        raise InputError(f"bad --allowed: {exc}") from exc
+    config.allowed_text = ",".join(tokens)
 
 
 def _resolve(store: Store, ref: str) -> str:

@@ -129,7 +129,7 @@ def check_broker(app: Celery, broker: str) -> None:
 
 
 def submit(
-    app: Celery,
+    app: Celery | None,
     broker: str,
     store: Store,
     scope: Scope,
@@ -141,29 +141,35 @@ def submit(
     recorded: dict[str, Any],
     max_attempts: int,
 ) -> str:
-    """Record the scan and its parts, enqueue one task per part; returns the scan id."""
-    check_broker(app, broker)
+    """Record the scan and its parts, enqueue one task per part; returns the scan id.
+
+    ``app`` None records the scan without enqueueing anything: its parts are then run by
+    ``nasscan fleet part`` (a Kubernetes Indexed Job, say), which reads them from the store.
+    """
+    if app is not None:
+        check_broker(app, broker)
+    template = {
+        "ports": str(options.ports),
+        "probes": probes_spec,
+        "seed": options.seed,
+        "options": task_options,
+        "max_attempts": max_attempts,
+        "hostnames": {a: h for p in plans for a, h in p.hostnames.items()},
+    }
+    recorded = {**recorded, "fleet": {**recorded.get("fleet", {}), "task": template}}
     report = Report(scanner=ScannerInfo(version=__version__), started_at=utcnow())
     report.scope = provisional_scope(scope, options)
     report.scope["fleet"] = {"parts": len(plans), "queues": sorted({p.queue for p in plans})}
     scan_id = store.begin_scan(report, recorded)
     state.add_parts(store, scan_id, [(p.queue, p.shard, p.targets) for p in plans])
+    if app is None:
+        return scan_id
     sent: set[int] = set()
     try:
         with app.producer_or_acquire() as producer:
             for number, plan in enumerate(plans):
-                payload = {
-                    "scan_id": scan_id,
-                    "part": number,
-                    "shard": plan.shard,
-                    "targets": plan.targets,
-                    "hostnames": plan.hostnames,
-                    "ports": str(options.ports),
-                    "probes": probes_spec,
-                    "seed": options.seed,
-                    "options": task_options,
-                    "max_attempts": max_attempts,
-                }
+                payload = {**template, "scan_id": scan_id, "part": number, "shard": plan.shard,
+                           "targets": plan.targets, "hostnames": plan.hostnames}
                 app.send_task(TASK_NAME, args=[payload], queue=plan.queue, producer=producer,
                               retry=True, retry_policy={"max_retries": 3})
                 sent.add(number)
@@ -175,6 +181,17 @@ def submit(
         state.maybe_finish_scan(store, scan_id)
         raise broker_error(broker, exc) from exc
     return scan_id
+
+
+def stored_payload(store: Store, scan_id: str, number: int) -> dict[str, Any]:
+    """The task of part ``number`` (0-based) rebuilt from the store, for ``fleet part``."""
+    template = (store.get_scan(scan_id).options.get("fleet") or {}).get("task")
+    part = state.get_part(store, scan_id, number)
+    if not isinstance(template, dict) or part is None:
+        raise SubmitError(f"scan {scan_id} has no part {number} to run")
+    names = template.get("hostnames") or {}
+    return {**template, "scan_id": scan_id, "part": number, "shard": part.shard,
+            "targets": part.targets, "hostnames": names}
 
 
 async def fleet_job(job: JobConfig, store: Store) -> str:

@@ -280,3 +280,42 @@ def start(
         "--loglevel", loglevel,
     ]
     app.worker_main(argv)
+
+
+class _Again(Exception):
+    def __init__(self, countdown: float) -> None:
+        super().__init__(f"again in {countdown:g}s")
+        self.countdown = countdown
+
+
+class _Request:
+    retries = 0
+
+
+class DirectTask:
+    """Stands in for the Celery task when a part runs without a broker (``fleet part``):
+    a retry becomes a wait in this process."""
+
+    def __init__(self) -> None:
+        self.request = _Request()
+
+    def retry(self, countdown: float = 1.0, max_retries: int | None = None,
+              **_: Any) -> Exception:
+        self.request.retries += 1
+        return _Again(countdown)
+
+
+def run_part_here(config: WorkerConfig, payload: dict[str, Any], *, limit: float) -> str:
+    """Run one part in this process (no broker): claims, scope check and upserts as a worker;
+    waits while another holder heartbeats; gives up after ``limit`` seconds of waiting."""
+    import time
+
+    task = DirectTask()
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return run_part(task, config, payload)
+        except _Again as again:
+            if time.monotonic() + again.countdown > deadline:
+                return "unfinished"
+            time.sleep(again.countdown)
