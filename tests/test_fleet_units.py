@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from fleet_fixtures import NASSCAN, free_port
 
+from scanner.fleet.state import Part
 from scanner.fleet.submit import Route, SubmitError, check_probe_options, parse_route, plan_parts
 from scanner.masking import mask_url
 
@@ -142,3 +144,98 @@ def test_kubernetes_indexed_job_manifest() -> None:
 
     ctx = part_cmd.make_context("part", [a.replace("$(PART_INDEX)", "2") for a in args[2:]])
     assert ctx.params["index"] == 2 and ctx.params["allowed"] == ("10.20.0.0/16",)
+
+
+# -- part claims, deferral, takeover and give-up, on a real SQLite store (no broker) ----------
+
+
+def _recorded_part(db: str, port: int) -> tuple[str, dict[str, object]]:
+    """A one-part scan of 127.0.0.1:PORT (discovery only) recorded without a broker."""
+    import asyncio
+
+    from scanner.engine import ScanOptions
+    from scanner.fleet.submit import stored_payload, submit
+    from scanner.history.store import open_store
+    from scanner.ports import parse_ports
+    from scanner.targets import build_scope
+
+    scope = asyncio.run(build_scope(["127.0.0.1"]))
+    options = ScanOptions(ports=parse_ports(str(port)), probes=[])
+    store = open_store(db)
+    try:
+        plans = plan_parts(scope, options, [], "q", 1)
+        scan_id = submit(None, "", store, scope, options, plans=plans, probes_spec="none",
+                         task_options={"timeout": 0.5}, recorded={}, max_attempts=3)
+        return scan_id, stored_payload(store, scan_id, 0)
+    finally:
+        store.close()
+
+
+def _set_part(db: str, scan_id: str, **values: object) -> None:
+    from scanner.history.store import open_store
+
+    store = open_store(db)
+    try:
+        for key, value in values.items():
+            store.execute(f"UPDATE fleet_shards SET {key} = ? WHERE scan_id = ?", (value, scan_id))
+        store.commit()
+    finally:
+        store.close()
+
+
+def _part(db: str, scan_id: str) -> Part:
+    from scanner.fleet import state
+    from scanner.history.store import open_store
+
+    store = open_store(db)
+    try:
+        return state.parts(store, scan_id)[0]
+    finally:
+        store.close()
+
+
+def test_a_part_held_by_a_live_runner_waits_a_silent_one_is_taken_over(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scanner.fleet import state
+    from scanner.fleet.worker import WorkerConfig, run_part_here
+
+    db = str(tmp_path / "h.sqlite3")
+    port = free_port()
+    scan_id, payload = _recorded_part(db, port)
+    fresh = datetime.now(UTC).isoformat()
+    _set_part(db, scan_id, state=state.STARTED, worker="other", attempts=1, heartbeat_at=fresh)
+    config = WorkerConfig(db=db, name="me", heartbeat=1.0)
+    assert run_part_here(config, payload, limit=0.5) == "unfinished"  # deferred, not run
+    part = _part(db, scan_id)
+    assert (part.state, part.worker, part.attempts) == (state.STARTED, "other", 1)
+    stale = (datetime.now(UTC) - timedelta(seconds=10)).isoformat()
+    _set_part(db, scan_id, heartbeat_at=stale)
+    assert run_part_here(config, payload, limit=30) == state.DONE  # taken over
+    part = _part(db, scan_id)
+    assert (part.state, part.worker, part.attempts) == (state.DONE, "me", 2)
+    assert run_part_here(config, payload, limit=30) == state.DONE  # a late duplicate: ignored
+    assert _part(db, scan_id).attempts == 2
+
+
+def test_a_part_started_max_attempts_times_fails_and_the_scan_is_incomplete(
+    tmp_path: Path,
+) -> None:
+    from scanner.fleet import state
+    from scanner.fleet.worker import WorkerConfig, run_part_here
+    from scanner.history.store import open_store
+
+    db = str(tmp_path / "h.sqlite3")
+    scan_id, payload = _recorded_part(db, free_port())
+    _set_part(db, scan_id, state=state.STARTED, worker="dead", attempts=3,
+              heartbeat_at="2026-01-01T00:00:00+00:00")
+    assert run_part_here(WorkerConfig(db=db, name="me"), payload, limit=5) == state.FAILED
+    part = _part(db, scan_id)
+    assert part.state == state.FAILED and "gave up after 3 attempts" in (part.error or "")
+    store = open_store(db)
+    try:
+        assert state.scan_status(store, scan_id) == "incomplete"
+        failed = store.load_report(scan_id).scope["fleet"]["failed"]
+        assert [f["part"] for f in failed] == [0]
+    finally:
+        store.close()
