@@ -55,9 +55,11 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="nasscan-redis-"))
     log = tmp / "redis.log"
+    server = shutil.which("redis-server")
+    assert server, "redis-server is missing: scripts/setup.sh installs it"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+            [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
              "--appendonly", "no", "--dir", str(tmp)],
             stdout=out, stderr=subprocess.STDOUT,
         )
@@ -67,6 +69,16 @@ def redis_server() -> Iterator[str]:
     finally:
         _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str:
+    """A PostgreSQL server binary: Debian keeps them off PATH, in /usr/lib/postgresql/N/bin."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if found:
+        return str(found[-1])
+    path = shutil.which(name)
+    assert path, f"PostgreSQL's {name} is missing: scripts/setup.sh installs 'postgresql'"
+    return path
 
 
 @contextlib.contextmanager
@@ -81,13 +93,14 @@ def postgres_server() -> Iterator[str]:
     data = tmp / "data"
     log = tmp / "pg.log"
     subprocess.run(
-        ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
         check=True, capture_output=True, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
     )
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            ["postgres", "-D", str(data), "-k", str(tmp), "-h", "127.0.0.1", "-p", str(port),
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            [_pg_bin("postgres"), "-D", str(data), "-k", str(tmp), "-h", "127.0.0.1",
+             "-p", str(port), "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off"],
             stdout=out, stderr=subprocess.STDOUT, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
         )
     try:
