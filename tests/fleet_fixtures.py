@@ -81,36 +81,65 @@ def _pg_bin(name: str) -> str:
     return path
 
 
+class PgCluster:
+    """A throw-away PostgreSQL cluster (initdb as user postgres) that can be stopped and
+    started again on the same port and data (a database outage)."""
+
+    def __init__(self) -> None:
+        import pwd
+
+        self.pw = pwd.getpwnam("postgres")
+        self.port = free_port()
+        self.tmp = Path(tempfile.mkdtemp(prefix="nasscan-pg-"))
+        os.chown(self.tmp, self.pw.pw_uid, self.pw.pw_gid)
+        self.data = self.tmp / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.proc: subprocess.Popen[bytes] | None = None
+        subprocess.run(
+            [_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "--no-sync"],
+            check=True, capture_output=True, user=self.pw.pw_uid, group=self.pw.pw_gid,
+            cwd=self.tmp,
+        )
+
+    def start(self) -> None:
+        log = self.tmp / "pg.log"
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [_pg_bin("postgres"), "-D", str(self.data), "-k", str(self.tmp),
+                 "-h", "127.0.0.1", "-p", str(self.port), "-c", "fsync=off",
+                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                stdout=out, stderr=subprocess.STDOUT, user=self.pw.pw_uid,
+                group=self.pw.pw_gid, cwd=self.tmp,
+            )
+        _wait_port(self.port, self.proc, "postgres", log)
+        _wait_sql(self.url)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc, timeout=20)
+            self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster (initdb as user postgres); yields a postgresql:// URL."""
-    import pwd
-
-    pw = pwd.getpwnam("postgres")
-    port = free_port()
-    tmp = Path(tempfile.mkdtemp(prefix="nasscan-pg-"))
-    os.chown(tmp, pw.pw_uid, pw.pw_gid)
-    data = tmp / "data"
-    log = tmp / "pg.log"
-    subprocess.run(
-        [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-        check=True, capture_output=True, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
-    )
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [_pg_bin("postgres"), "-D", str(data), "-k", str(tmp), "-h", "127.0.0.1",
-             "-p", str(port), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off"],
-            stdout=out, stderr=subprocess.STDOUT, user=pw.pw_uid, group=pw.pw_gid, cwd=tmp,
-        )
-    try:
-        _wait_port(port, proc, "postgres", log)
-        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        _wait_sql(url)
-        yield url
-    finally:
-        _stop(proc, timeout=20)
-        shutil.rmtree(tmp, ignore_errors=True)
+    """A throw-away PostgreSQL cluster; yields its postgresql:// URL."""
+    with pg_cluster() as cluster:
+        yield cluster.url
 
 
 def _wait_sql(url: str) -> None:

@@ -239,3 +239,30 @@ def test_a_part_started_max_attempts_times_fails_and_the_scan_is_incomplete(
         assert [f["part"] for f in failed] == [0]
     finally:
         store.close()
+
+
+def test_a_part_waits_for_postgresql_to_come_back_and_resumes() -> None:
+    """The database goes down before a part starts: the part retries with back-off (the
+    message is kept) and finishes once PostgreSQL is back."""
+    import threading
+    import time
+
+    from fleet_fixtures import pg_cluster
+
+    from scanner.fleet import state
+    from scanner.fleet.worker import WorkerConfig, run_part_here
+
+    with pg_cluster() as pg:
+        scan_id, payload = _recorded_part(pg.url, free_port())
+        pg.stop()
+        back = threading.Timer(2.0, pg.start)
+        started = time.monotonic()
+        back.start()
+        try:
+            outcome = run_part_here(WorkerConfig(db=pg.url, name="me"), payload, limit=60)
+        finally:
+            back.join()
+        assert outcome == state.DONE
+        assert time.monotonic() - started >= 2.0  # it did wait for the database
+        part = _part(pg.url, scan_id)
+        assert (part.state, part.attempts) == (state.DONE, 1)
