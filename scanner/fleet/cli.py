@@ -239,9 +239,9 @@ def submit_cmd(**p: Any) -> int:
               show_default=True, help="Seconds to wait while another runner holds the part.")
 def part_cmd(scan: str, index: int, db: str | None, allowed: tuple[str, ...], name: str | None,
              probe_option: tuple[str, ...], heartbeat: float, wait_limit: float) -> int:
-    """Run part INDEX (0-based, e.g. $JOB_COMPLETION_INDEX) of SCAN here, without a broker.
+    """Run one recorded part of SCAN here, without a broker.
 
-    For scans recorded with `fleet submit --no-enqueue`: a Kubernetes Indexed Job runs one
+    INDEX is 0-based (a Kubernetes Indexed Job's completion index). For scans recorded with `fleet submit --no-enqueue`: a Kubernetes Indexed Job runs one
     pod per part, and the parts form the one scan. Exit 0 when the part is done, 3 otherwise.
     """
     import socket
