@@ -241,8 +241,9 @@ def part_cmd(scan: str, index: int, db: str | None, allowed: tuple[str, ...], na
              probe_option: tuple[str, ...], heartbeat: float, wait_limit: float) -> int:
     """Run one recorded part of SCAN here, without a broker.
 
-    INDEX is 0-based (a Kubernetes Indexed Job's completion index). For scans recorded with `fleet submit --no-enqueue`: a Kubernetes Indexed Job runs one
-    pod per part, and the parts form the one scan. Exit 0 when the part is done, 3 otherwise.
+    INDEX is 0-based (a Kubernetes Indexed Job's completion index). For scans recorded with
+    `fleet submit --no-enqueue`: one pod per part, and the parts form the one scan. Exit 0 when
+    the part is done, 3 otherwise.
     """
     import socket
 
