@@ -650,7 +650,9 @@ def _load_extensions() -> None:
         from scanner.history.cli import COMMANDS
     except ImportError:  # pragma: no cover - until the history package is committed
         COMMANDS = []
-    for command in [lab_group, *COMMANDS]:
+    from scanner.fleet.cli import COMMANDS as FLEET  # nasscan worker, nasscan fleet
+
+    for command in [lab_group, *COMMANDS, *FLEET]:
         if command.name and command.name not in cli.commands:
             cli.add_command(command)
 

@@ -10,6 +10,7 @@ or an error string is masked too. ``19790312-2391`` becomes ``19790312-XXXX``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from scanner.classify import personnummer, phone
 from scanner.redact import redact_text
 
-__all__ = ["mask_data", "mask_model", "mask_report", "mask_text"]
+__all__ = ["mask_data", "mask_model", "mask_report", "mask_text", "mask_url"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -73,3 +74,18 @@ def mask_model(model: T) -> T:
 def mask_report(report: T) -> T:
     """The final guard for writers: the whole report (services, findings, errors) masked."""
     return mask_model(report)
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
+
+_PASSWORD_PARAM = re.compile(r"(\bpassword\s*=\s*)[^&\s]*", re.IGNORECASE)
+
+
+def mask_url(text: str) -> str:
+    """Every ``scheme://user:password@host`` in ``text`` with the password as ``***``.
+
+    Broker and database URLs are masked this way before they reach a log, an error or the
+    history: ``redis://:s3cret@h/0`` becomes ``redis://:***@h/0``.
+    """
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + ":***@", text)
+    return _PASSWORD_PARAM.sub(lambda m: m.group(1) + "***", text)

@@ -22,7 +22,7 @@ LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
           libnginx-mod-http-dav-ext apache2 lighttpd tgt tftpd-hpa iproute2 openssl procps
           nftables util-linux webfs mini-httpd)
 TEST_DEBS=(nfs-common tftp-hpa nmap libnfs-utils curl postgresql chromium docker-compose
-           python3-pyftpdlib time tmux poppler-utils)
+           python3-pyftpdlib time tmux poppler-utils redis-server)
 
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 

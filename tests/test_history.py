@@ -151,7 +151,7 @@ def test_scans_are_recorded_listed_and_reloaded(store: Store) -> None:
         A.model_dump(mode="json"), B.model_dump(mode="json"))
     assert store.previous_of_same_scope(second) == first
     assert store.last_two_of_same_scope() == (first, second)
-    assert store.schema_version == len(MIGRATIONS) == 2
+    assert store.schema_version == len(MIGRATIONS) == 3
 
 
 def test_unknown_reference_is_a_clear_error(store: Store) -> None:
@@ -182,7 +182,7 @@ def test_migrations_run_once(tmp_path: Path) -> None:
     open_store(db).close()
     s = open_store(db)
     rows = s._exec("SELECT version FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == [1, 2]
+    assert [r[0] for r in rows] == [1, 2, 3]
     s.close()
 
 
@@ -200,7 +200,7 @@ def test_a_version_1_store_is_migrated_keeping_its_scans(tmp_path: Path) -> None
     conn.commit()
     conn.close()
     store = open_store(str(db))
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     assert [s.id for s in store.list_scans()] == ["20260101-000000-aaaa"]
     store.record_queued("20260101-000000-aaaa", [("127.0.10.1", 445, "tcp")])
     assert store.queued("20260101-000000-aaaa") == [("127.0.10.1", 445, "tcp")]

@@ -86,6 +86,10 @@ async def run_recorded(
 async def scan_job(job: JobConfig, store: Store) -> str:
     """A schedule job: a ``ScanRequest`` like ``nasscan scan``'s, recorded in ``store``; its
     secret probe options come from the environment or the secrets file, never from history."""
+    if job.fleet is not None:  # submitted to fleet workers instead of scanned here
+        from scanner.fleet.submit import fleet_job
+
+        return await fleet_job(job, store)
     from dataclasses import replace
 
     from scanner.credentials import resolve_probe_options

@@ -43,6 +43,18 @@ class AlertConfig(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=120)
 
 
+class FleetJobConfig(BaseModel):
+    """``[jobs.NAME.fleet]``: submit the job to fleet workers (broker: ``NASSCAN_BROKER``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str = "default"
+    shards: int = Field(default=1, ge=1, le=4096)
+    routes: dict[str, str] = Field(default_factory=dict)
+    """CIDR -> queue, as ``fleet submit --route CIDR=QUEUE``."""
+    wait: float = Field(default=86400.0, gt=0)
+    """Seconds to wait for the parts before comparing and alerting on what was found."""
+
+
 class JobConfig(ScanRequest):
     """One scheduled scan: every ``ScanRequest`` option, a cron line and alerts."""
 
@@ -56,6 +68,8 @@ class JobConfig(ScanRequest):
     secrets: list[str] = Field(default_factory=list)
     """Secret probe options this job needs from the environment or the secrets file
     (``NASSCAN_SMB_PASSWORD``...): a run without one of them fails and says which."""
+    fleet: FleetJobConfig | None = None
+    """``[jobs.NAME.fleet]``: run on fleet workers instead of here."""
 
     def recordable(self) -> dict[str, Any]:
         """What the history keeps of this job: no secret option, no webhook URL."""

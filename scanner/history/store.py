@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import platformdirs
 
+from scanner.masking import mask_url
 from scanner.models import Finding, Report, ScannerInfo, Service, finding_order
 from scanner.redact import redact_text, redact_url
 
@@ -62,6 +63,26 @@ MIGRATIONS: list[list[str]] = [
             port INTEGER NOT NULL,
             transport TEXT NOT NULL,
             PRIMARY KEY (scan_id, host, port, transport)
+        )""",
+    ],
+    [
+        # 3: the parts of a fleet scan (scanner/fleet): one row per shard task.
+        """CREATE TABLE fleet_shards (
+            scan_id TEXT NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+            part INTEGER NOT NULL,
+            queue TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            targets TEXT NOT NULL,
+            state TEXT NOT NULL,
+            worker TEXT,
+            attempts INTEGER NOT NULL,
+            services INTEGER NOT NULL,
+            findings INTEGER NOT NULL,
+            error TEXT,
+            stats TEXT,
+            updated_at TEXT NOT NULL,
+            heartbeat_at TEXT,
+            PRIMARY KEY (scan_id, part)
         )""",
     ],
 ]
@@ -114,7 +135,8 @@ class Store:
     def __init__(self, conn: _Conn, *, placeholder: str, url: str) -> None:
         self._conn = conn
         self._ph = placeholder
-        self.url = url
+        self.url = mask_url(url)
+        """The store's address for messages: a password in a URL is replaced by ``***``."""
         self._migrate()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -124,7 +146,16 @@ class Store:
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(self._sql(sql), tuple(params))
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement with ``?`` placeholders (for tables kept by other modules)."""
+        return self._exec(sql, params)
+
+    def commit(self) -> None:
+        self._conn.commit()
+
     def _migrate(self) -> None:
+        if self._ph == "%s":  # PostgreSQL: fleet workers starting together migrate one by one
+            self._exec("SELECT pg_advisory_xact_lock(7461636)")
         self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = self._exec("SELECT MAX(version) FROM schema_version").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
