@@ -147,13 +147,13 @@ def fleet_group() -> None:
     """Scans run by workers in each network segment, recorded as one scan."""
 
 
-@_with_scan_options
 def _typed_options(values: tuple[str, ...]) -> dict[str, Any]:
     """``--probe-option`` values typed and validated as ``nasscan scan`` does them (secret ones
     completed from this machine's environment or secrets file)."""
     return _probe_options(_raw_probe_options(values))[0]
 
 
+@_with_scan_options
 @fleet_group.command("submit")
 @click.argument("targets", nargs=-1)
 @SUBMIT_BROKER_OPTION
