@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.crawl import Budget, Crawler, Item, Lister, NotListable, Page, join
 from scanner.dialer import Connection
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
     Listing,
@@ -66,6 +66,9 @@ class Facts:
     anon_pass_reply: int | None = None
     listing: Listing | None = None
     listing_method: str | None = None
+    mlsd: bool = False
+    crawler: Crawler | None = None
+    """The running crawl: a probe cut short still reports what it had listed."""
     writable_hint: str | None = None
     readable_hint: bool = False
     transcript: list[str] = field(default_factory=list)
@@ -126,8 +129,12 @@ class FtpProbe(Probe):
         login is a finding even when the listing (e.g. unreachable passive ports) failed."""
         findings: list[Finding] = []
         if facts.service is not None and facts.anonymous.startswith("accepted"):
+            crawler = facts.crawler
+            if facts.listing is None and crawler is not None and crawler.result.dirs_listed:
+                facts.listing = crawler.result.listing()
             if facts.listing is not None:
                 facts.listing.truncated = True
+                facts.listing.partial = facts.listing.partial or detail[:200]
             findings = [
                 f
                 for f in self._findings(facts.service, facts)
@@ -236,19 +243,78 @@ class FtpProbe(Probe):
     async def _list_safely(
         self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
     ) -> None:
-        """List; a failure of the listing alone is recorded, the probe goes on."""
-        try:
-            await self._list(service, ctx, client, facts)
-        except TimeoutError:
-            facts.listing_error = (Status.TIMEOUT, "listing timed out")
-        except (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError) as exc:
-            facts.listing_error = (Status.PROTOCOL_ERROR, f"listing: {exc}"[:300])
-        except OSError as exc:  # e.g. passive ports filtered
-            facts.listing_error = (Status.ERROR, f"listing: {type(exc).__name__}: {exc}"[:300])
-        else:
+        """List through the shared crawler; what broke the listing is recorded, what was
+        listed before it is kept (partial), the probe goes on."""
+        crawler = Crawler(
+            self._lister(service, ctx, client, facts), ctx.bounds,
+            stop_on_error=True,  # the control connection is in an unknown state after a failure
+            deadline=asyncio.get_running_loop().time() + max(1.0, ctx.timeout * 0.5),
+            seed=int(ctx.option("seed", 0) or 0),
+        )  # fmt: skip
+        facts.crawler = crawler
+        result = await crawler.run()
+        facts.listing_method = "MLSD" if facts.mlsd else "LIST"
+        if result.dirs_listed:
+            facts.listing = result.listing()
+        exc = result.last_error
+        if exc is None:
             return
-        if facts.listing is not None:
-            facts.listing.truncated = True
+        if isinstance(exc, TimeoutError):
+            facts.listing_error = (Status.TIMEOUT, "listing timed out")
+        elif isinstance(exc, (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError)):
+            facts.listing_error = (Status.PROTOCOL_ERROR, f"listing: {exc}"[:300])
+        else:
+            facts.listing_error = (Status.ERROR, f"listing: {type(exc).__name__}: {exc}"[:300])
+
+    def _lister(
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+    ) -> Lister:
+        """List one directory (paths are relative to the login directory on the wire)."""
+        open_data, upgrade = _data_channel(service, ctx)
+        # option ftp.mlsd=false: LIST only (for servers whose MLSD is broken)
+        facts.mlsd = (
+            ftpp.feat_has(facts.feats, "MLST") and ctx.option("ftp.mlsd", True) is not False
+        )
+        typed = False
+
+        async def once(path: str, budget: Budget) -> ftpp.ListResult:
+            res = await client.list_dir(
+                path.lstrip("/"), open_data, mlsd=facts.mlsd,
+                max_entries=ctx.bounds.entries, max_bytes=max(1, budget.bytes_left),
+                upgrade=upgrade if facts.anonymous_over_tls else None,
+            )  # fmt: skip
+            budget.spend(res.bytes_read)
+            return res
+
+        async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+            nonlocal typed
+            if not typed:
+                await client.command("TYPE I")
+                typed = True
+            try:
+                res = await once(path, budget)
+            except ftpp.FtpProtocolError:
+                if path != "/" or not facts.mlsd or not budget.take():
+                    raise
+                facts.mlsd = False  # MLSD advertised but broken: fall back to LIST once
+                res = await once(path, budget)
+            ok = res.reply is not None and res.reply.kind == 2
+            if path == "/" and not ok and not res.entries and facts.mlsd and budget.take():
+                facts.mlsd = False
+                res = await once(path, budget)
+                ok = res.reply is not None and res.reply.kind == 2
+            if not ok and not res.entries:
+                code = res.reply.code if res.reply is not None else "no reply"
+                raise NotListable(f"listing refused ({code})")
+            for e in res.entries:
+                self._hints(facts, e, join(path, e.name))
+            items = [
+                Item(name=e.name, is_dir=e.is_dir, size=e.size, mtime=e.mtime, link=e.is_link)
+                for e in res.entries
+            ]
+            return Page(items, bad=res.bad, complete=not res.truncated)
+
+        return list_dir
 
     async def _anonymous(
         self, client: ftpp.FtpClient, facts: Facts, *, over_tls: bool = False
@@ -260,73 +326,6 @@ class FtpProbe(Probe):
         if r1.code == 230:
             return True
         return r2 is not None and r2.code == 230
-
-    async def _list(
-        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
-    ) -> None:
-        """Bounded breadth-first listing from the login directory."""
-        b = ctx.bounds
-        # option ftp.mlsd=false: LIST only (for servers whose MLSD is broken)
-        mlsd = ftpp.feat_has(facts.feats, "MLST") and ctx.option("ftp.mlsd", True) is not False
-        await client.command("TYPE I")
-        open_data, upgrade = _data_channel(service, ctx)
-
-        entries: list[Entry] = []
-        truncated = False
-        queue: list[tuple[str, int]] = [("", 1)]
-        requests = 0
-        budget = b.bytes
-        root_listed = False
-        while queue:
-            path, depth = queue.pop(0)
-            if requests >= b.requests or budget <= 0:
-                truncated = True
-                break
-            requests += 1
-            try:
-                res = await client.list_dir(
-                    path,
-                    open_data,
-                    mlsd=mlsd,
-                    max_entries=b.entries - len(entries),
-                    max_bytes=budget,
-                    upgrade=upgrade if facts.anonymous_over_tls else None,
-                )
-            except ftpp.FtpProtocolError:
-                if path == "" and mlsd:
-                    mlsd = False  # MLSD advertised but broken: fall back to LIST once
-                    queue.insert(0, ("", 1))
-                    requests -= 1
-                    continue
-                raise
-            budget -= res.bytes_read
-            ok = res.reply is not None and res.reply.kind == 2
-            if path == "" and not ok and not res.entries and mlsd:
-                mlsd = False
-                queue.insert(0, ("", 1))
-                continue
-            if path == "":
-                root_listed = ok or bool(res.entries)
-                if root_listed:
-                    # shared with facts so that a later failure keeps what was listed
-                    facts.listing = Listing(entries=[], truncated=True)
-                    entries = facts.listing.entries  # pydantic copied the list: use its own
-                    facts.listing_method = "MLSD" if mlsd else "LIST"
-            for e in res.entries:
-                rel = f"{path}/{e.name}" if path else e.name
-                entries.append(Entry(path=rel, size=e.size, mtime=e.mtime, is_dir=e.is_dir))
-                self._hints(facts, e, rel)
-                if e.is_dir and not e.is_link:
-                    if depth < b.depth:
-                        queue.append((rel, depth + 1))
-                    else:
-                        truncated = True
-            if res.truncated or len(entries) >= b.entries:
-                truncated = True
-                break
-        facts.listing_method = "MLSD" if mlsd else "LIST"
-        if facts.listing is not None:
-            facts.listing.truncated = truncated
 
     async def _sample_safely(
         self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
@@ -354,7 +353,7 @@ class FtpProbe(Probe):
             try:
                 res = await asyncio.wait_for(
                     client.retrieve_head(
-                        e.path,
+                        e.path.lstrip("/"),  # relative to the login directory
                         open_data,
                         n,
                         upgrade=upgrade if facts.anonymous_over_tls else None,
@@ -458,16 +457,7 @@ class FtpProbe(Probe):
             access: Access | None = None
             if listing is not None:
                 access = Access.READ if facts.readable_hint else Access.LIST
-                evidence.update(
-                    {
-                        "entries": len(listing.entries),
-                        "truncated": listing.truncated,
-                        "method": facts.listing_method,
-                        "sample": [
-                            x.path + ("/" if x.is_dir else "") for x in listing.entries[:10]
-                        ],
-                    }
-                )
+                evidence["method"] = facts.listing_method
             else:
                 evidence["listing"] = "login accepted, listing refused or unavailable"
             if facts.writable_hint:
@@ -490,7 +480,6 @@ class FtpProbe(Probe):
                 )
             )
         return out
-
 
 
 def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDialer, Any]:

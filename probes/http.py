@@ -29,22 +29,19 @@ import asyncio
 import secrets
 import ssl
 import time
-from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.crawl import Budget, CrawlResult, Item, Lister, NotListable, Page, crawl
 from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
-    Listing,
     ProbeResult,
     ServiceInfo,
     Status,
@@ -78,7 +75,6 @@ SAMPLE = 10
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
 
-
 @dataclass
 class _Budget:
     """The crawl's shared bounds for one service."""
@@ -105,6 +101,7 @@ class _State:
     auth_challenges: list[dict[str, str]] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
     server: str = ""
+    max_entries: int = 2000
 
 
 def _norm_dir(path: str) -> str:
@@ -212,68 +209,88 @@ def _is_s3(resp: HttpResponse) -> bool:
     return s3proto.fingerprint(resp.status, resp.headers, resp.body) is not None
 
 
-@dataclass
-class _Crawl:
-    root: str
-    family: str
-    entries: list[Entry] = field(default_factory=list)
-    pages: int = 0
-    truncated: bool = False
+def _items(parsed: ParsedListing, url_path: str) -> list[Item]:
+    return [
+        Item(name=i.name, is_dir=i.is_dir, size=i.size, mtime=i.mtime,
+             key=url_path + i.name + "/" if i.is_dir else None)
+        for i in parsed.entries
+    ]  # fmt: skip
 
 
-async def _crawl_http(st: _State, root: str, first: ParsedListing, ctx: ProbeContext) -> _Crawl:
-    crawl = _Crawl(root, first.family)
-    queue: deque[tuple[str, ParsedListing | None, int]] = deque([(root, first, 0)])
-    max_entries = ctx.bounds.entries
-    while queue:
-        path, parsed, depth = queue.popleft()
+def _url_path(root: str, path: str) -> str:
+    """The URL path of the crawl path ``/a/b`` under the resource ``root`` (``/files/``)."""
+    return root if path == "/" else root + path[1:] + "/"
+
+
+async def _fetch(st: _State, method: str, url_path: str, budget: Budget, **kw: Any) -> HttpResponse:
+    """One request of a crawl (the crawler already charged it); no redirects followed."""
+    resp = await st.target.request(
+        method, _quote_path(url_path),
+        max_body=max(0, min(st.target.max_body, budget.bytes_left)),
+        timeout=max(0.3, min(st.target.request_timeout, st.budget.remaining())), **kw,
+    )  # fmt: skip
+    budget.spend(len(resp.body))
+    return resp
+
+
+def _http_lister(st: _State, root: str) -> Lister:
+    async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+        url_path = _url_path(root, path)
+        st.visited.add(url_path)
+        resp = await _fetch(st, "GET", url_path, budget)
+        if resp.status != 200:
+            raise NotListable(f"HTTP {resp.status}")
+        parsed = parse_listing(
+            resp.body, path=url_path, content_type=resp.content_type, server=st.server,
+            max_entries=st.max_entries,
+        )  # fmt: skip
         if parsed is None:
-            got = await _get(st, "GET", _quote_path(path), follow=False)
-            if got is None:
-                crawl.truncated = True
-                break
-            _, resp = got
-            if resp.status != 200:
-                continue
-            parsed = parse_listing(
-                resp.body,
-                path=path,
-                content_type=resp.content_type,
-                server=st.server,
-                max_entries=ctx.bounds.entries,
-            )
-            if parsed is None:
-                continue
-        st.visited.add(path)
-        crawl.pages += 1
-        crawl.truncated = crawl.truncated or parsed.truncated
-        for item in parsed.entries:
-            if len(crawl.entries) >= max_entries:
-                crawl.truncated = True
-                break
-            full = path + item.name + ("/" if item.is_dir else "")
-            crawl.entries.append(
-                Entry(path=full, size=item.size, mtime=item.mtime, is_dir=item.is_dir)
-            )
-            if item.is_dir:
-                if depth + 1 < ctx.bounds.depth:
-                    queue.append((full, None, depth + 1))
-                else:
-                    crawl.truncated = True
-        if crawl.truncated and len(crawl.entries) >= max_entries:
-            break
-    if queue:
-        crawl.truncated = True
-    crawl.truncated = crawl.truncated or st.budget.truncated
-    return crawl
+            raise NotListable("not a listing page")
+        return Page(_items(parsed, url_path), complete=not (parsed.truncated or resp.truncated))
+
+    return list_dir
+
+
+def _dav_items(resources: list[Any], url_path: str) -> list[Item]:
+    out: list[Item] = []
+    for r in resources:
+        rp = _norm_dir(r.href) if r.is_collection else r.href
+        if not rp.startswith(url_path) or rp.rstrip("/") == url_path.rstrip("/"):
+            continue
+        name = rp[len(url_path) :].strip("/")
+        if not name or "/" in name:
+            continue  # not a direct child (a Depth: 1 answer holds only those)
+        out.append(Item(name=name, is_dir=r.is_collection, size=r.size, mtime=r.mtime,
+                        key="dav:" + rp if r.is_collection else None))  # fmt: skip
+    return out
+
+
+def _dav_lister(st: _State, root: str) -> Lister:
+    async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+        url_path = _url_path(root, path)
+        st.visited.add("dav:" + url_path)
+        resp = await _fetch(st, "PROPFIND", url_path, budget, headers=_DAV_HEADERS,
+                            body=PROPFIND_BODY)  # fmt: skip
+        if resp.status != 207:
+            raise NotListable(f"HTTP {resp.status}")
+        try:
+            resources = list(parse_multistatus(resp.body))
+        except ValueError as exc:
+            if resp.truncated:
+                raise ValueError("multistatus cut by the byte bound") from exc
+            raise
+        return Page(_dav_items(resources, url_path), complete=not resp.truncated)
+
+    return list_dir
+
+
+_DAV_HEADERS = {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'}
 
 
 async def _propfind(st: _State, path: str) -> tuple[HttpResponse, list[Any]] | None:
     got = await _get(
-        st, "PROPFIND", _quote_path(path),
-        headers={"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'},
-        body=PROPFIND_BODY, follow=False,
-    )  # fmt: skip
+        st, "PROPFIND", _quote_path(path), headers=_DAV_HEADERS, body=PROPFIND_BODY, follow=False
+    )
     if got is None:
         return None
     _, resp = got
@@ -285,65 +302,17 @@ async def _propfind(st: _State, path: str) -> tuple[HttpResponse, list[Any]] | N
         return resp, []
 
 
-async def _crawl_dav(st: _State, root: str, first: list[Any], ctx: ProbeContext) -> _Crawl:
-    crawl = _Crawl(root, "webdav")
-    queue: deque[tuple[str, list[Any] | None, int]] = deque([(root, first, 0)])
-    while queue:
-        path, resources, depth = queue.popleft()
-        if resources is None:
-            got = await _propfind(st, path)
-            if got is None:
-                crawl.truncated = True
-                break
-            resources = got[1]
-        st.visited.add("dav:" + path)
-        crawl.pages += 1
-        for r in resources:
-            rp = _norm_dir(r.href) if r.is_collection else r.href
-            if rp.rstrip("/") == path.rstrip("/") or not rp.startswith(path):
-                continue
-            if len(crawl.entries) >= ctx.bounds.entries:
-                crawl.truncated = True
-                break
-            crawl.entries.append(Entry(path=rp, size=r.size, mtime=r.mtime, is_dir=r.is_collection))
-            if r.is_collection:
-                if depth + 1 < ctx.bounds.depth:
-                    queue.append((rp, None, depth + 1))
-                else:
-                    crawl.truncated = True
-        if len(crawl.entries) >= ctx.bounds.entries:
-            break
-    if queue:
-        crawl.truncated = True
-    crawl.truncated = crawl.truncated or st.budget.truncated
-    return crawl
-
-
-async def _own_budget(st: _State, ctx: ProbeContext, crawl: Coroutine[Any, Any, _Crawl]) -> _Crawl:
-    """Run one resource's crawl with its own request/byte bounds (``ListingBounds`` are per
-    resource); the service's deadline stays shared."""
-    saved = st.budget
-    st.budget = _Budget(saved.deadline, ctx.bounds.requests, ctx.bounds.bytes)
-    try:
-        return await crawl
-    finally:
-        st.budget = saved
-
-
-def _evidence(crawl: _Crawl, url: str) -> dict[str, Any]:
-    files = [e for e in crawl.entries if not e.is_dir]
-    sizes = [e.size for e in files if e.size is not None]
-    return {
-        "url": url,
-        "family": crawl.family,
-        "files": len(files),
-        "directories": len(crawl.entries) - len(files),
-        "total_size": sum(sizes),
-        "sample": [e.path for e in files[:SAMPLE]] or [e.path for e in crawl.entries[:SAMPLE]],
-        "pages": crawl.pages,
-        "truncated": crawl.truncated,
-    }
-
+async def _crawl(
+    st: _State, ctx: ProbeContext, lister: Lister, first: Page, key: str, first_bytes: int
+) -> CrawlResult:
+    """One resource's crawl by the shared crawler: its own request/byte budget (the first page,
+    already fetched, counts), the service's deadline."""
+    budget = Budget(max(1, ctx.bounds.requests), ctx.bounds.bytes, st.budget.deadline - 0.3)
+    budget.spend(first_bytes)
+    return await crawl(
+        lister, ctx.bounds, first=first, root_key=key, budget=budget,
+        seed=int(ctx.option("seed", 0) or 0), max_errors=5,
+    )  # fmt: skip
 
 
 async def _sample(st: _State, ctx: ProbeContext, finding: Finding) -> None:
@@ -353,11 +322,12 @@ async def _sample(st: _State, ctx: ProbeContext, finding: Finding) -> None:
     n, count = ctx.sample_settings("http")
     if n == 0 or finding.kind != Kind.UNAUTHENTICATED_ACCESS or finding.listing is None:
         return
-    root = finding.resource or "/"
+    root = _norm_dir(finding.resource or "/")
     entries = [
-        e for e in finding.listing.entries
-        if e.path.startswith(root) and "://" not in e.path and not e.path.startswith("//")
-    ]  # fmt: skip
+        e.model_copy(update={"path": root + e.path.lstrip("/")})
+        for e in finding.listing.entries
+        if e.path.startswith("/") and not e.path.startswith("//")
+    ]
     samples: dict[str, bytes] = {}
     errors: dict[str, str] = {}
     ranged: dict[str, str] = {}
@@ -434,7 +404,7 @@ class HttpProbe(Probe):
         )  # fmt: skip
         if target.tls is None:
             await asyncio.wait_for(target.probe_scheme(), max(1.0, budget.remaining()))
-        st = _State(target, budget)
+        st = _State(target, budget, max_entries=ctx.bounds.entries)
         got = await _get(st, "GET", "/")
         if got is None:
             return ProbeResult(
@@ -486,10 +456,12 @@ class HttpProbe(Probe):
             root = _norm_dir(final)
             if root in st.visited:
                 continue
-            crawl = await _own_budget(st, ctx, _crawl_http(st, root, parsed, ctx))
+            st.visited.add(root)
+            first = Page(_items(parsed, root), complete=not (parsed.truncated or resp.truncated))
+            result = await _crawl(st, ctx, _http_lister(st, root), first, root, len(resp.body))
             listing_roots.append(root)
             url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
-            finding = self._unauth(service, "http", root, crawl, url, target.tls)
+            finding = self._unauth(service, "http", root, result, url, target.tls, parsed.family)
             if ctx.sample_bytes > 0:
                 await _sample(st, ctx, finding)
             findings.append(finding)
@@ -551,9 +523,13 @@ class HttpProbe(Probe):
             resp, resources = res
             if resp.status != 207 or not resources:
                 continue
-            crawl = await _own_budget(st, ctx, _crawl_dav(st, path, resources, ctx))
+            st.visited.add("dav:" + path)
+            first = Page(_dav_items(resources, path), complete=not resp.truncated)
+            result = await _crawl(
+                st, ctx, _dav_lister(st, path), first, "dav:" + path, len(resp.body)
+            )
             url = f"{st.target.scheme}://{st.target.authority}{_quote_path(path)}"
-            f = self._unauth(service, "webdav", path, crawl, url, st.target.tls)
+            f = self._unauth(service, "webdav", path, result, url, st.target.tls, "webdav")
             f.evidence["method"] = "PROPFIND Depth: 1 -> 207 Multi-Status"
             if dav_header:
                 f.evidence["dav"] = dav_classes(dav_header)
@@ -566,11 +542,12 @@ class HttpProbe(Probe):
         return info
 
     def _unauth(
-        self, service: ServiceInfo, protocol: str, root: str, crawl: _Crawl, url: str,
-        tls: bool | None,
+        self, service: ServiceInfo, protocol: str, root: str, result: CrawlResult, url: str,
+        tls: bool | None, family: str,
     ) -> Finding:  # fmt: skip
         what = "WebDAV collection" if protocol == "webdav" else "directory listing"
-        ev = _evidence(crawl, url)
+        ev: dict[str, Any] = {"url": url, "family": family, "pages": result.requests}
+        files = sum(1 for e in result.entries if not e.is_dir)
         return Finding(
             host=service.host, hostname=service.hostname, port=service.port,
             protocol=protocol, kind=Kind.UNAUTHENTICATED_ACCESS,
@@ -578,12 +555,12 @@ class HttpProbe(Probe):
             encryption=Encryption.REQUIRED if tls else Encryption.NONE,
             resource=root, access=Access.LIST,
             title=f"{what} at {url} readable without authentication "
-            f"({ev['files']} files{'+' if crawl.truncated else ''})",
+            f"({files} files{'+' if result.truncated else ''} seen)",
             evidence=ev,
             remediation="Turn off automatic directory listings (autoindex/Indexes/dir-listing)"
             " and WebDAV for anonymous users, and require authentication for stored files.",
             probe=self.name,
-            listing=Listing(entries=crawl.entries, truncated=crawl.truncated),
+            listing=result.listing(),
         )  # fmt: skip
 
     def _cleartext(

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.crawl import Budget, Item, Lister, NotListable, Page, crawl
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
     Listing,
@@ -118,6 +118,16 @@ class Facts:
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
 
+
+
+def _smb2_item(e: smb2.DirEntry) -> Item:
+    return Item(
+        name=e.name,
+        is_dir=e.is_dir,
+        size=None if e.is_dir else e.size,
+        mtime=e.mtime.isoformat() if e.mtime else None,
+        link=bool(e.attributes & smb2.FILE_ATTRIBUTE_REPARSE_POINT),
+    )
 
 
 class _Deadline:
@@ -354,13 +364,17 @@ class SmbProbe(Probe):
             res.detail = f"open root: {smb2.status_name(root.status)}"
             return res
         res.maximal_access = root.maximal_access
-        entries, status, truncated = await self._crawl(sess, tc.tree_id, root.file_id, ctx)
-        if status != smb2.STATUS_SUCCESS:
-            res.detail = f"list root: {smb2.status_name(status)}"
+        result = await crawl(
+            self._smb2_lister(sess, tc.tree_id, root.file_id, ctx), ctx.bounds,
+            stop_on_error=True, seed=int(ctx.option("seed", 0) or 0),
+        )  # fmt: skip
+        if not result.dirs_listed:
+            res.detail = f"list root: {result.root_refused or '; '.join(result.partial)}"[:200]
             return res
+        entries = result.entries
         res.readable = True
         res.authentication = auth
-        res.listing = Listing(entries=entries, truncated=truncated)
+        res.listing = result.listing()
         if root.maximal_access is not None and root.maximal_access & smb2.WRITE_BITS:
             res.access = Access.WRITE
         else:
@@ -368,7 +382,7 @@ class SmbProbe(Probe):
             first_file = next((e for e in entries if not e.is_dir), None)
             if first_file is not None:
                 # attributes only + MxAc: whether it could be read, without opening it for reading
-                fr = await sess.file_access(tc.tree_id, first_file.path)
+                fr = await sess.file_access(tc.tree_id, first_file.path.lstrip("/"))
                 if fr.status == smb2.STATUS_SUCCESS:
                     if fr.maximal_access is not None and fr.maximal_access & smb2.FILE_READ_DATA:
                         res.access = Access.READ
@@ -388,7 +402,7 @@ class SmbProbe(Probe):
         assert res.listing is not None
         for e in choose_samples(res.listing.entries, count):
             try:
-                r = await sess.read_head(tree_id, e.path, n)
+                r = await sess.read_head(tree_id, e.path.lstrip("/"), n)
             except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break  # the connection is gone or stalled: no more reads on it
@@ -400,56 +414,51 @@ class SmbProbe(Probe):
                 continue
             res.samples[e.path] = r.data[:n]
 
-    async def _crawl(
-        self, sess: smb2.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
-    ) -> tuple[list[Entry], int, bool]:
-        """Bounded breadth-first listing; the root's status decides readability."""
-        b = ctx.bounds
-        entries: list[Entry] = []
-        truncated = False
-        queue: list[tuple[str, int, bytes | None]] = [("", 1, root_id)]
-        requests = 0
-        root_status = smb2.STATUS_SUCCESS
-        while queue:
-            path, depth, fid = queue.pop(0)
-            if fid is None:
-                if requests >= b.requests:
-                    truncated = True
-                    break
-                requests += 1
-                opened = await sess.open_directory(tree_id, path)
+    @staticmethod
+    def _smb2_lister(
+        sess: smb2.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
+    ) -> Lister:
+        """List one directory: CREATE (the root is already open), QUERY_DIRECTORY pages until
+        STATUS_NO_MORE_FILES, CLOSE. The crawler's request budget counts QUERY_DIRECTORY calls:
+        it charges the first, each further page is taken from it here."""
+
+        async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+            if path == "/":
+                fid = root_id
+            else:
+                opened = await sess.open_directory(tree_id, path.lstrip("/"))
                 if opened.status != smb2.STATUS_SUCCESS:
-                    continue
+                    raise NotListable(smb2.status_name(opened.status))
                 fid = opened.file_id
-            left = b.entries - len(entries)
-            got, more, status = await sess.list_directory(
-                tree_id, fid, max_entries=left, max_requests=max(1, b.requests - requests)
-            )
-            requests += 1 + len(got) // 500
-            with contextlib.suppress(smb2.SmbProtocolError):
-                await sess.close(tree_id, fid)
-            if path == "" and status != smb2.STATUS_SUCCESS:
-                root_status = status
-                break
-            for e in got:
-                rel = f"{path}/{e.name}" if path else e.name
-                entries.append(
-                    Entry(
-                        path=rel,
-                        size=None if e.is_dir else e.size,
-                        mtime=e.mtime.isoformat() if e.mtime else None,
-                        is_dir=e.is_dir,
+            items: list[Item] = []
+            complete, error, restart = True, None, True
+            try:
+                while True:
+                    if not restart and not budget.take():
+                        complete = False
+                        break
+                    status, batch, n = await sess.query_directory_page(
+                        tree_id, fid, restart=restart
                     )
-                )
-                if e.is_dir:
-                    if depth < b.depth:
-                        queue.append((rel, depth + 1, None))
-                    else:
-                        truncated = True
-            if more or len(entries) >= b.entries:
-                truncated = True
-                break
-        return entries, root_status, truncated
+                    restart = False
+                    budget.spend(n)
+                    if status == smb2.STATUS_NO_MORE_FILES:
+                        break
+                    if status != smb2.STATUS_SUCCESS:
+                        if not items:
+                            raise NotListable(smb2.status_name(status))
+                        error = f"QUERY_DIRECTORY: {smb2.status_name(status)}"
+                        break
+                    items += [_smb2_item(e) for e in batch]
+                    if len(items) >= ctx.bounds.entries or budget.bytes_left <= 0:
+                        complete = False
+                        break
+            finally:
+                with contextlib.suppress(smb2.SmbProtocolError):
+                    await sess.close(tree_id, fid)
+            return Page(items, complete=complete, error=error)
+
+        return list_dir
 
     async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
         """SRVSVC NetShareEnumAll (pysmb): null session, then guest; else the common names."""
@@ -583,13 +592,8 @@ class SmbProbe(Probe):
         for r in facts.results:
             if not r.readable or r.listing is None:
                 continue
-            entries = r.listing.entries
-            sample = [e.path + ("/" if e.is_dir else "") for e in entries[:10]]
             evidence: dict[str, Any] = {
                 "share": r.name,
-                "entries": len(entries),
-                "truncated": r.listing.truncated,
-                "sample": sample,
                 "session": "null session" if r.authentication is Authentication.ANONYMOUS
                 else "guest",
             }  # fmt: skip
@@ -759,7 +763,7 @@ def _pysmb_sample(
             head = _Head(n)
             try:
                 conn.retrieveFileFromOffset(
-                    share, "/" + e.path, head, offset=0, max_length=n, timeout=timeout
+                    share, e.path, head, offset=0, max_length=n, timeout=timeout
                 )
             except Exception as exc:
                 res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
@@ -775,6 +779,39 @@ def _pysmb_operation_failure() -> type[Exception]:
     from smb.base import OperationFailure
 
     return OperationFailure
+
+
+def _pysmb_page(files: list[Any]) -> Page:
+    items: list[Item] = []
+    bad = 0
+    for f in files:
+        if f.filename in (".", ".."):
+            continue
+        try:
+            mtime = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(f.last_write_time))
+        except (OverflowError, OSError, ValueError, TypeError):
+            mtime = None
+        try:
+            size = None if f.isDirectory else int(f.file_size)
+        except (TypeError, ValueError):
+            bad += 1
+            continue
+        items.append(Item(name=f.filename, is_dir=bool(f.isDirectory), size=size, mtime=mtime))
+    return Page(items, bad=bad)
+
+
+def _pysmb_lister(conn: Any, share: str, timeout: float) -> Lister:
+    """SMB1 (pysmb, blocking): one ``listPath`` per directory. Runs inside the worker thread
+    that owns the connection, under its own event loop (``asyncio.run``)."""
+
+    async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
+        try:
+            files = conn.listPath(share, path, timeout=timeout)
+        except _pysmb_operation_failure() as exc:
+            raise NotListable(str(exc)[:100]) from exc
+        return _pysmb_page(files)
+
+    return list_dir
 
 
 def _pysmb_check_shares(
@@ -794,52 +831,12 @@ def _pysmb_check_shares(
     out: list[ShareResult] = []
     for share in shares:
         try:
-            root = conn.listPath(share, "/", timeout=timeout)
+            root = _pysmb_page(conn.listPath(share, "/", timeout=timeout))
         except Exception as exc:
             out.append(ShareResult(name=share, detail=f"list root: {type(exc).__name__}"))
             continue
-        entries: list[Entry] = []
-        truncated = False
-        queue: list[tuple[str, int, list[Any] | None]] = [("", 1, root)]
-        requests = 1
-        while queue:
-            path, depth, items = queue.pop(0)
-            if items is None:
-                if requests >= bounds.requests:
-                    truncated = True
-                    break
-                requests += 1
-                try:
-                    items = conn.listPath(share, "/" + path, timeout=timeout)
-                except Exception:
-                    continue
-            for f in items:
-                if f.filename in (".", ".."):
-                    continue
-                if len(entries) >= bounds.entries:
-                    truncated = True
-                    break
-                rel = f"{path}/{f.filename}" if path else f.filename
-                mtime = None
-                with contextlib.suppress(Exception):
-                    mtime = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(f.last_write_time))
-                entries.append(
-                    Entry(
-                        path=rel,
-                        size=None if f.isDirectory else int(f.file_size),
-                        mtime=mtime,
-                        is_dir=bool(f.isDirectory),
-                    )
-                )
-                if f.isDirectory:
-                    if depth < bounds.depth:
-                        queue.append((rel, depth + 1, None))
-                    else:
-                        truncated = True
-            if len(entries) >= bounds.entries:
-                truncated = True
-                break
-        res = ShareResult(name=share, listing=Listing(entries=entries, truncated=truncated))
+        result = asyncio.run(crawl(_pysmb_lister(conn, share, timeout), bounds, first=root))
+        res = ShareResult(name=share, listing=result.listing())
         if sample_bytes > 0 and sample_files > 0:
             _pysmb_sample(conn, share, res, sample_bytes, sample_files, timeout)
         out.append(res)

@@ -119,6 +119,21 @@ class Listing(BaseModel):
     entries: list[Entry] = Field(default_factory=list)
     truncated: bool = False
     """True when a bound (depth, entries, bytes, requests) stopped the crawl: 'at least N'."""
+    partial: str | None = None
+    """Why part of the resource could not be listed (timeout, protocol error, bad page)."""
+    skipped: int = 0
+    """Malformed entries skipped (absurd sizes, undecodable names, ...)."""
+    loops: int = 0
+    """Directories, pages or tokens not followed again (self links, cycles, repeated tokens)."""
+    duplicates: int = 0
+    directories_listed: int | None = None
+    directories_seen: int | None = None
+    requests: int | None = None
+    bytes_read: int | None = None
+    stopped_by: str | None = None
+    """The bound that stopped the crawl: requests, bytes, entries, depth, time, error."""
+    estimate: dict[str, Any] | None = None
+    """``scanner.crawl.Estimate`` as data, only when a bound stopped the crawl."""
 
 
 class Finding(_MaskedOutput):

@@ -33,7 +33,8 @@ MAX_SAMPLE_READ = 64 * 1024
 class ListingBounds:
     """How far a probe may look into one resource."""
 
-    depth: int = 3
+    depth: int = 32
+    """Directory depth safety net: the request budget is what bounds a crawl."""
     entries: int = 2000
     bytes: int = 4 * 1024 * 1024
     """Bytes of listing data (protocol payload) read per resource."""

@@ -37,6 +37,7 @@ from scanner.models import Access, Authentication, Encryption, Finding, Kind, Li
 __all__ = [
     "ContentSummary",
     "analyse_listing",
+    "estimate_text",
     "human_count",
     "human_size",
     "load_rules",
@@ -92,6 +93,12 @@ class ContentSummary:
     confirmed: Counter[str] = field(default_factory=Counter)
     """Categories confirmed by sniffed first bytes."""
     samples: list[str] = field(default_factory=list)
+    estimate: dict[str, Any] | None = None
+    """From the crawler when a bound stopped it: extrapolated totals, never a count."""
+    categories_estimated: dict[str, int] = field(default_factory=dict)
+    partial: str | None = None
+    skipped: int = 0
+    loops: int = 0
 
     def critical_categories(self, rules: RuleSet) -> list[str]:
         def crit(c: str) -> bool:
@@ -158,9 +165,27 @@ class ContentSummary:
             "truncated": self.truncated,
             "categories": dict(sorted(self.categories.items())),
             "category_sizes": dict(sorted(self.category_sizes.items())),
+            "files_seen": self.files,
             "samples": list(self.samples),
             "headline": self.headline(rules),
         }
+        if self.estimate is not None:
+            est = self.estimate
+            files = int(est.get("files", 0))
+            ev["files_estimated"] = files
+            ev["bytes_estimated"] = int(est.get("bytes", 0))
+            ev["estimate_basis"] = {
+                k: v for k, v in est.items() if k not in ("files", "bytes", "depth_weights")
+            }
+            if self.categories_estimated:
+                ev["categories_estimated"] = dict(sorted(self.categories_estimated.items()))
+            ev["estimate_text"] = estimate_text(files, est)
+        if self.partial:
+            ev["listing_partial"] = self.partial
+        if self.skipped:
+            ev["entries_skipped"] = self.skipped
+        if self.loops:
+            ev["loops_not_followed"] = self.loops
         if self.sizes_unknown:
             ev["sizes_unknown"] = self.sizes_unknown
         if self.resource_categories:
@@ -168,6 +193,17 @@ class ContentSummary:
         if self.confirmed:
             ev["confirmed_by_content"] = dict(sorted(self.confirmed.items()))
         return ev
+
+
+def estimate_text(files: int, est: dict[str, Any]) -> str:
+    """``about 2,700,000 files (estimated from 40 of 1,200 directories seen)``: an estimate is
+    always worded as one, never as a count."""
+    listed = est.get("directories_listed", 0)
+    seen = est.get("directories_seen", 0)
+    return (
+        f"about {human_count(files)} files (estimated from {human_count(int(listed))} of "
+        f"{human_count(int(seen))} directories seen)"
+    )
 
 
 def analyse_listing(
@@ -180,8 +216,17 @@ def analyse_listing(
     s = ContentSummary()
     s.resource_categories = rules.classify_resource(resource)
     scored: list[tuple[int, int, str]] = []
+    weights: list[float] = []
+    cat_est: dict[str, float] = {}
     if listing is not None:
         s.truncated = listing.truncated
+        s.partial = listing.partial
+        s.skipped = listing.skipped
+        s.loops = listing.loops
+        if listing.estimate is not None:
+            s.estimate = dict(listing.estimate)
+            raw = listing.estimate.get("depth_weights", [])
+            weights = [float(w) for w in raw] if isinstance(raw, list) else []
         for i, e in enumerate(listing.entries):
             s.entries_seen += 1
             if e.is_dir:
@@ -197,6 +242,11 @@ def analyse_listing(
             for c in cat_keys:
                 s.categories[c] += 1
                 s.category_sizes[c] += max(e.size or 0, 0)
+            if weights:
+                d = max(0, e.path.count("/") - 1)
+                w = weights[d] if d < len(weights) else 0.0
+                for c in cat_keys:
+                    cat_est[c] = cat_est.get(c, 0.0) + w
             for a_i, a in enumerate(cat_keys):
                 for b in cat_keys[a_i + 1 :]:
                     s.pairs[(a, b)] += 1
@@ -205,6 +255,7 @@ def analyse_listing(
         for kind in sniffed.values():
             if isinstance(kind, str) and kind in SNIFF_CATEGORY:
                 s.confirmed[SNIFF_CATEGORY[kind]] += 1
+    s.categories_estimated = {c: round(max(n, s.categories[c])) for c, n in cat_est.items()}
     scored.sort()
     s.samples = [mask_text(p) for _, _, p in scored[:SAMPLE_NAMES]]
     return s
@@ -268,6 +319,9 @@ def _headline_text(f: Finding) -> str | None:
     size = f.evidence.get("total_size")
     if isinstance(size, int) and size > 0:
         text += f", {at_least}{human_size(size)}"
+    estimate = f.evidence.get("estimate_text")
+    if isinstance(estimate, str):
+        text += f"; {estimate}"
     return text
 
 

@@ -265,7 +265,8 @@ async def test_ftp_pasv_address_out_of_scope_is_ignored(
     assert ctx.dialer.refused_out_of_scope == 0  # it never even tried 192.0.2.1
     anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     assert anon.listing is not None
-    assert {e.path for e in anon.listing.entries} == {"2019", "a"}
+    # paths are absolute from the login directory
+    assert {e.path for e in anon.listing.entries} == {"/2019", "/a"}
 
 
 # -- SMB ------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ async def test_anonymous_listing(lab: Lab, make_ctx: Callable[..., ProbeContext]
     assert anon.evidence["user_reply"] == 230  # no_anon_password=YES: 230 straight after USER
     assert anon.access is Access.READ and anon.encryption is Encryption.NONE
     assert anon.listing is not None and not anon.listing.truncated
-    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
     assert "writable_hint" not in anon.evidence  # write_enable=NO, nothing world-writable
     assert result.info["auth_tls_accepted"] is False
     clear = next(f for f in result.findings if f.kind is Kind.CLEARTEXT_TRANSPORT)
@@ -79,7 +79,7 @@ async def test_listing_bounds(lab: Lab, make_ctx: Callable[..., ProbeContext]) -
     shallow = await run(make_ctx, ANON, bounds=ListingBounds(depth=1))
     anon = next(f for f in shallow.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     assert anon.listing is not None and anon.listing.truncated
-    assert all("/" not in e.path for e in anon.listing.entries)
+    assert all(e.path.count("/") == 1 for e in anon.listing.entries)  # /name: the root only
     few = await run(make_ctx, ANON, bounds=ListingBounds(requests=2))
     anon = next(f for f in few.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     assert anon.listing is not None and anon.listing.truncated
@@ -213,7 +213,7 @@ async def test_found_by_greeting_on_unclaimed_port(lab: Lab) -> None:
     assert len(anon) == 1 and anon[0].port == port
     assert anon[0].listing is not None
     # the engine's findings went through triage: identity numbers masked
-    assert mask_text(content.RECORDING_EXAMPLE) in {e.path for e in anon[0].listing.entries}
+    assert mask_text("/" + content.RECORDING_EXAMPLE) in {e.path for e in anon[0].listing.entries}
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ async def test_implicit_ftps_on_990(
     assert anon.encryption is Encryption.REQUIRED
     assert anon.authentication is Authentication.ANONYMOUS
     assert anon.listing is not None
-    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
 
 
 # -- MLSD, perm facts and a writable hint: pyftpdlib (Debian python3-pyftpdlib) in the lab ns ----
@@ -283,11 +283,11 @@ async def test_mlsd_listing(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> 
     assert anon.evidence["user_reply"] == 331 and anon.evidence["pass_reply"] == 230
     assert anon.listing is not None and not anon.listing.truncated
     entries = {e.path: e for e in anon.listing.entries}
-    rec = entries[content.RECORDING_EXAMPLE]
+    rec = entries["/" + content.RECORDING_EXAMPLE]
     on_disk = (lab.content / content.RECORDING_EXAMPLE).stat()
     assert rec.size == on_disk.st_size > 0 and not rec.is_dir
     assert rec.mtime is not None and rec.mtime[:16] == _iso_minute(on_disk.st_mtime)
-    assert entries["2019"].is_dir and entries["2019"].size is None
+    assert entries["/2019"].is_dir and entries["/2019"].size is None
     assert anon.access is Access.READ  # MLSD perm fact 'r' on files
     assert "writable_hint" not in anon.evidence
     # the same tree through pyftpdlib's LIST output, parsed by the unix LIST parser
@@ -330,4 +330,4 @@ async def test_anonymous_over_explicit_tls_only(
     assert anon.kind is Kind.UNAUTHENTICATED_ACCESS
     assert anon.encryption is Encryption.REQUIRED
     assert anon.listing is not None  # listed over a TLS data connection
-    assert content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in anon.listing.entries}

@@ -12,6 +12,7 @@ from probes.http import PROBE
 from scanner.lab import manifest
 from scanner.models import Kind, ProbeResult, ServiceInfo, Status
 from scanner.probe import ListingBounds, ProbeContext
+from scanner.triage import triage_finding
 
 pytestmark = pytest.mark.lab
 
@@ -34,11 +35,12 @@ async def test_http_target_matches_manifest(
     assert result.status not in (Status.ERROR, Status.TIMEOUT), result.detail
     problems = manifest.check(manifest.Manifest([t]), result.findings)
     assert problems == [], [f.model_dump() for f in result.findings]
-    # every unauthenticated finding carries a bounded listing and its evidence
+    # every unauthenticated finding carries a bounded listing; triage summarises it
     for f in result.findings:
         if f.kind == Kind.UNAUTHENTICATED_ACCESS:
             assert f.listing is not None and f.listing.entries
-            assert f.evidence["files"] > 0 and f.evidence["sample"]
+            ev = triage_finding(f).evidence
+            assert ev["files_seen"] > 0 and ev["samples"] and "sample" not in ev
 
 
 async def test_1177_server_plain_http_on_443_is_evidence(

@@ -63,7 +63,7 @@ async def test_guest_server_recordings_readable_locked_and_staff_not(
     assert rec.access is Access.READ  # a file opened for reading; MxAc shows no write bits
     assert rec.listing is not None and not rec.listing.truncated
     paths = {e.path for e in rec.listing.entries}
-    assert content.RECORDING_EXAMPLE in paths
+    assert "/" + content.RECORDING_EXAMPLE in paths
     assert rec.encryption is Encryption.OPTIONAL
     shares = result.info["shares"]
     # `locked` is guest ok and the tree connect succeeds: only the root listing fails
@@ -85,12 +85,12 @@ async def test_listing_respects_bounds(lab: Lab, make_ctx: Callable[..., ProbeCo
     result = await run(make_ctx, GUEST, bounds=ListingBounds(entries=5))
     rec = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     assert rec.listing is not None and rec.listing.truncated
-    assert len(rec.listing.entries) == 5 and rec.evidence["truncated"] is True
+    assert len(rec.listing.entries) == 5 and rec.listing.truncated is True
     shallow = await run(make_ctx, GUEST, bounds=ListingBounds(depth=1))
     rec = next(f for f in shallow.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     assert rec.listing is not None and rec.listing.truncated
-    assert all("/" not in e.path for e in rec.listing.entries)
-    assert "2019" in {e.path for e in rec.listing.entries}
+    assert all(e.path.count("/") == 1 for e in rec.listing.entries)  # /name: the root only
+    assert "/2019" in {e.path for e in rec.listing.entries}
 
 
 async def test_smb1_only_server(lab: Lab, make_ctx: Callable[..., ProbeContext]) -> None:
@@ -103,7 +103,7 @@ async def test_smb1_only_server(lab: Lab, make_ctx: Callable[..., ProbeContext])
     assert public.resource == "public" and public.authentication is Authentication.GUEST
     assert public.access is Access.LIST  # pysmb over SMB1 proves listing only
     assert public.listing is not None
-    assert content.RECORDING_EXAMPLE in {e.path for e in public.listing.entries}
+    assert "/" + content.RECORDING_EXAMPLE in {e.path for e in public.listing.entries}
     clear = next(f for f in result.findings if f.kind is Kind.CLEARTEXT_TRANSPORT)
     assert clear.encryption is Encryption.NONE
 
@@ -224,7 +224,7 @@ async def test_write_access_fallback_names_hidden_share_and_encrypted_share(
     assert drop.access is Access.WRITE  # maximal access on the root holds FILE_ADD_FILE
     assert int(drop.evidence["maximal_access"], 16) & smb2.FILE_ADD_FILE
     assert drop.listing is not None
-    assert [e.path for e in drop.listing.entries] == ["upload-here.txt"]
+    assert [e.path for e in drop.listing.entries] == ["/upload-here.txt"]
     hidden = unauth["D$"]
     assert hidden.access is Access.READ
     assert int(hidden.evidence["maximal_access"], 16) & smb2.WRITE_BITS == 0

@@ -477,8 +477,8 @@ async def test_ftp_probe_against_an_endless_retr_ends_in_time_with_n_bytes(
     anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
     ev = anon.evidence
     assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == 32
-    assert ev["sniffed"] == {"rec.wav": "wav"} and ev["sampled_files"] == 1
-    assert ev["sample_errors"] == {"rec.wav": "no clean end after ABOR"}
+    assert ev["sniffed"] == {"/rec.wav": "wav"} and ev["sampled_files"] == 1
+    assert ev["sample_errors"] == {"/rec.wav": "no clean end after ABOR"}
     assert "RETR rec.wav" in seen and "ABOR" in seen
 
 
@@ -701,10 +701,10 @@ async def test_smb2_samples_the_lab_wav(lab: Lab, rec: RecordingDialer) -> None:
     for access, share, disposition, _options, name in reading:
         assert access == smb2.FILE_READ_DATA | smb2.FILE_READ_ATTRIBUTES | smb2.SYNCHRONIZE
         assert share == smb2.FILE_SHARE_READ and disposition == 1
-        assert name.replace("\\", "/") in ev["sniffed"]
+        assert "/" + name.replace("\\", "/") in ev["sniffed"]
     assert pysmb_smb2_names(rec) <= {"srvsvc"}
     # the bytes really are the file's first N bytes
-    path = wavs[0]
+    path = wavs[0].lstrip("/")  # entry paths are absolute from the share root
     assert (lab.content / path).read_bytes()[:n] == await _first_bytes(rec, path, n)
     assert_reflected_in_triage(f)
 

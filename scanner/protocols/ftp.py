@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from scanner.protocols.sizes import parse_decimal
+
 MAX_LINE = 8192
 MAX_REPLY_LINES = 200
 MAX_REPLY_BYTES = 64 * 1024
@@ -186,8 +188,8 @@ def parse_mlsd_line(line: str) -> FtpEntry | None:
     is_link = typ.startswith("os.unix=slink") or typ.startswith("os.unix=symlink")
     size = None
     for key in ("size", "sizd"):
-        if key in facts and facts[key].isdigit():
-            size = int(facts[key])
+        if key in facts:
+            size = parse_decimal(facts[key])  # BAD_SIZE for '²' or 400 digits
             break
     mtime = _mlsd_time(facts.get("modify", ""))
     return FtpEntry(
@@ -257,7 +259,7 @@ def parse_list_line(line: str, *, now: datetime | None = None) -> FtpEntry | Non
         return FtpEntry(
             name=name,
             is_dir=is_dir,
-            size=None if is_dir else int(m.group("size")),
+            size=None if is_dir else parse_decimal(m.group("size")),
             mtime=_unix_time(m.group("month"), m.group("day"), m.group("timeyear"), now),
             mode=mode,
             is_link=is_link,
@@ -271,7 +273,7 @@ def parse_list_line(line: str, *, now: datetime | None = None) -> FtpEntry | Non
         return FtpEntry(
             name=name,
             is_dir=is_dir,
-            size=None if is_dir else int(m.group("dir")),
+            size=None if is_dir else parse_decimal(m.group("dir")),
             mtime=_dos_time(m.group("date"), m.group("time")),
         )
     return None
@@ -349,6 +351,8 @@ class ListResult:
     truncated: bool = False
     reply: Reply | None = None
     bytes_read: int = 0
+    bad: int = 0
+    """Lines that are neither an entry nor a known non-entry (total, ., .., cdir, pdir)."""
 
 
 class FtpClient:
@@ -533,10 +537,25 @@ class FtpClient:
 
     @staticmethod
     def _add(res: ListResult, raw: bytes, mlsd: bool) -> None:
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        # undecodable bytes stay lone surrogates: the crawler skips and counts such names
+        line = raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
+        if not line.strip():
+            return
         entry = parse_mlsd_line(line) if mlsd else parse_list_line(line)
         if entry is not None and "/" not in entry.name:
             res.entries.append(entry)
+        elif entry is None and not _not_an_entry(line):
+            res.bad += 1
+
+
+def _not_an_entry(line: str) -> bool:
+    low = line.lower()
+    return (
+        low.startswith("total ")
+        or "type=cdir" in low
+        or "type=pdir" in low
+        or line.rstrip().endswith((" .", " .."))
+    )
 
 
 async def _chunks(data: DataStream, max_bytes: int) -> AsyncIterator[bytes]:

@@ -30,6 +30,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from scanner.protocols.sizes import BAD_SIZE, believable, parse_decimal
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
 MAX_TOKENS = 400_000
@@ -86,14 +87,17 @@ _DATE_RES: list[tuple[re.Pattern[str], str]] = [
 
 
 def parse_size(text: str) -> int | None:
-    """``'20000'`` -> 20000, ``'20K'`` -> 20480, ``'1.2 kb'`` -> 1228, ``'-'`` -> None."""
+    """``'20000'`` -> 20000, ``'20K'`` -> 20480, ``'1.2 kb'`` -> 1228, ``'-'`` -> None;
+    absurd (400 digits) -> ``BAD_SIZE`` (the crawler skips and counts that entry)."""
     m = _SIZE_RE.search(text)
     if not m:
         return None
+    if len(m.group(1)) > 40:  # no real size has that many digits
+        return BAD_SIZE
     number = float(m.group(1))
     unit = (m.group(2) or "").lower()
     unit = "b" if unit == "bytes" else unit[:1]
-    return int(number * _UNITS.get(unit, 1))
+    return believable(number * _UNITS.get(unit, 1))
 
 
 def _iso(y: int, mo: int, d: int, h: int, mi: int, s: int) -> str | None:
@@ -476,7 +480,7 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
         out.append(
             ListedItem(
                 name=(el.text or "").strip(),
-                size=int(size) if size and size.isdigit() else None,
+                size=parse_decimal(size),
                 mtime=normalise_date(el.get("mtime", "")),
                 is_dir=el.tag == "directory",
             )

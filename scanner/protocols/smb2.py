@@ -146,6 +146,7 @@ WRITE_BITS = (
 """Any of these in the maximal access of a share's root means an anonymous user may change it."""
 
 FILE_ATTRIBUTE_DIRECTORY = 0x10
+FILE_ATTRIBUTE_REPARSE_POINT = 0x400
 FILE_DIRECTORY_INFORMATION = 0x01
 
 
@@ -916,7 +917,10 @@ def parse_directory_information(buf: bytes, limit: int = 100_000) -> list[DirEnt
         )
         if pos + 64 + nlen > len(buf):
             raise SmbProtocolError("directory entry name outside the buffer")
-        name = buf[pos + 64 : pos + 64 + nlen].decode("utf-16-le", "replace")
+        try:  # unpaired surrogates stay lone surrogates: the crawler skips and counts them
+            name = buf[pos + 64 : pos + 64 + nlen].decode("utf-16-le", "surrogatepass")
+        except UnicodeDecodeError:  # an odd byte count: no name at all
+            name = ""
         if name not in (".", ".."):
             entries.append(
                 DirEntry(
@@ -1207,21 +1211,10 @@ class Smb2Session:
         restart = True
         status = STATUS_SUCCESS
         for _ in range(max_requests):
-            msg = await self._call(
-                build_query_directory(
-                    self.mid,
-                    self.session_id,
-                    tree_id,
-                    file_id,
-                    restart=restart,
-                    output_length=output_length,
-                    credit_charge=self._charge(),
-                    credit_request=64,
-                ),
-                QUERY_DIRECTORY,
+            status, batch, _n = await self.query_directory_page(
+                tree_id, file_id, restart=restart, output_length=output_length
             )
             restart = False
-            status, batch = parse_query_directory_response(msg)
             if status != STATUS_SUCCESS:
                 return entries, False, status if status != STATUS_NO_MORE_FILES else STATUS_SUCCESS
             for e in batch:
@@ -1229,6 +1222,27 @@ class Smb2Session:
                     return entries, True, STATUS_SUCCESS
                 entries.append(e)
         return entries, True, status
+
+    async def query_directory_page(
+        self, tree_id: int, file_id: bytes, *, restart: bool, output_length: int = 65536
+    ) -> tuple[int, list[DirEntry], int]:
+        """One QUERY_DIRECTORY: (status, entries, bytes of the answer). The end of a
+        directory is ``STATUS_NO_MORE_FILES``."""
+        msg = await self._call(
+            build_query_directory(
+                self.mid,
+                self.session_id,
+                tree_id,
+                file_id,
+                restart=restart,
+                output_length=output_length,
+                credit_charge=self._charge(),
+                credit_request=64,
+            ),
+            QUERY_DIRECTORY,
+        )
+        status, batch = parse_query_directory_response(msg)
+        return status, batch, len(msg)
 
     async def close(self, tree_id: int, file_id: bytes) -> None:
         msg = await self._call(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from scanner.protocols.listing import normalise_date
+from scanner.protocols.sizes import parse_decimal
 from scanner.protocols.xmlsafe import parse_xml
 
 PROPFIND_BODY = (
@@ -56,9 +57,9 @@ def parse_multistatus(body: bytes) -> list[DavResource]:
             rt = prop.find("resourcetype")
             if rt is not None and rt.find("collection") is not None:
                 is_coll = True
-            length = (prop.findtext("getcontentlength") or "").strip()
-            if length.isdigit():
-                size = int(length)
+            length = parse_decimal(prop.findtext("getcontentlength"))
+            if length is not None:
+                size = length  # BAD_SIZE for '²' or 400 digits: the crawler skips the entry
             lm = prop.findtext("getlastmodified")
             if lm:
                 mtime = normalise_date(lm)
