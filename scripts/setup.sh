@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs nfs-common rpcbind rsync nginx
       libnginx-mod-http-dav-ext apache2 lighttpd tgt tftpd-hpa tftp-hpa nmap libnfs-utils
       iproute2 curl openssl procps postgresql chromium nftables docker-compose
-      python3-pyftpdlib time)
+      python3-pyftpdlib time minidlna)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
@@ -19,6 +19,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # minidlna's package enables its system service (SSDP on every interface at boot): the lab
+  # starts its own minidlnad in the namespace, so keep the system one off.
+  if [ -e /etc/init.d/minidlna ]; then
+    update-rc.d minidlna disable >/dev/null 2>&1 || true
+    rm -f /etc/systemd/system/multi-user.target.wants/minidlna.service
   fi
 else
   echo "setup: not root (or no apt-get): skipping Debian packages; the lab needs: ${DEBS[*]}" >&2
