@@ -4,9 +4,10 @@ UPnP AV has no authentication at all: a media server's ContentDirectory answers 
 whoever asks, and its items are plain HTTP URLs. Per TCP service:
 
 1. SSDP: one unicast ``M-SEARCH`` to the scanned address's UDP 1900 (never the multicast
-   group; option ``dlna.ssdp=0`` turns it off). A ``LOCATION`` on this host and port gives the
-   exact description URL; one elsewhere is passed to the dialer's scope check (out of scope:
-   refused, noted) and otherwise only noted (that port is its own service).
+   group; option ``dlna.ssdp=0`` turns it off, ``dlna.ssdp_port`` moves it). A ``LOCATION``
+   on this host and port gives the exact description URL; one elsewhere is passed to the
+   dialer's scope check (out of scope: refused, noted) and otherwise only noted (that port is
+   its own service).
 2. The device description: the SSDP location(s), then well-known paths (``DESCRIPTION_PATHS``).
    No UPnP description, or a device without a ContentDirectory: ``not-applicable``.
 3. ContentDirectory ``Browse`` (BrowseDirectChildren) of ObjectID ``0``, then every container
@@ -215,7 +216,10 @@ class DlnaProbe(Probe):
             return []
         timeout = float(ctx.option("dlna.ssdp_timeout", min(1.0, ctx.timeout / 10)))
         try:
-            replies = await upnp.ssdp_search(ctx.dialer, service.host, timeout=timeout)
+            replies = await upnp.ssdp_search(
+                ctx.dialer, service.host, timeout=timeout,
+                port=int(ctx.option("dlna.ssdp_port", upnp.SSDP_PORT)),
+            )  # fmt: skip
         except OutOfScopeError:
             raise
         except (*NET_ERRORS, ValueError) as exc:
