@@ -194,7 +194,7 @@ def _lister(st: _State) -> Any:
 
 class DlnaProbe(Probe):
     name = "dlna"
-    default_ports = (8200, 50001, 9000, 32469, 8895, 2869)
+    default_ports = (8200, 50001, 32469, 9000)
     transport = Transport.TCP
     description = (
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"

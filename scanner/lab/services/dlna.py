@@ -37,8 +37,8 @@ class DlnaService(LabService):
     def prepare(self, ctx: LabContext) -> list[Daemon]:
         base = ctx.dir("dlna")
         db, log = ctx.dir("dlna", "db"), ctx.dir("dlna", "log")
-        conf = ctx.render("dlna/minidlna.conf", base / "minidlna.conf",
-                          DB_DIR=str(db), LOG_DIR=str(log))  # fmt: skip
+        conf = ctx.render("dlna/minidlna.conf", base / "minidlna.conf", IFACE="lo",
+                          DBDIR=str(db), LOGDIR=str(log))  # fmt: skip
         ctx.render("dlna/only-addr.nft", base / "only-addr.nft", ADDR=ADDR, TWIN=TWIN,
                    TWIN_PORT=str(TWIN_PORT))  # fmt: skip
         twin = ctx.dir("dlna", "twin")
