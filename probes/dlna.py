@@ -33,13 +33,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.classify.magic import choose_samples, sniff_evidence
 from scanner.crawl import Budget, CrawlResult, Item, Page, crawl
-from scanner.dialer import OutOfScopeError
+from scanner.dialer import Dialer, OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -62,6 +63,41 @@ PAGE = 200
 MAX_DESCRIPTION = 256 * 1024
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 PROTOCOL_ERRORS = (upnp.UPnPError, UnsafeXMLError, HttpError)
+
+
+_SSDP: weakref.WeakKeyDictionary[Dialer, dict[tuple[str, int], asyncio.Task[list[upnp.SsdpReply]]]]
+_SSDP = weakref.WeakKeyDictionary()
+"""One unicast M-SEARCH per host and scan (a scan has one dialer), shared by detect and run."""
+SSDP_CACHE = 4096
+
+
+def _ssdp_off(ctx: ProbeContext) -> bool:
+    return str(ctx.option("dlna.ssdp", "1")).lower() in ("0", "no", "false", "off")
+
+
+async def _ssdp_search(host: str, ctx: ProbeContext) -> list[upnp.SsdpReply]:
+    port = int(ctx.option("dlna.ssdp_port", upnp.SSDP_PORT))
+    timeout = float(ctx.option("dlna.ssdp_timeout", min(1.0, ctx.timeout / 10)))
+    cache = _SSDP.setdefault(ctx.dialer, {})
+    task = cache.get((host, port))
+    if task is None:
+        while len(cache) >= SSDP_CACHE:
+            cache.pop(next(iter(cache)))
+        task = asyncio.ensure_future(
+            upnp.ssdp_search(ctx.dialer, host, timeout=timeout, port=port)
+        )
+        cache[(host, port)] = task
+    return await asyncio.shield(task)  # one waiter's timeout must not cancel the others'
+
+
+def _names(location: str, service: ServiceInfo) -> bool:
+    """Does an SSDP LOCATION point at this very service (plain HTTP, same host and port)?"""
+    parts = urlsplit(location)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return False
+    return parts.scheme == "http" and parts.hostname == service.host and port == service.port
 
 
 class BrowseRefused(Exception):
@@ -201,6 +237,17 @@ class DlnaProbe(Probe):
         " 1900, device description, Browse); plain-HTTP media"
     )
 
+    async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
+        """An unclaimed port is a media server when the host's SSDP answer names it (one
+        unicast M-SEARCH per host and scan, shared with ``run``)."""
+        if service.greeting or service.tls or _ssdp_off(ctx):
+            return False
+        try:
+            replies = await _ssdp_search(service.host, ctx)
+        except (OutOfScopeError, *NET_ERRORS, ValueError):
+            return False
+        return any(_names(r.location, service) for r in replies)
+
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:
             return await self._run(service, ctx)
@@ -211,15 +258,11 @@ class DlnaProbe(Probe):
         self, service: ServiceInfo, ctx: ProbeContext, info: dict[str, Any]
     ) -> list[str]:
         """Description paths on this service from SSDP LOCATIONs (others are noted)."""
-        if str(ctx.option("dlna.ssdp", "1")).lower() in ("0", "no", "false", "off"):
+        if _ssdp_off(ctx):
             info["ssdp"] = "off"
             return []
-        timeout = float(ctx.option("dlna.ssdp_timeout", min(1.0, ctx.timeout / 10)))
         try:
-            replies = await upnp.ssdp_search(
-                ctx.dialer, service.host, timeout=timeout,
-                port=int(ctx.option("dlna.ssdp_port", upnp.SSDP_PORT)),
-            )  # fmt: skip
+            replies = await _ssdp_search(service.host, ctx)
         except OutOfScopeError:
             raise
         except (*NET_ERRORS, ValueError) as exc:
@@ -232,7 +275,7 @@ class DlnaProbe(Probe):
         for r in replies:
             parts = urlsplit(r.location)
             host, port = parts.hostname or "", parts.port or 80
-            if host == service.host and port == service.port and parts.scheme == "http":
+            if _names(r.location, service):
                 p = _path_of(r.location)
                 if p not in paths:
                     paths.append(p)

@@ -245,6 +245,9 @@ async def test_ssdp_location_out_of_scope_is_refused_by_the_dialer() -> None:
         try:
             ctx = ctx_for(dialer, **{"dlna.ssdp": "1", "dlna.ssdp_port": ssdp_port})
             res = await PROBE.run(ServiceInfo(host=HOST, port=port), ctx)
+            # an unclaimed port is DLNA when SSDP names it; the host is searched once per scan
+            assert await PROBE.detect(ServiceInfo(host=HOST, port=port), ctx)
+            assert not await PROBE.detect(ServiceInfo(host=HOST, port=oport), ctx)
         finally:
             transport.close()
             dialer.shutdown()
