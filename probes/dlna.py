@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.crawl import Budget, CrawlResult, Item, Page, crawl
+from scanner.crawl import Budget, CrawlResult, Item, Lister, Page, crawl
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.models import (
     Access,
@@ -191,7 +191,7 @@ def _items(st: _State, parent: str, objs: list[upnp.DidlObject]) -> tuple[list[I
     return items, bad
 
 
-def _lister(st: _State) -> Any:
+def _lister(st: _State) -> Lister:
     async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
         object_id = "0" if handle is None else str(handle)
         start = 0

@@ -63,3 +63,19 @@ async def test_scan_reports_minidlna_critical_and_nothing_for_the_twin(lab: Lab)
     assert not [f for f in report.findings if f.host == twin.host]
     (svc,) = [s for s in report.services if s.host == twin.host]
     assert svc.probes["dlna"] == Status.NOT_APPLICABLE
+
+
+async def test_sample_bytes_reads_first_bytes_of_items_only_when_asked(
+    lab: Lab, make_ctx: Callable[..., ProbeContext]
+) -> None:
+    t = lab.target("dlna-minidlna")
+    svc = ServiceInfo(host=t.host, port=t.port)
+    off = await PROBE.run(svc, make_ctx(timeout=30.0))
+    (f0,) = [f for f in off.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert "sniffed" not in f0.evidence and "intrusive" not in off.info
+    on = await PROBE.run(svc, make_ctx(timeout=30.0, sample_bytes=64,
+                                       options={"dlna.sample_files": 2}))  # fmt: skip
+    (f,) = [f for f in on.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert f.evidence["intrusive"] == ["sample-bytes"] and f.evidence["sample_bytes"] == 64
+    assert f.evidence["sampled_files"] == 2
+    assert set(f.evidence["sniffed"].values()) <= {"wav", "mp3"} and f.evidence["sniffed"]
