@@ -239,14 +239,27 @@ class DlnaProbe(Probe):
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
         """An unclaimed port is a media server when the host's SSDP answer names it (one
-        unicast M-SEARCH per host and scan, shared with ``run``)."""
-        if service.greeting or service.tls or _ssdp_off(ctx):
+        unicast M-SEARCH per host and scan, shared with ``run``), or when ``/rootDesc.xml``
+        (one GET) is a UPnP description with a ContentDirectory."""
+        if service.greeting or service.tls:
             return False
+        if not _ssdp_off(ctx):
+            try:
+                replies = await _ssdp_search(service.host, ctx)
+            except (*NET_ERRORS, ValueError):
+                replies = []
+            if any(_names(r.location, service) for r in replies):
+                return True
+        target = HttpTarget(ctx.dialer, service.host, service.port, tls=False,
+                            request_timeout=3.0, max_body=MAX_DESCRIPTION)  # fmt: skip
         try:
-            replies = await _ssdp_search(service.host, ctx)
-        except (OutOfScopeError, *NET_ERRORS, ValueError):
+            resp = await target.request("GET", DESCRIPTION_PATHS[0])
+            if resp.status != 200:
+                return False
+            url = f"http://{target.authority}{DESCRIPTION_PATHS[0]}"
+            return upnp.parse_description(resp.body, url).content_directory() is not None
+        except (*NET_ERRORS, ValueError):
             return False
-        return any(_names(r.location, service) for r in replies)
 
     async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
         try:

@@ -16,7 +16,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from probes.dlna import PROBE
 from scanner.dialer import Dialer
-from scanner.models import Access, Kind, ServiceInfo, Status
+from scanner.engine import scan_targets
+from scanner.models import Access, Kind, ServiceInfo, Severity, Status, Transport
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.protocols.xmlsafe import parse_xml
 
@@ -288,5 +289,34 @@ async def test_plain_web_page_is_not_applicable(dialer: Dialer) -> None:
     log: list[str] = []
     async with serve(HOST, lambda *_: http("200 OK", page, "text/html"), log) as port:
         res = await PROBE.run(ServiceInfo(host=HOST, port=port), ctx_for(dialer))
+        assert not await PROBE.detect(ServiceInfo(host=HOST, port=port), ctx_for(dialer))
     assert res.status == Status.NOT_APPLICABLE and not res.findings
-    assert all(x.startswith("GET ") for x in log) and len(log) <= 3
+    assert all(x.startswith("GET ") for x in log) and len(log) <= 4
+
+
+async def test_detect_by_description_without_ssdp(dialer: Dialer) -> None:
+    log: list[str] = []
+    handler = media_server(lambda *_: envelope(didl([], []), 0, 0))
+    async with serve(HOST, handler, log) as port:
+        assert await PROBE.detect(ServiceInfo(host=HOST, port=port), ctx_for(dialer))
+        # a server speaking first (FTP, rsync...) is never asked
+        assert not await PROBE.detect(
+            ServiceInfo(host=HOST, port=port, greeting=b"220 ftp\r\n"), ctx_for(dialer)
+        )
+    assert log == ["GET /rootDesc.xml"]
+
+
+async def test_scan_finds_a_media_server_on_an_unclaimed_port() -> None:
+    def browse(oid: str, start: int, count: int) -> bytes:
+        return envelope(didl([], [("r1", "19790312-2393_0701234567_20190314T101500")]), 1, 1)
+
+    log: list[str] = []
+    async with serve(HOST, media_server(browse), log) as port:
+        assert not PROBE.claims_port(port, Transport.TCP)
+        report = await scan_targets([HOST], ports=str(port), probes="dlna,http",
+                                    probe_options={"dlna.ssdp": "0"})  # fmt: skip
+    (svc,) = report.services
+    assert svc.probes == {"dlna": Status.SUCCESS}
+    kinds = sorted((f.kind, f.severity) for f in report.findings)
+    assert kinds == [(Kind.CLEARTEXT_TRANSPORT, Severity.MEDIUM),
+                     (Kind.UNAUTHENTICATED_ACCESS, Severity.CRITICAL)]  # fmt: skip
