@@ -20,7 +20,7 @@ ROOT=${NASSCAN_SETUP_ROOT:-}
 
 LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
           libnginx-mod-http-dav-ext apache2 lighttpd tgt tftpd-hpa iproute2 openssl procps
-          nftables util-linux webfs mini-httpd)
+          nftables util-linux webfs mini-httpd minidlna)
 TEST_DEBS=(nfs-common tftp-hpa nmap libnfs-utils curl postgresql chromium docker-compose
            python3-pyftpdlib time tmux poppler-utils redis-server)
 

@@ -90,8 +90,8 @@ class Daemon:
     ready_timeout: float = 15.0
     watch: list[Path] = field(default_factory=list)
     """Config files besides those named in ``argv`` (includes): ``up`` restarts the daemon when
-    any of them, a file named in ``argv`` (but ``*.log``), ``argv`` or ``env`` changed since it
-    was started."""
+    any of them, a file named in ``argv`` (but ``*.log`` and ``*.pid``), ``argv`` or ``env``
+    changed since it was started."""
     new_session: bool = True
     """Start it in a new session (own process group). False for daemons that call setsid()
     themselves in the foreground (smbd), which fails for a session leader."""
@@ -108,7 +108,8 @@ class Daemon:
     def fingerprint(self) -> str:
         """Hash of what the daemon runs with (argv, env, files in argv, watched files)."""
         h = hashlib.sha256(json.dumps([self.argv, sorted(self.env.items())]).encode())
-        named = [Path(a) for a in self.argv if a.startswith("/") and not a.endswith(".log")]
+        named = [Path(a) for a in self.argv
+                 if a.startswith("/") and not a.endswith((".log", ".pid"))]
         for f in [*named, *self.watch]:
             try:
                 if f.is_file() and f.stat().st_size < 4 * 1024 * 1024:

@@ -22,10 +22,23 @@ def _refuse(*_: Any) -> None:
     raise UnsafeXMLError("XML with DTD/entity declarations refused")
 
 
-def _check(data: bytes) -> None:
+def _check(data: bytes, max_depth: int | None = None) -> None:
     if len(data) > MAX_XML_BYTES:
         raise UnsafeXMLError("XML document too large")
     p = expat.ParserCreate()
+    if max_depth is not None:
+        depth = [0]
+
+        def start(*_: Any) -> None:
+            depth[0] += 1
+            if depth[0] > max_depth:
+                raise UnsafeXMLError(f"XML nested deeper than {max_depth} elements")
+
+        def end(*_: Any) -> None:
+            depth[0] -= 1
+
+        p.StartElementHandler = start
+        p.EndElementHandler = end
     p.StartDoctypeDeclHandler = _refuse
     p.EntityDeclHandler = _refuse
     p.UnparsedEntityDeclHandler = _refuse
@@ -42,9 +55,11 @@ def local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
 
 
-def parse_xml(data: bytes) -> ET.Element:
-    """Parse untrusted XML safely; raises ``UnsafeXMLError`` or ``ValueError``."""
-    _check(data)
+def parse_xml(data: bytes, max_depth: int | None = None) -> ET.Element:
+    """Parse untrusted XML safely; raises ``UnsafeXMLError`` or ``ValueError``.
+
+    ``max_depth`` also refuses documents nested deeper than that many elements."""
+    _check(data, max_depth)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
