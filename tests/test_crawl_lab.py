@@ -18,12 +18,14 @@ from lab_fixtures import Lab
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
+from probes.nfs import PROBE as NFS
 from probes.rsync import PROBE as RSYNC
 from probes.s3 import PROBE as S3
 from probes.smb import PROBE as SMB
 from scanner.lab import shapes
 from scanner.lab.content import files as lab_files
 from scanner.lab.services import crawl as svc
+from scanner.lab.services.nfs import ADDR as NFS_ADDR
 from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.triage import triage_finding
@@ -58,13 +60,18 @@ async def _deep(proto: str, make_ctx: MakeCtx, **bounds: int) -> Finding:
         return _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["deep"], **bounds))
     if proto == "rsync":
         return _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, **bounds), resource="deep")
+    if proto == "nfs":
+        ctx = make_ctx(timeout=60.0, bounds=ListingBounds(**bounds),
+                       options={"nfs.exports": "/export/deep"})  # fmt: skip
+        r = await NFS.run(ServiceInfo(host=NFS_ADDR, port=2049), ctx)
+        return _open(r, resource="export/deep")
     if proto == "s3":
         return _open(await _run(S3, make_ctx, svc.S3_ADDR, svc.S3_PORT, **bounds), resource="deep")
     r = await _run(SMB, make_ctx, svc.SMB_ADDR, 445, **bounds)
     return _open(r, resource="deep")
 
 
-@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "s3"])
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs", "s3"])
 async def test_deep_tree_is_critical_with_leaf_names(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -175,7 +182,7 @@ async def test_smb_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
     assert max(counts.values()) >= budget - 1
 
 
-@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync"])
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs"])
 async def test_wide_tree_estimate_within_a_factor_of_two(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -186,6 +193,10 @@ async def test_wide_tree_estimate_within_a_factor_of_two(
         f = _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["wide"]))
     elif proto == "rsync":
         f = _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873), resource="wide")
+    elif proto == "nfs":
+        ctx = make_ctx(timeout=60.0, options={"nfs.exports": "/export/wide"})
+        r = await NFS.run(ServiceInfo(host=NFS_ADDR, port=2049), ctx)
+        f = _open(r, resource="export/wide")
     else:
         f = _open(await _run(SMB, make_ctx, svc.SMB_ADDR, 445), resource="wide")
     ev = f.evidence

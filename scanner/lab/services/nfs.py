@@ -2,7 +2,8 @@
 
 Exports (``docker/lab/nfs/ganesha.conf``): ``/export/open`` (the recordings tree, everyone,
 AUTH_SYS, NFSv3 + NFSv4) and ``/export/secure`` (``SecType = krb5p`` only: visible in the
-export list, refused to AUTH_SYS clients).
+export list, refused to AUTH_SYS clients), plus the crawl shapes ``/export/deep``, ``/export/wide``
+and ``/export/flat`` (``scanner.lab.shapes``, open like ``/export/open``; namespace lab only).
 
 How it coexists with other labs on the same machine: ``docker/lab/nfs/run-nfs.sh`` runs rpcbind
 and ganesha as one unit in a private mount namespace whose ``/run`` is this lab's
@@ -18,7 +19,9 @@ namespace so ports 111/2049/20048 answer on 127.0.10.31 only (a closed port else
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+from scanner.lab import shapes
 from scanner.lab.netns import LabError
 from scanner.lab.service import LAB_CONFIG_DIR, Daemon, LabContext, LabService, Ready
 
@@ -29,6 +32,31 @@ RPCBIND_PORT = 111
 OPEN_EXPORT = "/export/open"
 SECURE_EXPORT = "/export/secure"
 RUNNER = LAB_CONFIG_DIR / "nfs" / "run-nfs.sh"
+
+
+SHAPE_EXPORTS = {"deep": (11, "/export/deep"), "wide": (12, "/export/wide"),
+                 "flat": (13, "/export/flat")}  # fmt: skip
+"""The crawl shapes (``scanner.lab.shapes``) exported like ``/export/open``: everyone, AUTH_SYS."""
+
+
+def shape_exports(trees: dict[str, Path]) -> str:
+    return "".join(
+        f"""
+# crawl shape '{name}' (scanner/lab/shapes.py), open like /export/open
+EXPORT {{
+    Export_Id = {eid};
+    Path = {trees[name]};
+    Pseudo = {pseudo};
+    Access_Type = RO;
+    Squash = All_Squash;
+    SecType = sys;
+    Protocols = 3, 4;
+    Transports = TCP;
+    FSAL {{ Name = VFS; }}
+}}
+"""
+        for name, (eid, pseudo) in SHAPE_EXPORTS.items()
+    )
 
 
 class NfsService(LabService):
@@ -48,6 +76,8 @@ class NfsService(LabService):
             shutil.copyfile(f, secure / f.name)
             (secure / f.name).chmod(0o644)
         conf = ctx.render("nfs/ganesha.conf", base / "ganesha.conf", ADDR=ADDR)
+        with conf.open("a") as fh:  # the crawl shapes (issue 12): namespace lab only
+            fh.write(shape_exports(shapes.generate(ctx.state / "shapes")))
         ctx.render("nfs/only-addr.nft", base / "only-addr.nft", ADDR=ADDR)
         return [
             Daemon(
