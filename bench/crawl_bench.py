@@ -11,9 +11,8 @@ Runs inside the lab's namespace with the ``crawl`` service up::
     nasscan lab exec -- .venv/bin/python bench/crawl_bench.py --runs 3
 
 HTTP and WebDAV rows come from the same probe run (one HTTP service lists both); SMB and rsync
-and NFS rows come from one run each that lists the three shares/modules/exports (NFS also
-lists ``/export/open``, and walks every export over v3 and v4), so their seconds and memory
-cover all of them. The S3 bucket ``deep`` holds one branch of the deep tree (673 objects).
+rows come from one run each that lists the three shares/modules, so their seconds and memory
+cover all three resources. The S3 bucket ``deep`` holds one branch of the deep tree (673 objects).
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
-from probes.nfs import PROBE as NFS
 from probes.rsync import PROBE as RSYNC
 from probes.s3 import PROBE as S3
 from probes.smb import PROBE as SMB
@@ -40,7 +38,6 @@ from scanner.dialer import Dialer
 from scanner.engine import ScanOptions
 from scanner.lab import shapes
 from scanner.lab.services import crawl as svc
-from scanner.lab.services import nfs as nfs_svc
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.triage import triage_finding
@@ -101,8 +98,6 @@ async def once() -> list[dict[str, Any]]:
     rows += _rows(r, "smb", every, s, p)
     r, s, p = await _run(RSYNC, svc.RSYNC_ADDR, 873)
     rows += _rows(r, "rsync", every, s, p)
-    r, s, p = await _run(NFS, nfs_svc.ADDR, nfs_svc.NFS_PORT)
-    rows += _rows(r, "nfs", {f"export/{n}": n for n in shapes.SHAPES}, s, p)
     r, s, p = await _run(S3, svc.S3_ADDR, svc.S3_PORT)
     rows += _rows(r, "s3", {"deep": "deep"}, s, p)
     return rows

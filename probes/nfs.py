@@ -20,7 +20,8 @@ is ever sent. Nothing is ever written.
 Options: ``nfs.uid`` / ``nfs.gid`` (AUTH_SYS identity, default 65534 = nobody; uid 0 only when
 asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-only client would),
 ``nfs.transport`` (``tcp`` default, ``udp`` for rpcbind/MOUNT/NFSv3; NFSv4 is always TCP;
-rpcbind falls back to UDP when TCP 111 is closed).
+rpcbind falls back to UDP when TCP 111 is closed), ``nfs.exports`` (comma-separated export
+paths: examine only these; default every export).
 
 AUTH_SYS is no authentication: the client states a uid and the server believes it, so an
 export that mounts and lists with AUTH_SYS is ``unauthenticated-access`` (authentication=none).
@@ -253,6 +254,8 @@ class _NFSRun:
         self.sample_bytes = max(0, int(ctx.sample_bytes or 0))
         self.sample_files = ctx.sample_settings("nfs")[1]
         self.seed = int(ctx.option("seed", 0) or 0)
+        self.only = set(ctx.option_list("nfs.exports", ()))
+        """``nfs.exports``: examine only these export paths (default: every export)."""
         self.exports: dict[str, ExportState] = {}
         self.info: dict[str, Any] = {}
         self.notes: list[str] = []
@@ -344,6 +347,7 @@ class _NFSRun:
                 {"path": e.path, "clients": list(e.clients) or ["(everyone)"]}
                 for e in exports[: bounds.resources]
             ]
+            exports = [e for e in exports if not self.only or e.path in self.only]
             for e in exports[: bounds.resources]:
                 st = self.export(e.path)
                 st.clients = e.clients
@@ -463,6 +467,8 @@ class _NFSRun:
             if p not in found and len(found) < bounds.resources:
                 found.append(p)
         for p in found:
+            if self.only and p not in self.only:
+                continue
             st = self.export(p)
             try:
                 listing = await crawl_export(p, lister, bounds, seed=self.seed)
@@ -484,6 +490,8 @@ class _NFSRun:
 
     async def _v4_wrongsec(self, nc: RPCClient, parent: str, name: str) -> None:
         path = f"{parent.rstrip('/')}/{name}"
+        if self.only and path not in self.only:
+            return
         st = self.export(path)
         st.auth_required.add("nfsv4")
         with contextlib.suppress(*PROTOCOL_ERRORS, rpc.RPCDeniedError):

@@ -61,7 +61,9 @@ async def _deep(proto: str, make_ctx: MakeCtx, **bounds: int) -> Finding:
     if proto == "rsync":
         return _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, **bounds), resource="deep")
     if proto == "nfs":
-        r = await _run(NFS, make_ctx, NFS_ADDR, 2049, **bounds)
+        ctx = make_ctx(timeout=60.0, bounds=ListingBounds(**bounds),
+                       options={"nfs.exports": "/export/deep"})  # fmt: skip
+        r = await NFS.run(ServiceInfo(host=NFS_ADDR, port=2049), ctx)
         return _open(r, resource="export/deep")
     if proto == "s3":
         return _open(await _run(S3, make_ctx, svc.S3_ADDR, svc.S3_PORT, **bounds), resource="deep")
@@ -192,7 +194,9 @@ async def test_wide_tree_estimate_within_a_factor_of_two(
     elif proto == "rsync":
         f = _open(await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873), resource="wide")
     elif proto == "nfs":
-        f = _open(await _run(NFS, make_ctx, NFS_ADDR, 2049), resource="export/wide")
+        ctx = make_ctx(timeout=60.0, options={"nfs.exports": "/export/wide"})
+        r = await NFS.run(ServiceInfo(host=NFS_ADDR, port=2049), ctx)
+        f = _open(r, resource="export/wide")
     else:
         f = _open(await _run(SMB, make_ctx, svc.SMB_ADDR, 445), resource="wide")
     ev = f.evidence

@@ -90,7 +90,8 @@ def test_nfs_export_list_shows_both_exports(lab_b: Lab) -> None:
     r = lab_b.run(["showmount", "-e", nfs.ADDR])
     assert r.returncode == 0, r.stderr
     exports = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()[1:]}
-    assert exports == {nfs.OPEN_EXPORT: "(everyone)", nfs.SECURE_EXPORT: "(everyone)"}
+    shapes = {pseudo: "(everyone)" for _, pseudo in nfs.SHAPE_EXPORTS.values()}  # crawl shapes
+    assert exports == {nfs.OPEN_EXPORT: "(everyone)", nfs.SECURE_EXPORT: "(everyone)", **shapes}
 
 
 @pytest.mark.parametrize("version", ["3", "4"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import struct
 import subprocess
@@ -227,8 +228,13 @@ READ_ONLY_V3 = {0, nfs3.NFSPROC3_ACCESS, nfs3.NFSPROC3_READ, nfs3.NFSPROC3_READD
                 nfs3.NFSPROC3_FSINFO}
 
 
+OPEN_ONLY = {"nfs.exports": "/export/open"}
+"""The lab also exports the crawl shapes: the sampling tests look at /export/open alone."""
+
+
 async def nfs_unauth(lab: Lab, ctx: ProbeContext) -> Finding:
     t = lab.target("nfs")
+    ctx = dataclasses.replace(ctx, options={**ctx.options, **OPEN_ONLY})
     res = await nfs_probe.PROBE.run(ServiceInfo(host=t.host, port=2049), ctx)
     assert res.status == Status.SUCCESS, res.detail
     (f,) = [f for f in res.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
@@ -323,7 +329,9 @@ async def test_nfs_samples_over_udp_within_one_datagram(
     lab: Lab, make_ctx: Callable[..., ProbeContext], rpc_calls: list[Call]
 ) -> None:
     t = lab.target("nfs")
-    ctx = make_ctx(timeout=60.0, sample_bytes=1 << 20, options={"nfs.transport": "udp"})
+    ctx = make_ctx(
+        timeout=60.0, sample_bytes=1 << 20, options={"nfs.transport": "udp", **OPEN_ONLY}
+    )
     res = await nfs_probe.PROBE.run(ServiceInfo(host=t.host, port=111), ctx)
     assert res.status == Status.SUCCESS and res.info["transport"] == "udp"
     (f,) = [f for f in res.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
@@ -452,8 +460,11 @@ async def test_scan_with_sample_bytes_end_to_end(lab: Lab) -> None:
 
     nfs_host, tftp_host = lab.target("nfs").host, lab.target("tftp").host
     ports, probes = "T:2049,U:69", "nfs,tftp"
-    off = await scan_targets([nfs_host, tftp_host], ports=ports, probes=probes)
-    on = await scan_targets([nfs_host, tftp_host], ports=ports, probes=probes, sample_bytes=16)
+    hosts = [nfs_host, tftp_host]
+    off = await scan_targets(hosts, ports=ports, probes=probes, probe_options=OPEN_ONLY)
+    on = await scan_targets(
+        hosts, ports=ports, probes=probes, sample_bytes=16, probe_options=OPEN_ONLY
+    )
 
     def unauth(report: Any, protocol: str) -> Finding:
         (f,) = [f for f in report.findings
