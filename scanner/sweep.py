@@ -569,7 +569,8 @@ class Sweeper:
         elif self.cfg.syn:
             from scanner.synscan import SynScanner
 
-            self.stats = await SynScanner(self.cfg).run(space, seed, shard, found, alive)
+            syn = SynScanner(self.cfg, self.limiter)
+            self.stats = await syn.run(space, seed, shard, found, alive)
         else:
             self.stats = await self._run_in_loop(space, seed, shard, found, alive)
         return self.stats

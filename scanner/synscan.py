@@ -95,10 +95,13 @@ def _source_for(ip: str) -> str:
 class SynScanner:
     """Raw-SYN sweep; see the module docstring."""
 
-    def __init__(self, cfg: SweepConfig) -> None:
+    def __init__(self, cfg: SweepConfig, limiter: RateLimiter | None = None) -> None:
+        """``limiter``: the dialer's, so sweep and probes share ``--rate`` (taken from the
+        worker thread: the token count is approximate under contention, never unbounded)."""
         if cfg.concurrency < 1 or cfg.connect_timeout <= 0:
             raise ValueError("bad sweep configuration")
         self.cfg = cfg
+        self.limiter = limiter
         self.stats = SweepStats()
         self._stop = threading.Event()
 
@@ -163,7 +166,7 @@ class SynScanner:
             # Checksum of the constant part: source address, protocol, TCP length, source port,
             # data offset + SYN flag, window.
             const = s0 + s1 + 6 + 20 + sport + ((5 << 12) | _SYN) + 1024
-            limiter = RateLimiter(cfg.rate)
+            limiter = self.limiter or RateLimiter(cfg.rate)
             # (dst, port) -> (deadline, tries, sent at); deadlines also in a heap.
             waiting: dict[tuple[str, int], tuple[float, int, float]] = {}
             deadlines: list[tuple[float, str, int]] = []
