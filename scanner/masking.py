@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from scanner.classify import personnummer, phone
-from scanner.redact import redact_text
+from scanner.redact import redact_text, redact_url
 
 __all__ = ["mask_data", "mask_model", "mask_report", "mask_text", "mask_url"]
 
@@ -76,7 +76,6 @@ def mask_report(report: T) -> T:
     return mask_model(report)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
 
 _PASSWORD_PARAM = re.compile(r"(\bpassword\s*=\s*)[^&\s]*", re.IGNORECASE)
 
@@ -87,5 +86,5 @@ def mask_url(text: str) -> str:
     Broker and database URLs are masked this way before they reach a log, an error or the
     history: ``redis://:s3cret@h/0`` becomes ``redis://:***@h/0``.
     """
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + ":***@", text)
+    text = redact_url(text)  # the one URL rule (scanner/redact.py)
     return _PASSWORD_PARAM.sub(lambda m: m.group(1) + "***", text)
