@@ -7,8 +7,8 @@ files seen and the estimate.
 
 Runs inside the lab's namespace with the ``crawl`` service up::
 
-    sudo nasscan lab up --only crawl
-    nasscan lab exec -- .venv/bin/python bench/crawl_bench.py --runs 3
+    sudo nasscan lab up --only crawl,nfs
+    nasscan lab exec -- .venv/bin/python bench/crawl_bench.py --runs 3 [--only others,nfs]
 
 HTTP and WebDAV rows come from the same probe run (one HTTP service lists both); SMB and rsync
 rows come from one run each that lists the three shares/modules, so their seconds and memory
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
+from probes.nfs import PROBE as NFS
 from probes.rsync import PROBE as RSYNC
 from probes.s3 import PROBE as S3
 from probes.smb import PROBE as SMB
@@ -38,6 +39,7 @@ from scanner.dialer import Dialer
 from scanner.engine import ScanOptions
 from scanner.lab import shapes
 from scanner.lab.services import crawl as svc
+from scanner.lab.services import nfs as nfs_svc
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.triage import triage_finding
@@ -48,9 +50,14 @@ S3_DEEP = 1 + shapes.DEEP_LEAF_DIRS * shapes.PER_DAY // 8
 """The S3 bucket holds the deep tree's readme and one of its 8 site/direction/year branches."""
 
 
-async def _run(probe: Any, host: str, port: int) -> tuple[ProbeResult, float, int]:
+async def _run(
+    probe: Any, host: str, port: int, options: dict[str, Any] | None = None
+) -> tuple[ProbeResult, float, int]:
     dialer = Dialer(SCOPE, concurrency=64, per_host=8, connect_timeout=2.0, read_timeout=5.0)
-    ctx = ProbeContext(dialer=dialer, bounds=ListingBounds(), timeout=ScanOptions.probe_timeout)
+    ctx = ProbeContext(
+        dialer=dialer, bounds=ListingBounds(), timeout=ScanOptions.probe_timeout,
+        options=options or {},
+    )  # fmt: skip
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
@@ -85,8 +92,15 @@ def _rows(result: ProbeResult, label: str, shape_of: dict[str, str], secs: float
     return out
 
 
-async def once() -> list[dict[str, Any]]:
+async def once(only: set[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    if "nfs" in only:
+        for shape in shapes.SHAPES:  # one export per run: its own seconds and memory
+            opts = {"nfs.exports": f"/export/{shape}"}
+            r, s, p = await _run(NFS, nfs_svc.ADDR, nfs_svc.NFS_PORT, opts)
+            rows += _rows(r, "nfs", {f"export/{shape}": shape}, s, p)
+    if "others" not in only:
+        return rows
     for shape, port in svc.HTTP_PORTS.items():
         r, s, p = await _run(HTTP, svc.HTTP_ADDR, port)
         rows += _rows(r, "http", {"http": shape, "webdav": shape}, s, p)
@@ -106,8 +120,10 @@ async def once() -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="others,nfs", help="others (the crawl service), nfs")
     args = ap.parse_args()
-    runs = [asyncio.run(once()) for _ in range(max(1, args.runs))]
+    only = {x.strip() for x in args.only.split(",")}
+    runs = [asyncio.run(once(only)) for _ in range(max(1, args.runs))]
     print("| protocol | shape | requests | listing bytes | seconds (median) | peak MiB (run) "
           "| files seen / true | estimate | severity |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")

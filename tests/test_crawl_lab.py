@@ -136,6 +136,18 @@ async def test_rsync_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -
     }
 
 
+async def test_s3_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    log = lab.ctx.state / "logs" / "crawl-s3.log"  # moto logs every request it answers
+    budget = 7
+    before = len(_log_lines(log))
+    result = await _run(S3, make_ctx, svc.S3_ADDR, svc.S3_PORT, requests=budget)
+    await asyncio.sleep(0.3)
+    lines = _log_lines(log)[before:]
+    pages = [ln for ln in lines if "GET /deep?list-type=2" in ln and '" 200 ' in ln]
+    assert budget - 1 <= len(pages) <= budget
+    assert _open(result, resource="deep").evidence["truncated"]
+
+
 @contextlib.asynccontextmanager
 async def _smb_counting_proxy(target: tuple[str, int]) -> AsyncIterator[tuple[int, Counter[int]]]:
     """A TCP proxy in front of smbd counting QUERY_DIRECTORY requests per tree id."""
