@@ -16,6 +16,7 @@ from scanner.protocols import (
     http_client,
     iscsi,
     listing,
+    listing_structure,
     mount,
     nfs3,
     nfs4,
@@ -23,8 +24,10 @@ from scanner.protocols import (
     rpc,
     rsync,
     s3,
+    sizes,
     smb2,
     tftp,
+    upnp,
     webdav,
     xmlsafe,
 )
@@ -218,7 +221,30 @@ TARGETS: tuple[Target, ...] = (
     Target("webdav.parse_multistatus", webdav.parse_multistatus, (ValueError,),
            examples=_DAV),
     Target("xmlsafe.parse_xml", xmlsafe.parse_xml, (ValueError,), ("listing_corpus/*.xml",)),
+    Target("sizes.parse_decimal", lambda d: sizes.parse_decimal(_text(d)), ()),
+    Target("listing_structure.structural_listing",
+           lambda d: listing_structure.structural_listing(_text(d), "/share/"), (),
+           ("listing_corpus/*.html",)),
+    Target("listing_structure.json_listing",
+           lambda d: listing_structure.json_listing(_json_or_none(d)), (),
+           ("listing_corpus/*.json",)),
+    Target("upnp.parse_ssdp_reply", upnp.parse_ssdp_reply, (ValueError,)),
+    Target("upnp.parse_description",
+           lambda d: upnp.parse_description(d, "http://127.0.0.1:8200/rootDesc.xml"),
+           (ValueError,), ("captures/dlna/*rootDesc*",)),
+    Target("upnp.parse_browse_response", upnp.parse_browse_response, (ValueError,),
+           ("captures/dlna/*rowse*",)),
+    Target("upnp.parse_didl", lambda d: upnp.parse_didl(_text(d)), (ValueError,)),
 )
+
+
+def _json_or_none(data: bytes) -> object:
+    import json
+
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # the JSON decoder's own limits, not the parser's
+        return None
 
 
 def _pasv(data: bytes) -> object:

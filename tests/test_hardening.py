@@ -26,6 +26,9 @@ import pytest
 from scanner.cli import main
 from scanner.redact import forget_secrets
 
+# the test plug-in probe (plugintest) answers the hostile server below
+pytestmark = pytest.mark.usefixtures("plugin_probe")
+
 PASSWORD = "Hunter2-s3cr3t-9f1c"
 PHONE = "0701234567"
 IDNR = "19790312-2393"

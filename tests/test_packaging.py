@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 OWN = {"scanner", "probes"}
 # Imported only behind an ImportError guard that names the extra to install.
-OPTIONAL_IMPORTS = {"psycopg": "postgres"}
+OPTIONAL_IMPORTS = {"psycopg": "postgres", "celery": "fleet", "redis": "fleet"}
 
 
 def _dist(requirement: str) -> str:

@@ -53,8 +53,8 @@ async def test_probe_reports_each_captured_listing(
     result, exp = await _probe(make_ctx, exp_path, True)
     (f,) = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
     assert f.resource == "/share/" and f.listing is not None
-    top = {e.path.rstrip("/") for e in f.listing.entries}
-    assert top == {"/share/" + e["name"] for e in exp["entries"]}
+    top = {e.path.rstrip("/") for e in f.listing.entries}  # paths from the listing root
+    assert top == {"/" + e["name"] for e in exp["entries"]}
     assert f.evidence["family"] == exp["family"]
 
 
