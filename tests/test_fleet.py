@@ -113,7 +113,10 @@ def test_four_shards_give_the_single_machine_findings(
     parts = _parts(fleet, scan_id)
     assert [p.shard for p in parts] == ["1/4", "2/4", "3/4", "4/4"]
     assert all(p.state == state.DONE for p in parts)
-    assert sum(p.findings for p in parts) == len(fleet_ids)  # the shards are disjoint
+    # The parts' pairs are disjoint, but one finding can be reached from two ports that two
+    # parts hold (an NFS export through rpcbind 111 and through 2049): each part counts it, the
+    # store keeps it once (upsert by id).
+    assert sum(p.findings for p in parts) >= len(fleet_ids)
     assert {p.worker for p in parts} <= {"w-lab1", "w-lab2"}
     # One scan of the same scope: `diff` compares it with the local scan like any two scans.
     d = fleet.nasscan("diff", local, scan_id, "--format", "json")
@@ -146,7 +149,7 @@ def test_a_worker_killed_holding_a_part_loses_and_duplicates_nothing(
     assert retaken.state == state.DONE and retaken.worker == "w-lab2"
     assert retaken.attempts == 2
     ids = _finding_ids(fleet, scan_id)
-    assert len(ids) == len(set(ids)) == sum(p.findings for p in parts)
+    assert len(ids) == len(set(ids)) <= sum(p.findings for p in parts)  # upserted once
     assert set(ids) == set(single[1])
     fleet.workers.remove(victim)
     fleet.wait_ready(fleet.start_worker("w-lab3", "lab", "--visibility-timeout", VISIBILITY,
