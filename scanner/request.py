@@ -123,6 +123,18 @@ class ScanRequest(BaseModel):
             raise ScanRequestError(f"refusing to scan: {why}")
         return scope
 
+    def typed_probe_options(self) -> dict[str, Any]:
+        """Probe options typed and validated against the probes' declarations (the same from a
+        schedule file as from ``--probe-option``); secret ones are filled in later, by
+        ``scanner.credentials``, and never kept here."""
+        from scanner.probe import ProbeOptionError, parse_probe_options
+        from scanner.registry import load_probes
+
+        try:
+            return parse_probe_options(self.probe_options, load_probes())
+        except ProbeOptionError as exc:
+            raise ScanRequestError(str(exc)) from None
+
     def rule_set(self) -> Any:
         if self.rules is None:
             return None
@@ -162,7 +174,7 @@ class ScanRequest(BaseModel):
             processes=self.processes,
             sample_bytes=self.sample_bytes,
             bounds=ListingBounds(depth=self.max_depth, requests=self.max_requests),
-            probe_options=dict(self.probe_options),
+            probe_options=self.typed_probe_options(),
             rules=self.rules,
             rule_set=self.rule_set(),
         )
