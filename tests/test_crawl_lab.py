@@ -1,13 +1,15 @@
 """The crawl shapes against real daemons (lab service ``crawl``: nginx autoindex + WebDAV, vsftpd,
 smbd): the deep tree is critical with leaf names in the samples, the request budget holds as
 counted AT THE SERVER (nginx access log, vsftpd protocol log, a counting proxy in front of
-smbd), the wide tree's estimate is within a factor of 2, a finished crawl is exact."""
+smbd, a counting RPC proxy in front of ganesha), the wide tree's estimate is within a factor of
+2, a finished crawl is exact."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import struct
+import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,6 +30,8 @@ from scanner.lab.services import crawl as svc
 from scanner.lab.services.nfs import ADDR as NFS_ADDR
 from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
 from scanner.probe import ListingBounds, ProbeContext
+from scanner.protocols import nfs3, nfs4, rpc
+from scanner.protocols.xdr import Unpacker
 from scanner.triage import triage_finding
 
 pytestmark = pytest.mark.lab
@@ -192,6 +196,121 @@ async def test_smb_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
     assert len(counts) >= 3  # one tree per share at least
     assert max(counts.values()) <= budget
     assert max(counts.values()) >= budget - 1
+
+
+NFS_SPARE = "127.0.10.39"
+"""No lab service listens here: the NFS budget test sends the probe to it, rpcbind (111) and
+MOUNT (20048) are DNATed on to ganesha's address, NFS (2049) to the counting proxy."""
+
+_NFS_DNAT = """table ip nasscan_nfs_count
+delete table ip nasscan_nfs_count
+table ip nasscan_nfs_count {{
+    chain nat_out {{
+        type nat hook output priority -100; policy accept;
+        ip daddr {spare} tcp dport {{ 111, 20048 }} dnat to {addr}
+        ip daddr {spare} tcp dport 2049 dnat to {spare}:{port}
+    }}
+}}
+"""
+
+
+def _v4_readdir_path(args: Unpacker) -> str | None:
+    """The PUTROOTFH/LOOKUP path of a COMPOUND's READDIR (None: no READDIR in it)."""
+    args.string()  # tag
+    args.uint()  # minorversion
+    path = ""
+    for _ in range(args.uint()):
+        op = args.uint()
+        if op == nfs4.OP_PUTROOTFH:
+            path = ""
+        elif op == nfs4.OP_LOOKUP:
+            path += "/" + args.string()
+        elif op == nfs4.OP_READDIR:
+            return path or "/"
+        elif op in (nfs4.OP_SECINFO, nfs4.OP_ACCESS, nfs4.OP_GETATTR, nfs4.OP_GETFH):
+            return None  # the probe puts these last (or alone): no READDIR follows
+        else:
+            raise AssertionError(f"NFSv4 op {op} the counter does not know")
+    return None
+
+
+def _count_nfs_call(record: bytes, counts: Counter[tuple[int, str]]) -> None:
+    u = Unpacker(record)
+    u.uint()  # xid
+    assert u.uint() == rpc.CALL and u.uint() == rpc.RPC_VERSION
+    prog, vers, proc = u.uint(), u.uint(), u.uint()
+    for _ in range(2):  # credential, verifier
+        u.uint()
+        u.opaque()
+    if prog != nfs3.NFS_PROG:
+        return
+    if vers == 3 and proc in (16, 17):  # READDIR, READDIRPLUS
+        counts[(3, "")] += 1
+    elif vers == 4 and proc == nfs4.NFSPROC4_COMPOUND:
+        path = _v4_readdir_path(u)
+        if path is not None:
+            counts[(4, path)] += 1
+
+
+@contextlib.asynccontextmanager
+async def _nfs_counting_proxy() -> AsyncIterator[Counter[tuple[int, str]]]:
+    """A TCP proxy in front of ganesha's 2049 counting READDIR(PLUS) calls (NFSv3, under key
+    ``(3, "")``) and COMPOUNDs with a READDIR (NFSv4, under ``(4, directory path)``), reached
+    by the probe through a DNAT rule on ``NFS_SPARE`` (ganesha binds every address)."""
+    counts: Counter[tuple[int, str]] = Counter()
+    errors: list[BaseException] = []
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, count: bool) -> None:
+        record = b""
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await r.readexactly(4)
+                (word,) = struct.unpack(">I", head)
+                frag = await r.readexactly(word & 0x7FFFFFFF)
+                record += frag
+                if count and word & 0x80000000:
+                    try:
+                        _count_nfs_call(record, counts)
+                    except Exception as exc:  # reported by the test, after the crawl
+                        errors.append(exc)
+                if word & 0x80000000:
+                    record = b""
+                w.write(head + frag)
+                await w.drain()
+        w.close()
+
+    async def handle(cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        sr, sw = await asyncio.open_connection(NFS_ADDR, 2049)
+        await asyncio.gather(pipe(cr, sw, True), pipe(sr, cw, False))
+
+    server = await asyncio.start_server(handle, NFS_SPARE, 0)
+    port = server.sockets[0].getsockname()[1]
+    rules = _NFS_DNAT.format(spare=NFS_SPARE, addr=NFS_ADDR, port=port)
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True, timeout=10)
+    try:
+        yield counts
+    finally:
+        subprocess.run(["nft", "delete", "table", "ip", "nasscan_nfs_count"], check=True,
+                       timeout=10)  # fmt: skip
+        server.close()
+        assert not errors, errors
+
+
+async def test_nfs_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
+    budget = 12
+    ctx = make_ctx(timeout=60.0, bounds=ListingBounds(requests=budget),
+                   options={"nfs.exports": "/export/wide"})  # fmt: skip
+    async with _nfs_counting_proxy() as counts:
+        result = await NFS.run(ServiceInfo(host=NFS_SPARE, port=2049), ctx)
+    f = _open(result, resource="export/wide")
+    assert set(f.evidence["versions"]) == {"nfsv3", "nfsv4"}
+    # the v4 pseudo-filesystem walk (/ and /export) is not the export's crawl: not charged
+    crawled = {k: n for k, n in counts.items() if k[0] == 3 or k[1].startswith("/export/wide")}
+    v3 = crawled.get((3, ""), 0)
+    v4 = sum(n for (vers, _), n in crawled.items() if vers == 4)
+    assert budget - 1 <= v3 <= budget, counts
+    assert budget - 1 <= v4 <= budget, counts
+    assert counts[(4, "/")] >= 1  # the counter saw the walk too: it reads every COMPOUND
 
 
 @pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs"])
