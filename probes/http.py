@@ -290,12 +290,7 @@ def _dav_lister(st: _State, root: str) -> Lister:
                             body=PROPFIND_BODY)  # fmt: skip
         if resp.status != 207:
             raise NotListable(f"HTTP {resp.status}")
-        try:
-            resources = list(parse_multistatus(resp.body))
-        except ValueError as exc:
-            if resp.truncated:
-                raise ValueError("multistatus cut by the byte bound") from exc
-            raise
+        resources = list(parse_multistatus(resp.body, truncated=resp.truncated))
         return Page(_dav_items(resources, url_path), complete=not resp.truncated)
 
     return list_dir
@@ -313,8 +308,8 @@ async def _propfind(st: _State, path: str) -> tuple[HttpResponse, list[Any]] | N
     _, resp = got
     if resp.status != 207:
         return resp, []
-    try:
-        return resp, list(parse_multistatus(resp.body))
+    try:  # a body cut by the byte bound: its whole responses (a huge directory is still listed)
+        return resp, list(parse_multistatus(resp.body, truncated=resp.truncated))
     except ValueError:
         return resp, []
 

@@ -292,3 +292,29 @@ def test_index_of_titled_pages_without_child_links_are_no_listing(
         f"<p>{escape(text)}</p><p>{links}</p></body></html>"
     ).encode()
     assert parse_listing(page, path="/") is None
+
+
+def test_multistatus_cut_by_the_byte_bound_keeps_its_whole_responses() -> None:
+    """A PROPFIND answer cut mid-response (a directory larger than the byte bound) is listed as
+    far as it got: whole responses only, never the cut one; nothing whole -> an error."""
+    from scanner.protocols.webdav import parse_multistatus, whole_responses
+
+    def resp(name: str, size: int) -> bytes:
+        return (f"<D:response><D:href>/flat/{name}</D:href><D:propstat><D:prop>"
+                f"<D:resourcetype/><D:getcontentlength>{size}</D:getcontentlength></D:prop>"
+                "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>").encode()
+
+    head = b'<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
+    body = head + resp("a.wav", 1) + resp("b.wav", 22) + resp("c.wav", 333)
+    cut = body[: len(body) - 40]  # inside the third response
+    got = parse_multistatus(cut, truncated=True)
+    assert [(r.href, r.size) for r in got] == [("/flat/a.wav", 1), ("/flat/b.wav", 22)]
+    whole = whole_responses(cut)
+    assert whole is not None and whole.endswith(b"</D:response></D:multistatus>")
+    with pytest.raises(ValueError):
+        parse_multistatus(cut)  # not marked truncated: a broken document stays an error
+    with pytest.raises(ValueError):
+        parse_multistatus(head + resp("a.wav", 1)[:30], truncated=True)
+    # another prefix (or none) for the DAV namespace
+    plain = body.replace(b"D:", b"").replace(b"xmlns:D=", b"xmlns=")
+    assert len(parse_multistatus(plain[: len(plain) - 40], truncated=True)) == 2

@@ -5,6 +5,7 @@ XML from the server goes through ``xmlsafe.parse_xml`` (no DTDs, no entities).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -32,8 +33,33 @@ class DavResource:
     """The propstat status was 2xx."""
 
 
-def parse_multistatus(body: bytes) -> list[DavResource]:
-    """Parse a 207 Multi-Status body; raises ValueError (or UnsafeXMLError) if it is not one."""
+_ROOT_START = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?multistatus)[\s/>]")
+_RESPONSE_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?response\s*>")
+
+
+def whole_responses(body: bytes) -> bytes | None:
+    """A multistatus cut by the byte bound, as a document: its whole ``<response>`` elements, with
+    the root element closed again (None when not even one response is whole). A directory of
+    100,000 entries is then listed as far as the bound reached, not dropped."""
+    root = _ROOT_START.search(body, 0, 4096)
+    if root is None:
+        return None
+    end = max((m.end() for m in _RESPONSE_END.finditer(body, root.end())), default=0)
+    if not end:
+        return None
+    return body[:end] + b"</" + root.group(1) + b">"
+
+
+def parse_multistatus(body: bytes, *, truncated: bool = False) -> list[DavResource]:
+    """Parse a 207 Multi-Status body; raises ValueError (or UnsafeXMLError) if it is not one.
+
+    ``truncated``: the body was cut by the byte bound; its whole responses are parsed.
+    """
+    if truncated:
+        whole = whole_responses(body)
+        if whole is None:
+            raise ValueError("multistatus cut by the byte bound before its first response")
+        body = whole
     root = parse_xml(body)
     if root.tag != "multistatus":
         raise ValueError(f"not a multistatus document: <{root.tag}>")
