@@ -80,7 +80,9 @@ def list_objects_xml(name: str, bucket: Bucket, query: dict[str, list[str]]) -> 
     after = q("start-after")
     if token:
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode()
+            after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+            if not after:
+                raise ValueError("empty token")
         except (ValueError, UnicodeDecodeError):
             return 400, error_xml("InvalidArgument", "The continuation token provided is incorrect")
     objects, prefixes, nxt = bucket.list(prefix, delimiter, max_keys, after)
