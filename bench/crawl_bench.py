@@ -12,7 +12,9 @@ Runs inside the lab's namespace with the ``crawl`` service up::
 
 HTTP and WebDAV rows come from the same probe run (one HTTP service lists both); SMB and rsync
 rows come from one run each that lists the three shares/modules, so their seconds and memory
-cover all three resources. The S3 bucket ``deep`` holds one branch of the deep tree (673 objects).
+cover all three resources. The S3 bucket ``deep`` holds one branch of the deep tree (673 objects);
+the S3 buckets ``wide`` and ``flat`` come from the lab's generating endpoint ``scanner.lab.s3gen``
+(one probe run lists both; ``--only s3gen`` runs it alone).
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ def _rows(result: ProbeResult, label: str, shape_of: dict[str, str], secs: float
 
 async def once(only: set[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    if "s3gen" in only or "others" in only:  # the generating S3 endpoint: buckets wide, flat
+        r, s, p = await _run(S3, svc.S3GEN_ADDR, svc.S3GEN_PORT)
+        rows += _rows(r, "s3", {"wide": "wide", "flat": "flat"}, s, p)
     if "nfs" in only:
         for shape in shapes.SHAPES:  # one export per run: its own seconds and memory
             opts = {"nfs.exports": f"/export/{shape}"}
@@ -120,7 +125,8 @@ async def once(only: set[str]) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="others,nfs", help="others (the crawl service), nfs")
+    ap.add_argument("--only", default="others,nfs",
+                    help="others (the crawl service, s3gen included), nfs, s3gen")  # fmt: skip
     args = ap.parse_args()
     only = {x.strip() for x in args.only.split(",")}
     runs = [asyncio.run(once(only)) for _ in range(max(1, args.runs))]
@@ -132,7 +138,8 @@ def main() -> None:
         secs = statistics.median(x["seconds"] for x in same)
         peak = max(x["peak"] for x in same) / 2**20
         est = row["estimate"]
-        truth = S3_DEEP if row["protocol"] == "s3" else TRUTH[row["shape"]]
+        deep_s3 = row["protocol"] == "s3" and row["shape"] == "deep"
+        truth = S3_DEEP if deep_s3 else TRUTH[row["shape"]]
         print(
             f"| {row['protocol']} | {row['shape']} | {row['requests']} | {row['bytes']:,} | "
             f"{secs:.2f} | {peak:.1f} | {row['files_seen']:,} / {truth:,} | "

@@ -1,8 +1,9 @@
 """The crawl shapes against real daemons (lab service ``crawl``: nginx autoindex + WebDAV, vsftpd,
-smbd): the deep tree is critical with leaf names in the samples, the request budget holds as
+smbd, rsync, NFS, moto) and the generating S3 endpoint ``scanner.lab.s3gen`` (buckets wide and
+flat): the deep tree is critical with leaf names in the samples, the request budget holds as
 counted AT THE SERVER (nginx access log, vsftpd protocol log, a counting proxy in front of
-smbd, a counting RPC proxy in front of ganesha), the wide tree's estimate is within a factor of
-2, a finished crawl is exact."""
+smbd, a counting RPC proxy in front of ganesha, moto's and s3gen's request logs), the wide tree's
+estimate is within a factor of 2, a finished crawl is exact."""
 
 from __future__ import annotations
 
@@ -150,6 +151,24 @@ async def test_s3_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> N
     pages = [ln for ln in lines if "GET /deep?list-type=2" in ln and '" 200 ' in ln]
     assert budget - 1 <= len(pages) <= budget
     assert _open(result, resource="deep").evidence["truncated"]
+
+
+async def test_s3_wide_and_flat_request_budget_at_the_generating_server(
+    lab: Lab, make_ctx: MakeCtx
+) -> None:
+    log = lab.ctx.state / "logs" / "crawl-s3gen.log"  # s3gen logs every request it answers
+    budget = 7
+    before = len(_log_lines(log))
+    result = await _run(S3, make_ctx, svc.S3GEN_ADDR, svc.S3GEN_PORT, requests=budget)
+    lines = [ln.split() for ln in _log_lines(log)[before:] if not ln.startswith("#")]
+    assert lines and all(len(ln) == 3 for ln in lines), lines[:5]  # METHOD TARGET STATUS
+    for bucket in ("wide", "flat"):
+        listing = f"/{bucket}?list-type=2"
+        pages = [ln for ln in lines if ln[1].startswith(listing) and ln[2] == "200"]
+        low = 1 if bucket == "flat" else budget - 1  # flat: one prefix, pages up to the entries
+        assert low <= len(pages) <= budget, (bucket, len(pages))
+        assert _open(result, resource=bucket).evidence["truncated"]
+    assert not [ln for ln in lines if ln[0] != "GET"]  # read-only: the probe never writes
 
 
 @contextlib.asynccontextmanager
@@ -313,7 +332,7 @@ async def test_nfs_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
     assert counts[(4, "/")] >= 1  # the counter saw the walk too: it reads every COMPOUND
 
 
-@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs"])
+@pytest.mark.parametrize("proto", ["http", "webdav", "ftp", "smb", "rsync", "nfs", "s3"])
 async def test_wide_tree_estimate_within_a_factor_of_two(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -328,6 +347,8 @@ async def test_wide_tree_estimate_within_a_factor_of_two(
         ctx = make_ctx(timeout=60.0, options={"nfs.exports": "/export/wide"})
         r = await NFS.run(ServiceInfo(host=NFS_ADDR, port=2049), ctx)
         f = _open(r, resource="export/wide")
+    elif proto == "s3":  # the generating S3 endpoint (s3gen), bucket "wide"
+        f = _open(await _run(S3, make_ctx, svc.S3GEN_ADDR, svc.S3GEN_PORT), resource="wide")
     else:
         f = _open(await _run(SMB, make_ctx, svc.SMB_ADDR, 445), resource="wide")
     ev = f.evidence
@@ -338,7 +359,7 @@ async def test_wide_tree_estimate_within_a_factor_of_two(
     assert ev["headline"]["at_least"] is True  # the count stays "at least" what was seen
 
 
-@pytest.mark.parametrize("proto", ["ftp", "http", "webdav"])
+@pytest.mark.parametrize("proto", ["ftp", "http", "webdav", "s3"])
 async def test_flat_directory_is_at_least_the_bound_and_never_invented(
     lab: Lab, make_ctx: MakeCtx, proto: str
 ) -> None:
@@ -346,6 +367,9 @@ async def test_flat_directory_is_at_least_the_bound_and_never_invented(
     PROPFIND answer is cut by the byte bound; its whole responses are still a listing."""
     if proto == "ftp":
         f = _open(await _run(FTP, make_ctx, svc.FTP_ADDR, svc.FTP_PORTS["flat"]))
+    elif proto == "s3":  # the generating S3 endpoint (s3gen), bucket "flat": 100,000 objects
+        r = await _run(S3, make_ctx, svc.S3GEN_ADDR, svc.S3GEN_PORT)
+        f = _open(r, resource="flat")
     else:
         r = await _run(HTTP, make_ctx, svc.HTTP_ADDR, svc.HTTP_PORTS["flat"])
         f = _open(r, protocol=proto)

@@ -1,12 +1,15 @@
 """Crawl shapes (issue 12): the deep, wide and flat trees of ``scanner.lab.shapes`` served over
 HTTP autoindex + WebDAV (nginx, 127.0.10.81), anonymous FTP (vsftpd, 127.0.10.82), guest SMB
 (smbd, 127.0.10.83), open rsync modules (rsync daemon, 127.0.10.84) and a public S3 bucket
-``deep`` holding the deep tree's 2019 branch (moto, 127.0.10.85:9000). Kept apart from the
+``deep`` holding the deep tree's 2019 branch (moto, 127.0.10.85:9000) and public S3 buckets
+``wide`` and ``flat`` answered by a generating endpoint of our own (``scanner.lab.s3gen``,
+127.0.10.86:9000: ListObjectsV2 computed from the shape definitions, because seeding moto with
+110,000 objects is too slow). Kept apart from the
 other services so that it can be brought up alone (``nasscan lab up --only crawl``) and the
 trees are generated only where they are wanted.
 
 Configs: ``scanner/lab/data/crawl/``. Servers log every request (nginx access logs, vsftpd protocol
-log, rsyncd log) so tests count requests at the server.
+log, rsyncd log, moto's and s3gen's request lines) so tests count requests at the server.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ RSYNC_ADDR = "127.0.10.84"
 S3_ADDR = "127.0.10.85"
 S3_PORT = 9000
 S3_URL = f"http://{S3_ADDR}:{S3_PORT}"
+S3GEN_ADDR = "127.0.10.86"
+S3GEN_PORT = 9000
 S3_SEED = LAB_CONFIG_DIR / "crawl" / "seed_s3.py"
 
 
 class CrawlShapesService(LabService):
     name = "crawl"
-    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR, RSYNC_ADDR, S3_ADDR)
+    addresses = (HTTP_ADDR, FTP_ADDR, SMB_ADDR, RSYNC_ADDR, S3_ADDR, S3GEN_ADDR)
     executables = ("nginx", "vsftpd", "smbd", "smbpasswd", "rsync", moto_server())
     packages = ("nginx", "libnginx-mod-http-dav-ext", "vsftpd", "samba", "rsync",
                 "moto[server] (PyPI, in the dev extras)")  # fmt: skip
@@ -63,6 +68,12 @@ class CrawlShapesService(LabService):
                 ready=[Ready.tcp(S3_ADDR, S3_PORT)],
                 ready_timeout=30.0,
                 after_start=[[sys.executable, str(S3_SEED), S3_URL, str(trees["deep"])]],
+            ),
+            Daemon(
+                name="crawl-s3gen",
+                argv=[sys.executable, "-m", "scanner.lab.s3gen", S3GEN_ADDR, str(S3GEN_PORT)],
+                ready=[Ready.tcp(S3GEN_ADDR, S3GEN_PORT)],
+                ready_timeout=30.0,
             ),
         ]
 
