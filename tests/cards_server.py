@@ -9,11 +9,11 @@ generic 200 page: a page that looks like a listing whose entries do not exist.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
 from html import escape
 from urllib.parse import quote, unquote
+
+from http_answers import serve_answers
 
 Tree = dict[str, "bytes | Tree"]
 
@@ -73,40 +73,6 @@ def _answer(
             return 301, "text/html", b""
         return 200, "text/html; charset=utf-8", render(node)
     return 200, "application/octet-stream", node
-
-
-Answer = Callable[[str, str], tuple[int, str, bytes]]
-"""``answer(method, target) -> (status, content type, body)``; a 301 points at target + '/'."""
-
-
-@contextlib.asynccontextmanager
-async def serve_answers(addr: str, answer: Answer) -> AsyncIterator[int]:
-    """A one-request-per-connection HTTP server on ``addr`` (a loopback address), any port."""
-
-    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
-            method, path = head.decode("latin-1").split(" ", 2)[:2]
-            status, ctype, body = answer(method, path)
-            extra = f"Location: {path}/\r\n" if status == 301 else ""
-            w.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                f"{extra}Connection: close\r\n\r\n".encode()
-            )
-            if method != "HEAD":
-                w.write(body)
-            await w.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-            pass
-        finally:
-            w.close()
-
-    server = await asyncio.start_server(on_conn, addr, 0)
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 def serve(

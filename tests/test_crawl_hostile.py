@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
+from http_answers import serve_answers
 
 from probes.ftp import PROBE as FTP
 from probes.http import PROBE as HTTP
@@ -23,35 +25,16 @@ HUGE = "9" * 400
 SUP2 = "\u00b2"  # '²'
 
 
-@contextlib.asynccontextmanager
-async def http_server(addr: str, answer: Http, log: list[str]) -> AsyncIterator[int]:
-    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-            first = await asyncio.wait_for(r.read(1), 5)
-            if first and first != b"\x16":  # no TLS here
-                head = first + await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
-                method, target = head.decode("latin-1").split(" ", 2)[:2]
-                length = 0
-                for line in head.decode("latin-1").split("\r\n"):
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                if length:
-                    await r.readexactly(length)
-                log.append(f"{method} {target}")
-                status, body, ctype = answer(method, target)
-                w.write(
-                    f"HTTP/1.1 {status} X\r\nServer: nginx\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                    + body
-                )
-                await w.drain()
-        w.close()
+def http_server(
+    addr: str, answer: Http, log: list[str]
+) -> contextlib.AbstractAsyncContextManager[int]:
+    """``tests/http_answers.py`` behind an nginx ``Server:`` header, requests logged."""
 
-    server = await asyncio.start_server(on_conn, addr, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
+    def reordered(method: str, target: str) -> tuple[int, str, bytes]:
+        status, body, ctype = answer(method, target)
+        return status, ctype, body
+
+    return serve_answers(addr, reordered, log=log, server="nginx")
 
 
 def _open(result: ProbeResult, protocol: str) -> Finding:

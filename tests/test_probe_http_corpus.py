@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from cards_server import Answer, serve_answers
+from http_answers import Answer, serve_answers
 
 from probes.http import PROBE
 from scanner.models import Kind, ProbeResult, ServiceInfo
