@@ -687,4 +687,9 @@ def run() -> NoReturn:
 
 
 if __name__ == "__main__":
-    run()
+    # `python -m scanner.cli` runs this file as `__main__`, a second copy of the module: run the
+    # imported `scanner.cli` instead, so InputError raised by scanner.fleet.cli (which imports
+    # scanner.cli) is the class caught here and not a traceback.
+    import scanner.cli
+
+    scanner.cli.run()
