@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+# `net`: listeners on 127.0.55.x for the engine tests (tests/engine_fixtures.py)
+from engine_fixtures import net  # noqa: F401  (re-exported fixture)
+
 # the session fixture `lab` (real daemons; tests marked @pytest.mark.lab run inside the namespace)
 from lab_fixtures import Lab, lab  # noqa: F401  (re-exported fixture)
 

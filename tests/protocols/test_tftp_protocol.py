@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from repo_paths import CAPTURES
 
 from scanner.dialer import Dialer
 from scanner.protocols import tftp
 
-CAPTURES = Path(__file__).parent / "captures"
 LOOP = ipaddress.ip_network("127.0.0.0/8")
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import TESTS
 
-TESTS = Path(__file__).resolve().parent
 NET = "127.10.0"  # scope 127.10.0.0/26 inside the test namespace
 PORTS = [21, 80, 139, 443, 445, 873, 2049, 3260]
 ALIVE = [5, 6, 7]  # hosts that answer (RST on closed ports)

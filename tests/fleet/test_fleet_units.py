@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fleet_fixtures import NASSCAN, free_port
+from repo_paths import REPO_ROOT
 
 from scanner.fleet.state import Part
 from scanner.fleet.submit import Route, SubmitError, check_probe_options, parse_route, plan_parts
@@ -79,11 +80,10 @@ def test_broker_and_database_down_are_one_line_with_masked_passwords() -> None:
 def test_fleet_compose_profile_and_dockerfile() -> None:
     """docker-compose validates the fleet profile next to the lab (no engine needed)."""
     import shutil
-    from pathlib import Path
 
     import yaml
 
-    docker = Path(__file__).resolve().parent.parent / "docker"
+    docker = REPO_ROOT / "docker"
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose missing: scripts/setup.sh installs it"
     r = subprocess.run(
@@ -114,11 +114,10 @@ def test_fleet_compose_profile_and_dockerfile() -> None:
 def test_kubernetes_indexed_job_manifest() -> None:
     """The Indexed Job runs part $(index) of one recorded scan per pod (no cluster here)."""
     import re
-    from pathlib import Path
 
     import yaml
 
-    path = Path(__file__).resolve().parent.parent / "docker" / "k8s-indexed-job.yaml"
+    path = REPO_ROOT / "docker" / "k8s-indexed-job.yaml"
     text = path.read_text()
     job = yaml.safe_load(text)
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")

@@ -17,10 +17,10 @@ import subprocess
 import sys
 import textwrap
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import REPO_ROOT
 from socket_listeners import free_port, listeners, silent_listeners
 
 from scanner.sweep import SweepConfig, Sweeper, SweepStats, default_processes
@@ -251,7 +251,7 @@ def test_bench_tiny_still_runs() -> None:
         text=True,
         timeout=100,
         check=False,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(REPO_ROOT),
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| nasscan")]

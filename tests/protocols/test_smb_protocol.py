@@ -6,15 +6,15 @@ import contextlib
 import hashlib
 import hmac
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from repo_paths import CAPTURES
 
 from scanner.protocols import smb2
 
-CAPTURES = Path(__file__).parent / "captures" / "smb"
+CAPTURES = CAPTURES / "smb"
 
 
 # -- helpers that build server answers by the spec (independent of the parser) -------------------

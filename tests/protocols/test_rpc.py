@@ -14,11 +14,11 @@ import os
 import struct
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from repo_paths import CAPTURES
 
 from probes.nfs import PROBE as NFS_PROBE
 from scanner.dialer import Dialer
@@ -26,8 +26,6 @@ from scanner.models import ServiceInfo, Status
 from scanner.probe import ProbeContext
 from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
 from scanner.protocols.xdr import Packer, Unpacker, XDRError
-
-CAPTURES = Path(__file__).parent / "captures"
 
 
 def captured(name: str) -> bytes:

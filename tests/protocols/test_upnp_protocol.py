@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import html
 import time
-from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from repo_paths import CAPTURES
 
 from scanner.protocols import upnp
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
-CAPTURES = Path(__file__).parent / "captures" / "dlna"
+CAPTURES = CAPTURES / "dlna"
 ParseErrors = (upnp.UPnPError, UnsafeXMLError, ValueError)
 
 

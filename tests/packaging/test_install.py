@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import REPO_ROOT
 
 from scanner.lab import netns
 from scanner.lab.service import LAB_CONFIG_DIR
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = Path(os.environ.get("NASSCAN_WHEELHOUSE", REPO_ROOT / ".cache" / "wheelhouse"))
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SKIP_COPY = shutil.ignore_patterns(".git", ".venv", ".cache", "build", "dist", "*.egg-info",

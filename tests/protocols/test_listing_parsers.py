@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from repo_paths import CORPUS
 
 from scanner.protocols.listing import ListedItem, find_date, parse_listing, parse_size
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 
-CORPUS = Path(__file__).parent / "listing_corpus"
 CASES = sorted(CORPUS.glob("*.expected.json"))
 
 FAMILIES = {

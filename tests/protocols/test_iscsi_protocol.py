@@ -6,19 +6,17 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from repo_paths import CAPTURES
 
 from probes.iscsi import PROBE
 from scanner.dialer import Dialer
 from scanner.models import ServiceInfo, Status
 from scanner.probe import ProbeContext
 from scanner.protocols import iscsi
-
-CAPTURES = Path(__file__).parent / "captures"
 
 
 def pdu(name: str) -> iscsi.PDU:

@@ -24,12 +24,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from lab_fixtures import Lab
+from repo_paths import REPO_ROOT
 
 from scanner.lab import content, manifest, netns, supervisor
 from scanner.lab.service import LAB_CONFIG_DIR, LAB_PASSWORD, LAB_USER, render_text
 from scanner.models import Access, Authentication, Encryption, Entry, Finding, Kind, Listing
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 USERPASS = f"{LAB_USER}%{LAB_PASSWORD}"
 
 
@@ -574,13 +574,13 @@ def test_lab_test_outside_namespace_fails_clearly(ns_env: str | None) -> None:
     env = {k: v for k, v in os.environ.items() if k not in (netns.ENV_NS, "NASSCAN_LAB_ONLY")}
     if ns_env:
         env[netns.ENV_NS] = ns_env
+    test_id = f"{Path(__file__).resolve().relative_to(REPO_ROOT)}::test_smb1_only_server"
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_lab.py::test_smb1_only_server"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_id],
         capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env,
     )
     assert r.returncode == 1, r.stdout[-2000:]
-    assert "ERROR tests/test_lab.py::test_smb1_only_server" in r.stdout
+    assert f"ERROR {test_id}" in r.stdout
     assert "lab exec" in r.stdout
     assert "skipped" not in r.stdout
 

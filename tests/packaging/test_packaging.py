@@ -16,7 +16,8 @@ import tomllib
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import REPO_ROOT
+
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 OWN = {"scanner", "probes"}
 # Imported only behind an ImportError guard that names the extra to install.

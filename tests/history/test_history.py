@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from repo_paths import DATA
 
 from scanner.history.diff import BaselineError, diff_findings, load_baseline_file
 from scanner.history.store import MIGRATIONS, HistoryError, Store, open_store
@@ -35,8 +36,6 @@ from scanner.models import (
 from scanner.report.csv_report import render_csv
 from scanner.report.html import render_html
 from scanner.report.sarif import to_sarif
-
-DATA = Path(__file__).parent / "data"
 
 
 def finding(host: str, resource: str | None, kind: Kind, sev: Severity, **ev: object) -> Finding:

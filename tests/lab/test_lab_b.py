@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lab_fixtures import Lab as SessionLab
+from repo_paths import REPO_ROOT
 
 from scanner.lab import content, manifest, supervisor
 from scanner.lab.service import (
@@ -36,7 +37,6 @@ from scanner.lab.service import (
 )
 from scanner.lab.services import iscsi, nfs, rsync, s3, tftp
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ["nfs", "rsync", "s3", "iscsi", "tftp"]
 EXAMPLE = content.RECORDING_EXAMPLE  # 2019/03/<personnummer>_<phone>_<time>.wav
 EXAMPLE_NAME = EXAMPLE.rsplit("/", 1)[1]

@@ -3,15 +3,13 @@ written from their documented formats)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from repo_paths import CORPUS
 
 from scanner.protocols import s3 as proto
 
-CORPUS = Path(__file__).parent / "listing_corpus"
 TWIN_403 = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access'
     b" Denied</Message><RequestId>4C0FFEE000000001</RequestId></Error>"

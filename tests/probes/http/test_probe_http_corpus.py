@@ -13,12 +13,12 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from http_answers import Answer, serve_answers
+from repo_paths import CORPUS
 
 from probes.http import PROBE
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ProbeContext
 
-CORPUS = Path(__file__).parent / "listing_corpus"
 CAPTURED = sorted(CORPUS.glob("cap_*.expected.json"))
 
 

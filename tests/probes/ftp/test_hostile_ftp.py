@@ -9,7 +9,8 @@ import contextlib
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+
+from repo_paths import CAPTURES
 
 from probes.ftp import PROBE as FTP
 from probes.smb import PROBE as SMB
@@ -309,7 +310,7 @@ async def test_smb_stalls_mid_reply(make_ctx: Callable[..., ProbeContext]) -> No
 
 async def test_smb_negotiate_then_garbage_session(make_ctx: Callable[..., ProbeContext]) -> None:
     """A real (captured) NEGOTIATE answer, then nonsense: facts kept, no access claimed."""
-    negotiate = Path(__file__).parent / "captures" / "smb" / "negotiate_guest_server.bin"
+    negotiate = CAPTURES / "smb" / "negotiate_guest_server.bin"
     answer = negotiate.read_bytes()
 
     async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from repo_paths import REPO_ROOT
 
 from scanner.cli import main
 from scanner.report import schema as report_schema
@@ -414,7 +415,7 @@ def test_timing_templates(
 def test_readme_documents_the_timing_templates() -> None:
     from scanner.outputs import TIMING
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     for level, t in TIMING.items():
         rate = "unlimited" if t.rate is None else f"{t.rate:g}"
         conc = "from the fd limit" if t.concurrency is None else str(t.concurrency)

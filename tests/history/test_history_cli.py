@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from engine_fixtures import LineProbe, Listeners, claiming, options
 from lab_fixtures import Lab
-from test_engine import LineProbe, Listeners, claiming, net, options  # noqa: F401 (fixture)
 
 from scanner.engine import Engine, ResumeState
 from scanner.history.store import open_store
@@ -37,7 +37,7 @@ def ids(path: Path) -> list[str]:
     return [f["id"] for f in json.loads(path.read_text())["findings"]]
 
 
-async def test_resume_state_skips_finished_services(net: Listeners) -> None:  # noqa: F811
+async def test_resume_state_skips_finished_services(net: Listeners) -> None:
     scope = await build_scope(["127.0.55.0/28"])
     probe = claiming(LineProbe, net.greeter[1], net.claimed[1])
     full = await Engine(scope, options(PortSpec.of(net.tcp_ports), [probe])).run()
@@ -56,7 +56,7 @@ async def test_resume_state_skips_finished_services(net: Listeners) -> None:  # 
 
 
 async def test_resume_after_the_sweep_probes_the_queue_without_sweeping(
-    net: Listeners,  # noqa: F811
+    net: Listeners,
 ) -> None:
     scope = await build_scope(["127.0.55.0/28"])
     probe = claiming(LineProbe, net.greeter[1], net.claimed[1])
