@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scanner.models import (
@@ -22,17 +23,43 @@ from scanner.models import (
     Authentication,
     Encryption,
     Finding,
-    Kind,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe
 from scanner.protocols import iscsi
 
+SESSION_END_ERRORS = (iscsi.ISCSIProtocolError, OSError, TimeoutError)
+"""What a logout may fail with: recorded as not confirmed, the probe goes on."""
 
-class ISCSIProbe(Probe):
+
+@dataclass
+class TargetLogin:
+    """The normal-session login to one target and what followed it."""
+
+    target: iscsi.SendTarget
+    outcome: iscsi.LoginOutcome
+    luns: list[iscsi.LunInfo] | None = None
+    """LUN metadata (None: not examined, or the SCSI commands failed)."""
+    logout: bool | None = None
+    """The target confirmed the logout (None: no session to log out of)."""
+
+
+@dataclass
+class IscsiFacts(Facts):
+    initiator: str = iscsi.DEFAULT_INITIATOR
+    describe_luns: bool = True
+    discovery: iscsi.LoginOutcome | None = None
+    """The discovery-session login with AuthMethod=None (None: no answer yet)."""
+    targets: list[iscsi.SendTarget] = field(default_factory=list)
+    discovery_logout: bool | None = None
+    logins: list[TargetLogin] = field(default_factory=list)
+
+
+class ISCSIProbe(GatherJudgeProbe[IscsiFacts]):
     name: ClassVar[str] = "iscsi"
     default_ports: ClassVar[tuple[int, ...]] = (3260,)
     transport: ClassVar[Transport] = Transport.TCP
@@ -43,96 +70,99 @@ class ISCSIProbe(Probe):
         ProbeOption("initiator", "str", iscsi.DEFAULT_INITIATOR, "initiator IQN we log in as"),
         ProbeOption("luns", "bool", True, "describe LUNs (REPORT LUNS, INQUIRY, READ CAPACITY)"),
     )
+    facts_type = IscsiFacts
+    protocol_errors = (iscsi.ISCSIProtocolError, asyncio.IncompleteReadError)
+    timeout_detail = "no iSCSI answer in time"
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except Exception as exc:  # never raise
-            return result_for_exception(
-                exc,
-                protocol_errors=(iscsi.ISCSIProtocolError, asyncio.IncompleteReadError),
-                timeout_detail="no iSCSI answer in time",
-            )
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> IscsiFacts:
+        return IscsiFacts(service, initiator=str(self.option(ctx, "initiator")),
+                          describe_luns=bool(self.option(ctx, "luns")))
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: IscsiFacts, deadline: Deadline
+    ) -> None:
         host, port = service.host, service.port
-        initiator = str(ctx.option("iscsi.initiator", iscsi.DEFAULT_INITIATOR))
-        info: dict[str, Any] = {}
         async with ctx.dialer.tcp(host, port) as conn:
-            disc = iscsi.Session(conn, initiator=initiator)
-            outcome = await disc.login(None)
-            info["discovery"] = outcome.detail
-            targets: list[iscsi.SendTarget] = []
-            if outcome.ok:
-                targets = await disc.send_targets()
-                with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
-                    info["discovery_logout"] = await disc.logout()
-        base: dict[str, Any] = {
-            "host": host, "hostname": service.hostname, "port": port,
-            "transport": Transport.TCP, "protocol": "iscsi", "probe": "iscsi",
-        }
-        cleartext = Finding(
-            **base,
-            kind=Kind.CLEARTEXT_TRANSPORT,
+            disc = iscsi.Session(conn, initiator=facts.initiator)
+            facts.discovery = await disc.login(None)
+            if not facts.discovery.ok:
+                return
+            facts.targets = await disc.send_targets()
+            with contextlib.suppress(*SESSION_END_ERRORS):
+                facts.discovery_logout = await disc.logout()
+        for t in facts.targets[: ctx.bounds.resources]:
+            async with ctx.dialer.tcp(host, port) as conn:
+                s = iscsi.Session(conn, initiator=facts.initiator)
+                login = TargetLogin(t, await s.login(t.name))
+                facts.logins.append(login)
+                if not login.outcome.ok:
+                    continue
+                if facts.describe_luns:
+                    with contextlib.suppress(iscsi.ISCSIProtocolError, TimeoutError):
+                        login.luns = await s.describe_luns()
+                login.logout = False
+                with contextlib.suppress(*SESSION_END_ERRORS):
+                    login.logout = await s.logout()
+
+    def judge(self, facts: IscsiFacts, cut: Cut | None) -> ProbeResult:
+        outcome = facts.discovery
+        if outcome is None:  # cut before the discovery login was answered
+            return cut.result() if cut else ProbeResult(status=Status.ERROR, detail="no answer")
+        info: dict[str, Any] = {"discovery": outcome.detail}
+        if facts.discovery_logout is not None:
+            info["discovery_logout"] = facts.discovery_logout
+        cleartext = self.cleartext(
+            facts, "iSCSI portal speaks plaintext (block data and login unencrypted)",
             authentication=Authentication.NONE if outcome.ok else Authentication.REQUIRED,
-            encryption=Encryption.NONE,
-            title="iSCSI portal speaks plaintext (block data and login unencrypted)",
             evidence={"discovery": "open" if outcome.ok else outcome.detail,
-                      "targets": [t.name for t in targets[:16]]},
+                      "targets": [t.name for t in facts.targets[:16]]},
             remediation="Carry iSCSI only over an isolated storage network or IPsec; "
             "require mutual CHAP on every target.",
-        )
+        )  # fmt: skip
         if not outcome.ok:
             status = Status.AUTH_REQUIRED if outcome.auth_required else Status.REFUSED
             return ProbeResult(status=status, protocol="iscsi", findings=[cleartext],
                                detail=f"discovery login: {outcome.detail}", info=info)
-
         findings: list[Finding] = [cleartext]
         results: dict[str, str] = {}
-        describe = bool(ctx.option("iscsi.luns", True))
         logouts: dict[str, bool] = {}
-        for t in targets[: ctx.bounds.resources]:
-            async with ctx.dialer.tcp(host, port) as conn:
-                s = iscsi.Session(conn, initiator=initiator)
-                o = await s.login(t.name)
-                luns: list[iscsi.LunInfo] | None = None
-                if o.ok:
-                    if describe:
-                        with contextlib.suppress(iscsi.ISCSIProtocolError, TimeoutError):
-                            luns = await s.describe_luns()
-                    logouts[t.name] = False
-                    with contextlib.suppress(iscsi.ISCSIProtocolError, OSError, TimeoutError):
-                        logouts[t.name] = await s.logout()
-            if o.ok:
-                results[t.name] = "open"
-                disks = [x for x in luns or [] if x.device_type == 0]
-                writable = any(x.write_protected is False for x in disks)
-                findings.append(Finding(
-                    **base,
-                    kind=Kind.UNAUTHENTICATED_ACCESS,
-                    authentication=Authentication.NONE,
-                    encryption=Encryption.NONE,
-                    resource=t.name,
-                    access=Access.WRITE if writable else Access.READ,
-                    title=f"iSCSI target {t.name} accepts a login without authentication",
-                    evidence={"auth_method": "None", "addresses": t.addresses[:4],
-                              "access": "block-level SCSI after login (no block read or "
-                              "written; write protection from MODE SENSE)",
-                              "luns": _lun_evidence(luns),
-                              "negotiated": dict(list(o.target_keys.items())[:8])},
-                    remediation="Require CHAP (better mutual CHAP) and restrict the target's "
-                    "initiator ACL to the hosts that use it.",
-                ))
-            else:
-                results[t.name] = "auth-required" if o.auth_required else o.detail
+        for login in facts.logins:
+            name, o = login.target.name, login.outcome
+            if not o.ok:
+                results[name] = "auth-required" if o.auth_required else o.detail
+                continue
+            results[name] = "open"
+            if login.logout is not None:
+                logouts[name] = login.logout
+            findings.append(self._open_target(facts, login))
         info["targets"] = results
         info["logouts"] = logouts
         n_open = sum(1 for v in results.values() if v == "open")
         status = Status.SUCCESS
-        if targets and not n_open and all(v == "auth-required" for v in results.values()):
+        if facts.targets and not n_open and all(v == "auth-required" for v in results.values()):
             status = Status.AUTH_REQUIRED
+        detail = f"{len(facts.targets)} target(s), {n_open} open without CHAP"
+        if cut is not None:
+            status, detail = cut.status, cut.detail
         return ProbeResult(status=status, protocol="iscsi", findings=findings, info=info,
-                           detail=f"{len(targets)} target(s), {n_open} open without CHAP")
+                           detail=detail)
+
+    def _open_target(self, facts: IscsiFacts, login: TargetLogin) -> Finding:
+        t, luns = login.target, login.luns
+        disks = [x for x in luns or [] if x.device_type == 0]
+        writable = any(x.write_protected is False for x in disks)
+        return self.unauthenticated(
+            facts, t.name, f"iSCSI target {t.name} accepts a login without authentication",
+            encryption=Encryption.NONE,
+            access=Access.WRITE if writable else Access.READ,
+            evidence={"auth_method": "None", "addresses": t.addresses[:4],
+                      "access": "block-level SCSI after login (no block read or "
+                      "written; write protection from MODE SENSE)",
+                      "luns": _lun_evidence(luns),
+                      "negotiated": dict(list(login.outcome.target_keys.items())[:8])},
+            remediation="Require CHAP (better mutual CHAP) and restrict the target's "
+            "initiator ACL to the hosts that use it.",
+        )  # fmt: skip
 
 
 def _lun_evidence(luns: list[iscsi.LunInfo] | None) -> list[dict[str, Any]] | str:

@@ -19,23 +19,24 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from scanner.catchall import NOT_ASKED, ask_random
+from scanner.catchall import NOT_ASKED, CatchAllCheck, ask_random
 from scanner.crawl import Budget, Item, NotListable, Page, crawl
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
     Finding,
-    Kind,
     Listing,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, NotApplicable
 from scanner.protocols import rsync as proto
 
 COMMON_MODULES = (
@@ -62,7 +63,23 @@ NET_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError)
 
 
 
-class RsyncProbe(Probe):
+@dataclass
+class RsyncFacts(Facts):
+    extra: list[str] = field(default_factory=list)
+    """Module names tried besides ``#list`` (option ``rsync.modules``)."""
+    greeting: proto.Greeting | None = None
+    """The daemon's ``@RSYNCD:`` greeting (None: not seen yet)."""
+    modules: list[proto.Module] = field(default_factory=list)
+    """What ``#list`` listed."""
+    motd: list[str] = field(default_factory=list)
+    catch_all: CatchAllCheck = NOT_ASKED
+    replies: dict[str, proto.ModuleReply] = field(default_factory=dict)
+    """The answer to opening each candidate module, in the order asked."""
+    listings: dict[str, Listing] = field(default_factory=dict)
+    """Bounded ``rsync --list-only`` listings of open modules (a bonus)."""
+
+
+class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
     name = "rsync"
     default_ports = (873,)
     transport = Transport.TCP
@@ -70,47 +87,53 @@ class RsyncProbe(Probe):
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("modules", "list", COMMON_MODULES, "module names tried besides #list"),
     )
+    foreign_errors = (proto.RsyncProtocolError,)  # not an rsync daemon after all
 
     def matches_greeting(self, greeting: bytes) -> bool:
         return proto.matches_greeting(greeting)
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except proto.RsyncProtocolError as exc:  # not an rsync daemon after all
-            return ProbeResult(status=Status.NOT_APPLICABLE, detail=str(exc)[:200])
-        except Exception as exc:  # never raise
-            return result_for_exception(exc)
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> RsyncFacts:
+        return RsyncFacts(service, extra=list(self.option(ctx, "modules")))
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: RsyncFacts, deadline: Deadline
+    ) -> None:
         if service.greeting and not proto.matches_greeting(service.greeting):
-            return ProbeResult(status=Status.NOT_APPLICABLE, detail="not an rsync greeting")
+            raise NotApplicable("not an rsync greeting")
         async with ctx.dialer.tcp(service.host, service.port) as conn:
-            greeting, modules, motd = await proto.list_modules(conn)
-        listed = {m.name: m for m in modules}
-        extra = ctx.option_list("rsync.modules", COMMON_MODULES)
-        catch_all = NOT_ASKED
-        if any(n not in listed for n in extra):  # a server that opens any module: no guessing
-            catch_all = await ask_random(lambda n: self._opens(service, ctx, n),
-                                         errors=(proto.RsyncProtocolError, *NET_ERRORS))
-        candidates = list(listed) + catch_all.guesses(extra, listed)
-        candidates = candidates[: max(1, ctx.bounds.resources)]
-        results: dict[str, proto.ModuleReply] = {}
-        for name in candidates:
-            if time.monotonic() > deadline:
+            facts.greeting, facts.modules, facts.motd = await proto.list_modules(conn)
+        listed = {m.name for m in facts.modules}
+        if any(n not in listed for n in facts.extra):  # a server that opens any module: no guess
+            facts.catch_all = await ask_random(lambda n: self._opens(service, ctx, n),
+                                               errors=(proto.RsyncProtocolError, *NET_ERRORS))
+        candidates = [m.name for m in facts.modules]
+        candidates += facts.catch_all.guesses(facts.extra, listed)
+        for name in candidates[: max(1, ctx.bounds.resources)]:
+            if deadline.expired():
                 break
             try:
                 async with ctx.dialer.tcp(service.host, service.port) as conn:
-                    results[name] = await proto.open_module(conn, name)
+                    facts.replies[name] = await proto.open_module(conn, name)
             except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
-                results[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+                facts.replies[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+        for name, reply in list(facts.replies.items()):
+            if reply.access == proto.ModuleAccess.OPEN:
+                listing = await self._list_files(service, ctx, name, deadline)
+                if listing is not None:
+                    facts.listings[name] = listing
 
+    def judge(self, facts: RsyncFacts, cut: Cut | None) -> ProbeResult:
+        greeting = facts.greeting
+        if greeting is None:  # cut before the daemon greeted
+            return cut.result() if cut else ProbeResult(status=Status.ERROR, detail="no greeting")
+        service = facts.service
+        listed = {m.name: m for m in facts.modules}
+        replies = facts.replies
+        catch_all = facts.catch_all
         findings: list[Finding] = []
-        open_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.OPEN]
-        auth_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.AUTH_REQUIRED]
+        open_mods = [n for n, r in replies.items() if r.access == proto.ModuleAccess.OPEN]
+        auth_mods = [n for n, r in replies.items() if r.access == proto.ModuleAccess.AUTH_REQUIRED]
         for name in open_mods:
-            listing, lst_ev = await self._list_files(service, ctx, name, deadline)
             ev: dict[str, Any] = {
                 "url": f"rsync://{service.host}:{service.port}/{name}/",
                 "listed": name in listed,
@@ -118,73 +141,52 @@ class RsyncProbe(Probe):
             }
             if name in listed and listed[name].comment:
                 ev["comment"] = listed[name].comment[:120]
-            ev.update(lst_ev)
             ev.update(catch_all.evidence())
-            findings.append(
-                Finding(
-                    host=service.host,
-                    hostname=service.hostname,
-                    port=service.port,
-                    protocol="rsync",
-                    kind=Kind.UNAUTHENTICATED_ACCESS,
-                    authentication=Authentication.NONE,
-                    encryption=Encryption.NONE,
-                    resource=name,
-                    access=Access.READ,
-                    title=f"rsync module '{name}' readable without a password"
-                    + ("" if name in listed else " (not in the module list)"),
-                    evidence=ev,
-                    remediation="Set 'auth users' and a secrets file on the module (or remove it),"
-                    " and restrict 'hosts allow'; tunnel rsync over SSH.",
-                    probe=self.name,
-                    listing=listing,
-                )
-            )
-        findings.append(
-            Finding(
-                host=service.host,
-                hostname=service.hostname,
-                port=service.port,
-                protocol="rsync",
-                kind=Kind.CLEARTEXT_TRANSPORT,
-                authentication=Authentication.NONE
-                if open_mods
-                else Authentication.REQUIRED
-                if auth_mods
-                else Authentication.UNKNOWN,
+            findings.append(self.unauthenticated(
+                facts, name,
+                f"rsync module '{name}' readable without a password"
+                + ("" if name in listed else " (not in the module list)"),
                 encryption=Encryption.NONE,
-                resource=None,
-                title=f"rsync daemon on {service.host}:{service.port} speaks plaintext",
-                evidence={
-                    "greeting": f"@RSYNCD: {greeting.version}",
-                    "digests": list(greeting.digests),
-                    "modules_listed": sorted(listed)[:20],
-                    "password_modules": auth_mods[:20],
-                    **catch_all.evidence(),
-                },
-                remediation="Use rsync over SSH (or a VPN) instead of the rsync daemon protocol;"
-                " bind the daemon to trusted networks only.",
-                probe=self.name,
-            )
-        )
+                access=Access.READ,
+                evidence=ev,
+                listing=facts.listings.get(name),
+                remediation="Set 'auth users' and a secrets file on the module (or remove it),"
+                " and restrict 'hosts allow'; tunnel rsync over SSH.",
+            ))  # fmt: skip
+        findings.append(self.cleartext(
+            facts, f"rsync daemon on {service.host}:{service.port} speaks plaintext",
+            authentication=Authentication.NONE if open_mods
+            else Authentication.REQUIRED if auth_mods else Authentication.UNKNOWN,
+            evidence={
+                "greeting": f"@RSYNCD: {greeting.version}",
+                "digests": list(greeting.digests),
+                "modules_listed": sorted(listed)[:20],
+                "password_modules": auth_mods[:20],
+                **catch_all.evidence(),
+            },
+            remediation="Use rsync over SSH (or a VPN) instead of the rsync daemon protocol;"
+            " bind the daemon to trusted networks only.",
+        ))  # fmt: skip
         status = Status.SUCCESS if open_mods or not auth_mods else Status.AUTH_REQUIRED
         return ProbeResult(
-            status=status,
+            status=cut.status if cut else status,
             protocol="rsync",
             tls=False,
             findings=findings,
+            detail=cut.detail if cut else None,
             info={
                 "version": greeting.version,
                 "digests": list(greeting.digests),
-                "modules": [{"name": m.name, "comment": m.comment[:80]} for m in modules][:50],
-                "motd": motd[:5],
+                "modules": [{"name": m.name, "comment": m.comment[:80]}
+                            for m in facts.modules][:50],
+                "motd": facts.motd[:5],
                 "module_access": {
                     n: r.access.value
-                    for n, r in results.items()
+                    for n, r in replies.items()
                     if r.access != proto.ModuleAccess.UNKNOWN_MODULE
                 },
             },
-        )
+        )  # fmt: skip
 
     async def _opens(self, service: ServiceInfo, ctx: ProbeContext, module: str) -> bool:
         async with ctx.dialer.tcp(service.host, service.port) as conn:
@@ -192,13 +194,13 @@ class RsyncProbe(Probe):
         return reply.access == proto.ModuleAccess.OPEN
 
     async def _list_files(
-        self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: float
-    ) -> tuple[Listing | None, dict[str, Any]]:
+        self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: Deadline
+    ) -> Listing | None:
         """Bonus: ``rsync --list-only`` on the same in-scope address, bounded; None if absent."""
         exe = shutil.which("rsync")
-        remaining = deadline - time.monotonic()
+        remaining = deadline.left()
         if exe is None or remaining < 2:
-            return None, {}
+            return None
         ctx.dialer.check(service.host, service.port)
         host = f"[{service.host}]" if ":" in service.host else service.host
         url = f"rsync://{host}:{service.port}/{module}/"
@@ -228,8 +230,8 @@ class RsyncProbe(Probe):
             deadline=time.monotonic() + max(1.0, remaining - 1.0),
         )  # fmt: skip
         if not result.dirs_listed:
-            return None, {}
-        return result.listing(), {}
+            return None
+        return result.listing()
 
 
 def _list_only(

@@ -14,24 +14,23 @@ block). With ``sample_bytes == 0`` no file bytes reach the finding.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scanner.catchall import CatchAllCheck
-from scanner.classify.magic import sniff_evidence
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
     Entry,
-    Finding,
-    Kind,
     Listing,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
+from scanner.probe import MAX_SAMPLE_FILES, ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import tftp
 
 WELL_KNOWN = (
@@ -56,7 +55,27 @@ WELL_KNOWN = (
 )
 
 
-class TFTPProbe(Probe):
+@dataclass
+class TftpFacts(Facts):
+    names: list[str] = field(default_factory=list)
+    """The well-known names to try (option ``tftp.names``, cut to the request bound)."""
+    per_request: float = 3.0
+    random_name: str = ""
+    alive: tftp.ReadResult | None = None
+    """The answer to the random name (None: no answer yet)."""
+    found: list[tftp.ReadResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    """Names answered with an error other than "file not found", or timed out."""
+    samples: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: the kept part of the found files' first block."""
+
+    @property
+    def catch_all(self) -> CatchAllCheck:
+        """A server that "has" the random name has every name: guess nothing."""
+        return CatchAllCheck(self.random_name, bool(self.alive and self.alive.exists))
+
+
+class TFTPProbe(GatherJudgeProbe[TftpFacts]):
     name: ClassVar[str] = "tftp"
     default_ports: ClassVar[tuple[int, ...]] = (69,)
     transport: ClassVar[Transport] = Transport.UDP
@@ -67,51 +86,64 @@ class TFTPProbe(Probe):
         ProbeOption("timeout", "float", 3.0, "seconds per request", minimum=0.01),
         ProbeOption("names", "list", WELL_KNOWN, "file names tried"),
     )
+    protocol_errors = (tftp.TFTPProtocolError,)
+    timeout_detail = "no TFTP answer"
 
     def udp_payload(self, port: int) -> bytes | None:
         """A read request for a random name: any TFTP server answers (an ERROR is an answer)."""
         return tftp.rrq(f"nasscan-{secrets.token_hex(6)}.none")
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except Exception as exc:  # never raise
-            return result_for_exception(
-                exc, protocol_errors=(tftp.TFTPProtocolError,), timeout_detail="no TFTP answer"
-            )
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> TftpFacts:
+        names = list(self.option(ctx, "names")) or list(WELL_KNOWN)
+        given = max(0, int(ctx.sample_bytes or 0))
+        note = (f"TFTP reads only the first {tftp.BLOCK}-byte block of each file"
+                if given > tftp.BLOCK else None)
+        return TftpFacts(
+            service,
+            names=names[: max(1, ctx.bounds.requests - 1)],
+            per_request=float(
+                self.option(ctx, "timeout", default=min(3.0, ctx.dialer.read_timeout))
+            ),
+            random_name=f"nasscan-{secrets.token_hex(6)}.none",
+            # only block 1 is ever read: N bytes of it are kept (evidence shows N as asked)
+            samples=Samples(size=given, files=MAX_SAMPLE_FILES if given else 0, note=note),
+        )  # fmt: skip
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: TftpFacts, deadline: Deadline
+    ) -> None:
         host, port = service.host, service.port
-        per_request = float(ctx.option("tftp.timeout", min(3.0, ctx.dialer.read_timeout)))
-        names: list[str] = ctx.option_list("tftp.names", WELL_KNOWN) or list(WELL_KNOWN)
-        names = names[: max(1, ctx.bounds.requests - 1)]
-
-        probe_name = f"nasscan-{secrets.token_hex(6)}.none"
-        alive = await tftp.read_first_block(
-            ctx.dialer, host, probe_name, port=port, timeout=per_request
+        facts.alive = await tftp.read_first_block(
+            ctx.dialer, host, facts.random_name, port=port, timeout=facts.per_request
         )
+        keep = min(facts.samples.size, tftp.BLOCK)
+        for name in facts.catch_all.guesses(facts.names):
+            try:
+                r = await tftp.read_first_block(
+                    ctx.dialer, host, name, port=port, timeout=facts.per_request
+                )
+            except TimeoutError:
+                facts.errors[name] = "timeout"
+                continue
+            if r.exists:
+                facts.found.append(r)
+                if facts.samples.on and len(facts.samples.data) < facts.samples.files:
+                    facts.samples.data[r.name] = r.first_block[:keep]
+            elif r.error and r.error.code != 1:
+                facts.errors[name] = r.error.message or tftp.ERROR_CODES.get(r.error.code, "?")
+
+    def judge(self, facts: TftpFacts, cut: Cut | None) -> ProbeResult:
+        alive = facts.alive
+        if alive is None:  # not even the random name was answered
+            return cut.result() if cut else ProbeResult(status=Status.ERROR, detail="no answer")
+        found = facts.found
         info: dict[str, Any] = {
             "random_name": "exists?!" if alive.exists else
             f"error {alive.error.code if alive.error else '?'}: "
             f"{alive.error.message if alive.error else ''}"[:120],
         }
-        catch_all = CatchAllCheck(probe_name, alive.exists)  # "has" every name: guess nothing
-        found: list[tftp.ReadResult] = []
-        errors: dict[str, str] = {}
-        for name in catch_all.guesses(names):
-            try:
-                r = await tftp.read_first_block(
-                    ctx.dialer, host, name, port=port, timeout=per_request
-                )
-            except TimeoutError:
-                errors[name] = "timeout"
-                continue
-            if r.exists:
-                found.append(r)
-            elif r.error and r.error.code != 1:
-                errors[name] = r.error.message or tftp.ERROR_CODES.get(r.error.code, "?")
-        if errors:
-            info["errors"] = dict(list(errors.items())[:8])
+        if facts.errors:
+            info["errors"] = dict(list(facts.errors.items())[:8])
         entries = [
             Entry(path=r.name, size=len(r.first_block) if r.size_known else None)
             for r in found
@@ -122,58 +154,38 @@ class TFTPProbe(Probe):
                  "size": len(r.first_block) if r.size_known else f">={tftp.BLOCK}"}
                 for r in found
             ],
-            "names_tried": len(names),
+            "names_tried": len(facts.names),
             "random_name_answer": info["random_name"],
-            **catch_all.evidence(),
+            **facts.catch_all.evidence(),
         }
-        sample_bytes = max(0, int(ctx.sample_bytes or 0))
-        if sample_bytes > 0:
-            keep = min(sample_bytes, tftp.BLOCK)
-            evidence["intrusive"] = ["sample-bytes"]
-            evidence["sample_bytes"] = sample_bytes
-            sniffed = sniff_evidence({r.name: r.first_block[:keep] for r in found})
-            evidence["sampled_files"] = len(sniffed)
-            if sniffed:
-                evidence["sniffed"] = sniffed
-            if sample_bytes > tftp.BLOCK:
-                evidence["sample_note"] = (
-                    f"TFTP reads only the first {tftp.BLOCK}-byte block of each file"
-                )
-        base: dict[str, Any] = {
-            "host": host, "hostname": service.hostname, "port": port,
-            "transport": Transport.UDP, "protocol": "tftp", "probe": "tftp",
-        }
+        if facts.samples.size > 0:
+            evidence.update(facts.samples.evidence())
         findings = [
-            Finding(
-                **base,
-                kind=Kind.UNAUTHENTICATED_ACCESS,
-                authentication=Authentication.NONE,
-                encryption=Encryption.NONE,
-                resource="/",
+            self.unauthenticated(
+                facts, "/",
+                f"TFTP server serves files without authentication ({len(found)} "
+                "well-known name(s) readable)" if found
+                else "TFTP server answers without authentication",
                 access=Access.READ if found else None,
-                title=(
-                    f"TFTP server serves files without authentication ({len(found)} "
-                    "well-known name(s) readable)" if found
-                    else "TFTP server answers without authentication"
-                ),
+                encryption=Encryption.NONE,
                 evidence=evidence,
                 remediation="Turn TFTP off or restrict it to the boot network and the hosts "
                 "that need it; TFTP has no authentication at all.",
                 listing=Listing(entries=entries, truncated=True),
             ),
-            Finding(
-                **base,
-                kind=Kind.CLEARTEXT_TRANSPORT,
+            self.cleartext(
+                facts, "TFTP transfers files in plaintext",
                 authentication=Authentication.NONE,
-                encryption=Encryption.NONE,
                 resource="/",
-                title="TFTP transfers files in plaintext",
                 evidence={"files_found": len(found)},
                 remediation="Use an authenticated, encrypted transfer (SFTP/HTTPS) instead.",
             ),
-        ]
-        return ProbeResult(status=Status.SUCCESS, protocol="tftp", findings=findings, info=info,
-                           detail=f"TFTP alive; {len(found)} of {len(names)} names exist")
+        ]  # fmt: skip
+        detail = f"TFTP alive; {len(found)} of {len(facts.names)} names exist"
+        return ProbeResult(
+            status=cut.status if cut else Status.SUCCESS, protocol="tftp", findings=findings,
+            info=info, detail=cut.detail if cut else detail,
+        )  # fmt: skip
 
 
 PROBE = TFTPProbe()
