@@ -701,13 +701,16 @@ def _info(facts: Facts) -> dict[str, Any]:
 
 
 # -- SMB1-only servers: pysmb, blocking, in the dialer's worker thread ---------------------------
+_REPARSE_POINT = int(FileAttributes.REPARSE_POINT)  # plain int: IntFlag & is slow per entry
+
+
 def _item(e: DirEntry) -> Item:
     return Item(
         name=e.name,
         is_dir=e.is_dir,
         size=None if e.is_dir else e.size,
         mtime=e.mtime.isoformat() if e.mtime else None,
-        link=bool(e.attributes & FileAttributes.REPARSE_POINT),
+        link=bool(e.attributes & _REPARSE_POINT),
     )
 
 

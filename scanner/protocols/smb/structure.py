@@ -80,7 +80,11 @@ class Structure:
     @classmethod
     def unpack_from(cls, buffer: bytes, offset: int = 0) -> Self:
         """Read one from ``buffer`` at ``offset`` (``struct.error`` if it is too short)."""
-        return cls(*cls.layout().unpack_from(buffer, offset))
+        values = cls.layout().unpack_from(buffer, offset)
+        # the values come from the layout itself: skip the (frozen) dataclass __init__
+        instance = cls.__new__(cls)
+        instance.__dict__.update(zip(cls._names, values, strict=True))
+        return instance
 
     def pack(self) -> bytes:
         layout = self.layout()
