@@ -31,11 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Item, Lister, NotListable, Page, crawl
 from scanner.models import (
     Access,
@@ -48,7 +47,8 @@ from scanner.models import (
     ServiceInfo,
     Status,
 )
-from scanner.probe import Probe, ProbeContext, ProbeOption
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols.smb import client, pysmb_adapter
 from scanner.protocols.smb.constants import (
     ALL_DIALECTS,
@@ -109,13 +109,19 @@ class ShareResult:
     share_flags: int | None = None
     encrypt_data: bool = False
     detail: str = ""
-    samples: dict[str, bytes] = field(default_factory=dict)
-    """``--sample-bytes``: path -> first bytes read."""
-    sample_errors: dict[str, str] = field(default_factory=dict)
+    samples: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: what was read of this share's files."""
 
 
 @dataclass
-class Facts:
+class SmbFacts(Facts):
+    """What ``gather`` saw; ``judge`` decides from this alone."""
+
+    sampling: Samples = field(default_factory=Samples)
+    """``--sample-bytes`` settings (size, files, note); each share gets a copy to fill."""
+    smb2_error: str | None = None
+    """Why the SMB2 NEGOTIATE got no answer ("timeout", or the exception)."""
+    smb1_error: str | None = None
     dialects: list[str] = field(default_factory=list)
     max_dialect: str | None = None
     smb1: bool = False
@@ -132,17 +138,11 @@ class Facts:
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
 
+    def new_samples(self) -> Samples:
+        return replace(self.sampling, data={}, errors={})
 
 
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
-
-
-class SmbProbe(Probe):
+class SmbProbe(GatherJudgeProbe[SmbFacts]):
     name: ClassVar[str] = "smb"
     default_ports: ClassVar[tuple[int, ...]] = (445,)
     description: ClassVar[str] = (
@@ -154,6 +154,9 @@ class SmbProbe(Probe):
         ProbeOption("password", "str", "", "that user's password (never stored)", secret=True),
         ProbeOption("domain", "str", "", "that user's domain"),
     )
+    facts_type: ClassVar[type[Facts]] = SmbFacts
+    protocol: ClassVar[str] = PROTOCOL
+    timeout_detail: ClassVar[str] = "SMB probe ran out of time"
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
         """One SMB2 NEGOTIATE; if that is not answered, one SMB1 NEGOTIATE (SMB1-only servers)."""
@@ -169,65 +172,43 @@ class SmbProbe(Probe):
         except Exception:
             return False
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        facts = Facts()
-        try:
-            return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
-        except TimeoutError:
-            # what was proven before the budget ran out stays reported
-            proven = (Kind.UNAUTHENTICATED_ACCESS, Kind.LEGACY_PROTOCOL, Kind.SIGNING_NOT_REQUIRED)
-            return ProbeResult(
-                status=Status.TIMEOUT,
-                protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
-                findings=[f for f in self._findings(service, ctx, facts) if f.kind in proven],
-                detail="SMB probe ran out of time",
-                info=_info(facts),
-            )
-        except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> SmbFacts:
+        sampling = Samples.for_context(ctx, "smb", cap=MAX_SAMPLE_READ)
+        return SmbFacts(service=service, sampling=sampling)
 
     # -- the steps -------------------------------------------------------------------------------
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: SmbFacts, deadline: Deadline
+    ) -> None:
+        """NEGOTIATE (SMB2/3, then SMB1), the dialects, the null/guest (and the operator's user)
+        sessions, then the shares. A refused connection propagates (``refused``)."""
         host, port = service.host, service.port
         neg: NegotiateInfo | None = None
-        smb2_error: str | None = None
         try:
             async with ctx.dialer.tcp(host, port) as conn:
                 neg = await client.negotiate(conn)
         except TimeoutError:  # before OSError: TimeoutError is one
-            smb2_error = "timeout"
-        except ConnectionRefusedError as exc:
-            return ProbeResult(status=Status.REFUSED, detail=str(exc))
+            facts.smb2_error = "timeout"
+        except ConnectionRefusedError:
+            raise
         except OSError as exc:
-            smb2_error = f"{type(exc).__name__}: {exc}"
+            facts.smb2_error = f"{type(exc).__name__}: {exc}"
         except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError) as exc:
-            smb2_error = f"{type(exc).__name__}: {exc}"
+            facts.smb2_error = f"{type(exc).__name__}: {exc}"
 
         smb1: Smb1NegotiateInfo | None = None
-        smb1_error: str | None = None
         try:
             async with ctx.dialer.tcp(host, port) as conn:
                 smb1 = await client.negotiate_smb1(conn)
         except (TimeoutError, OSError) as exc:
-            smb1_error = f"{type(exc).__name__}: {exc}"
+            facts.smb1_error = f"{type(exc).__name__}: {exc}"
         except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError) as exc:
-            smb1_error = f"{type(exc).__name__}: {exc}"
+            facts.smb1_error = f"{type(exc).__name__}: {exc}"
 
         facts.smb1 = bool(smb1 and smb1.accepted)
         facts.smb2 = neg is not None
         if not facts.smb1 and not facts.smb2:
-            if smb2_error == "timeout":
-                return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
-            if any("SmbProtocolError" in (e or "") for e in (smb2_error, smb1_error)):
-                # it answered, but not with SMB (or broke our bounds)
-                return ProbeResult(
-                    status=Status.PROTOCOL_ERROR,
-                    detail=f"not SMB (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
-                )
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE,
-                detail=f"no SMB answer (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
-            )
+            return  # judge: not SMB, or no answer
 
         if neg is not None:
             facts.max_dialect = neg.dialect_name
@@ -248,17 +229,6 @@ class SmbProbe(Probe):
             await self._smb2_shares(host, port, ctx, facts)
         else:
             await self._smb1_shares(host, port, ctx, facts)
-
-        findings = self._findings(service, ctx, facts)
-        any_session = "accepted" in (facts.null_session, facts.guest_session)
-        return ProbeResult(
-            status=Status.SUCCESS if any_session else Status.AUTH_REQUIRED,
-            protocol=PROTOCOL,
-            tls=False,
-            findings=findings,
-            detail=None if any_session else "null and guest sessions refused",
-            info=_info(facts),
-        )
 
     async def _dialects(
         self, host: str, port: int, ctx: ProbeContext, neg: NegotiateInfo
@@ -297,7 +267,7 @@ class SmbProbe(Probe):
             return "accepted", r
         return f"refused ({status_name(r.status)})", r
 
-    async def _smb2_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _smb2_shares(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         facts.null_session, null_r = await self._smb2_login(host, port, ctx, "")
         facts.guest_session, guest_r = await self._smb2_login(host, port, ctx, "guest")
         if guest_r is not None and facts.guest_session == "accepted" and not guest_r.is_guest:
@@ -315,10 +285,10 @@ class SmbProbe(Probe):
                 flags.append(resp.encrypt_data)
         # optional credentials (smb.user / smb.password / smb.domain): only the SESSION_SETUP
         # answer is used, to see whether the server demands encryption of a real user's session
-        user_opt, pw_opt = ctx.option("smb.user"), ctx.option("smb.password")
+        user_opt, pw_opt = self.option(ctx, "user"), self.option(ctx, "password", None)
         if user_opt and pw_opt is not None:
             outcome, user_r = await self._smb2_login(
-                host, port, ctx, str(user_opt), str(pw_opt), str(ctx.option("smb.domain", ""))
+                host, port, ctx, str(user_opt), str(pw_opt), str(self.option(ctx, "domain"))
             )
             facts.user_session = f"{user_opt}: {outcome}"
             if outcome == "accepted" and user_r is not None:
@@ -344,7 +314,9 @@ class SmbProbe(Probe):
                     for share in todo:
                         if sum(r.readable for r in facts.results) >= ctx.bounds.resources:
                             break
-                        res = await self._check_share_smb2(sess, host, share.name, auth, ctx)
+                        res = await self._check_share_smb2(
+                            sess, host, share.name, auth, ctx, facts.new_samples()
+                        )
                         _merge(facts, res)
             except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError,
                     OSError) as exc:  # fmt: skip
@@ -357,8 +329,9 @@ class SmbProbe(Probe):
         share: str,
         auth: Authentication,
         ctx: ProbeContext,
+        samples: Samples,
     ) -> ShareResult:
-        res = ShareResult(name=share)
+        res = ShareResult(name=share, samples=samples)
         tc = await sess.tree_connect(host, share)
         if tc.status != NtStatus.SUCCESS:
             res.detail = f"tree connect: {status_name(tc.status)}"
@@ -398,31 +371,29 @@ class SmbProbe(Probe):
                         res.access = Access.READ
                     with contextlib.suppress(SmbProtocolError):
                         await sess.close(tc.tree_id, fr.file_id)
-        n, count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
-        if n > 0 and count > 0:
-            await self._sample_smb2(sess, tc.tree_id, res, n, count)
+        if samples.on:
+            await self._sample_smb2(sess, tc.tree_id, res)
         return res
 
     @staticmethod
-    async def _sample_smb2(
-        sess: client.Smb2Session, tree_id: int, res: ShareResult, n: int, count: int
-    ) -> None:
+    async def _sample_smb2(sess: client.Smb2Session, tree_id: int, res: ShareResult) -> None:
         """INTRUSIVE (``--sample-bytes N``): the first bytes of a few files of a share that was
         just listed without credentials. One read-only CREATE, one READ, one CLOSE per file."""
         assert res.listing is not None
-        for e in choose_samples(res.listing.entries, count):
+        samples = res.samples
+        for e in choose_samples(res.listing.entries, samples.files):
             try:
-                r = await sess.read_head(tree_id, e.path.lstrip("/"), n)
+                r = await sess.read_head(tree_id, e.path.lstrip("/"), samples.size)
             except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
-                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                samples.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break  # the connection is gone or stalled: no more reads on it
             except (SmbProtocolError, ValueError) as exc:
-                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                samples.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break
             if r.status != NtStatus.SUCCESS:
-                res.sample_errors[e.path] = status_name(r.status)
+                samples.errors[e.path] = status_name(r.status)
                 continue
-            res.samples[e.path] = r.data[:n]
+            samples.data[e.path] = r.data[: samples.size]
 
     @staticmethod
     def _smb2_lister(
@@ -470,7 +441,7 @@ class SmbProbe(Probe):
 
         return list_dir
 
-    async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         """SRVSVC NetShareEnumAll (pysmb): null session, then guest; else the common names."""
         errors = []
         for user, label in (("", "null session"), ("guest", "guest")):
@@ -489,7 +460,7 @@ class SmbProbe(Probe):
         facts.enumeration = "denied (" + "; ".join(errors) + "); tried common share names"
         facts.shares = [ShareInfo(name=n) for n in COMMON_SHARES]
 
-    async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         """SMB1-only server: pysmb does the sessions, the enumeration and the listing."""
         sessions: list[tuple[str, Authentication]] = []
         for user, auth in (("guest", Authentication.GUEST), ("", Authentication.ANONYMOUS)):
@@ -526,7 +497,7 @@ class SmbProbe(Probe):
                         todo,
                         ctx.bounds,
                         ctx.dialer.read_timeout,
-                        *ctx.sample_settings("smb", MAX_SAMPLE_READ),
+                        facts.sampling,
                     )
             except Exception as exc:
                 ctx.log.debug("smb1 %s: share checks as %r ended: %s", host, user, exc)
@@ -538,26 +509,44 @@ class SmbProbe(Probe):
                     res.access = Access.LIST
                 _merge(facts, res)
 
-    # -- findings --------------------------------------------------------------------------------
-    def _findings(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> list[Finding]:
-        host, port = service.host, service.port
-        out: list[Finding] = []
-
-        def finding(kind: Kind, title: str, **kw: Any) -> Finding:
-            return Finding(
-                host=host,
-                hostname=service.hostname,
-                port=port,
-                protocol=PROTOCOL,
-                kind=kind,
-                title=title,
-                probe=self.name,
-                **kw,
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: SmbFacts, cut: Cut | None) -> ProbeResult:
+        if cut is not None:
+            if cut.status is not Status.TIMEOUT:
+                return cut.result()
+            # what was proven before the budget ran out stays reported
+            proven = (Kind.UNAUTHENTICATED_ACCESS, Kind.LEGACY_PROTOCOL, Kind.SIGNING_NOT_REQUIRED)
+            return cut.result(
+                protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
+                findings=[f for f in self.findings(facts) if f.kind in proven],
+                info=_info(facts),
             )
+        if not facts.smb1 and not facts.smb2:
+            errors = f"SMB2: {facts.smb2_error}; SMB1: {facts.smb1_error}"
+            if facts.smb2_error == "timeout":
+                return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
+            if any("SmbProtocolError" in (e or "") for e in (facts.smb2_error, facts.smb1_error)):
+                # it answered, but not with SMB (or broke our bounds)
+                return ProbeResult(status=Status.PROTOCOL_ERROR, detail=f"not SMB ({errors})"[:300])
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, detail=f"no SMB answer ({errors})"[:300]
+            )
+        any_session = "accepted" in (facts.null_session, facts.guest_session)
+        return ProbeResult(
+            status=Status.SUCCESS if any_session else Status.AUTH_REQUIRED,
+            protocol=PROTOCOL,
+            tls=False,
+            findings=self.findings(facts),
+            detail=None if any_session else "null and guest sessions refused",
+            info=_info(facts),
+        )
 
+    def findings(self, facts: SmbFacts) -> list[Finding]:
+        out: list[Finding] = []
         if facts.smb1:
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.LEGACY_PROTOCOL,
                     "SMB1 (NT LM 0.12) is enabled",
                     encryption=Encryption.NONE,
@@ -569,7 +558,8 @@ class SmbProbe(Probe):
         if facts.signing_required is False:
             signing = "enabled, not required" if facts.signing_enabled else "disabled"
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.SIGNING_NOT_REQUIRED,
                     "SMB signing is not required",
                     evidence={"dialect": facts.max_dialect or "NT LM 0.12", "signing": signing},
@@ -582,7 +572,8 @@ class SmbProbe(Probe):
         if enc in (Encryption.NONE, Encryption.OPTIONAL):
             readable = [r.name for r in facts.results if r.readable]
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.CLEARTEXT_TRANSPORT,
                     "SMB traffic is not required to be encrypted"
                     if enc is Encryption.OPTIONAL
@@ -610,15 +601,15 @@ class SmbProbe(Probe):
             }  # fmt: skip
             if r.maximal_access is not None:
                 evidence["maximal_access"] = f"0x{r.maximal_access:08x}"
-            if ctx.sample_bytes > 0:
-                evidence.update(_sample_evidence(ctx, r))
+            if facts.sampling.size > 0:
+                evidence.update(r.samples.evidence())
             out.append(
-                finding(
-                    Kind.UNAUTHENTICATED_ACCESS,
+                self.unauthenticated(
+                    facts,
+                    r.name,
                     f"SMB share '{r.name}' can be listed without credentials",
                     authentication=r.authentication or Authentication.UNKNOWN,
                     encryption=Encryption.REQUIRED if r.encrypt_data else enc,
-                    resource=r.name,
                     access=r.access,
                     evidence=evidence,
                     listing=r.listing,
@@ -629,7 +620,7 @@ class SmbProbe(Probe):
         return out
 
     @staticmethod
-    def _encryption(facts: Facts) -> Encryption:
+    def _encryption(facts: SmbFacts) -> Encryption:
         """Does the server require encryption? Capability alone is never 'required'."""
         if not facts.smb2:
             return Encryption.NONE  # SMB1 only: no SMB3 encryption at all
@@ -648,28 +639,11 @@ class SmbProbe(Probe):
 _DIALECT_ORDER = {name: i for i, name in enumerate(DIALECT_NAMES.values(), start=1)}
 
 
-def _sample_evidence(ctx: ProbeContext, r: ShareResult) -> dict[str, Any]:
-    """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
-    n, _count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
-    ev: dict[str, Any] = {
-        "intrusive": ["sample-bytes"],
-        "sample_bytes": n,
-        "sampled_files": len(r.samples),
-    }
-    if r.samples:
-        ev["sniffed"] = sniff_evidence(r.samples)
-    if r.sample_errors:
-        ev["sample_errors"] = dict(list(r.sample_errors.items())[:4])
-    if int(ctx.sample_bytes or 0) > n:
-        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
-    return ev
-
-
-def _readable(facts: Facts, name: str) -> bool:
+def _readable(facts: SmbFacts, name: str) -> bool:
     return any(r.name == name and r.readable for r in facts.results)
 
 
-def _merge(facts: Facts, res: ShareResult) -> None:
+def _merge(facts: SmbFacts, res: ShareResult) -> None:
     for i, old in enumerate(facts.results):
         if old.name == res.name:
             if res.readable or not old.readable:
@@ -678,7 +652,7 @@ def _merge(facts: Facts, res: ShareResult) -> None:
     facts.results.append(res)
 
 
-def _info(facts: Facts) -> dict[str, Any]:
+def _info(facts: SmbFacts) -> dict[str, Any]:
     return {
         "dialects": facts.dialects,
         "smb1": facts.smb1,
@@ -739,11 +713,10 @@ def _smb1_check_shares(
     shares: list[str],
     bounds: Any,
     timeout: float,
-    sample_bytes: int = 0,
-    sample_files: int = 0,
+    sampling: Samples,
 ) -> list[ShareResult]:
     """List each share's root (and below, bounded) over SMB1; ``listing`` None = not listable.
-    With ``sample_bytes > 0`` the first bytes of a few files of each listable share are read."""
+    With ``sampling.on`` the first bytes of a few files of each listable share are read."""
     conn = pysmb_adapter.connect(sock, user, timeout)
     if conn is None:
         return [ShareResult(name=s, detail="login refused") for s in shares]
@@ -755,12 +728,13 @@ def _smb1_check_shares(
             out.append(ShareResult(name=share, detail=f"list root: {type(exc).__name__}"))
             continue
         result = asyncio.run(crawl(_smb1_lister(conn, share, timeout), bounds, first=root))
-        res = ShareResult(name=share, listing=result.listing())
-        if sample_bytes > 0 and sample_files > 0 and res.listing is not None:
-            paths = [e.path for e in choose_samples(res.listing.entries, sample_files)]
-            samples, errors = pysmb_adapter.read_heads(conn, share, paths, sample_bytes, timeout)
-            res.samples.update(samples)
-            res.sample_errors.update(errors)
+        samples = replace(sampling, data={}, errors={})
+        res = ShareResult(name=share, listing=result.listing(), samples=samples)
+        if samples.on and res.listing is not None:
+            paths = [e.path for e in choose_samples(res.listing.entries, samples.files)]
+            data, errors = pysmb_adapter.read_heads(conn, share, paths, samples.size, timeout)
+            samples.data.update(data)
+            samples.errors.update(errors)
         out.append(res)
     with contextlib.suppress(Exception):
         conn.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab
 
-from probes.smb import PROBE, Facts
+from probes.smb import PROBE, SmbFacts
 from scanner.lab import content, manifest
 from scanner.models import (
     Access,
@@ -254,9 +254,10 @@ async def test_credentials_prove_encryption_required(
     assert clear.encryption is Encryption.OPTIONAL
 
 
-def _facts(result: ProbeResult) -> Facts:
+def _facts(result: ProbeResult) -> SmbFacts:
     i = result.info
-    return Facts(
+    return SmbFacts(
+        service=ServiceInfo(host=SECURE, port=445),
         smb2=True,
         smb1=i["smb1"],
         encryption_capable=i["encryption_capable"],
