@@ -9,7 +9,7 @@ dialer's ``Connection`` (its timeout) and no message over ``MAX_MESSAGE`` is buf
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 from scanner.protocols.smb.constants import (
     ALL_DIALECTS,
@@ -95,6 +95,15 @@ READ_ONLY = AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | Access
 """The access ``read_head`` asks for: read, never write."""
 
 
+CREDIT_REQUEST = 64
+"""Credits asked for with every request after NEGOTIATE."""
+
+
+class Credits(TypedDict):
+    credit_charge: int
+    credit_request: int
+
+
 class Smb2Session:
     """An unauthenticated (null or guest) SMB2 session on an already negotiated connection."""
 
@@ -106,8 +115,10 @@ class Smb2Session:
         self.session_flags = 0
         self.requests = 0
 
-    def _charge(self) -> int:
-        return 1 if self.neg.dialect >= Dialect.SMB_2_1 else 0
+    def _credits(self) -> Credits:
+        """CreditCharge (1 from SMB 2.1 on, 0 on 2.0.2) and CreditRequest of a request."""
+        charge = 1 if self.neg.dialect >= Dialect.SMB_2_1 else 0
+        return {"credit_charge": charge, "credit_request": CREDIT_REQUEST}
 
     async def _call(self, request: bytes, command: int) -> bytes:
         self.mid += 1
@@ -123,81 +134,53 @@ class Smb2Session:
             return msg
         raise SmbProtocolError("too many interim responses")
 
+    async def _session_setup(self, token: bytes) -> SessionSetupResponse:
+        request = build_session_setup(self.mid, self.session_id, token, **self._credits())
+        return parse_session_setup_response(await self._call(request, Command.SESSION_SETUP))
+
     async def login(
         self, user: str = "", *, password: str | None = None, domain: str = ""
     ) -> SessionSetupResponse:
-        """Anonymous (``user=''``) or guest (``user='guest'``, empty password) login.
-
-        Returns the final response; its ``status`` says whether the login was accepted.
+        """Anonymous (``user=''``) or guest (``user='guest'``, empty password) login; a user's
+        with ``password``. Returns the final response; its ``status`` says whether the login
+        was accepted.
         """
-        tok1 = spnego_init(build_ntlm_negotiate())
-        msg = await self._call(
-            build_session_setup(self.mid, 0, tok1, credit_charge=self._charge(), credit_request=64),
-            Command.SESSION_SETUP,
-        )
-        r1 = parse_session_setup_response(msg)
+        self.session_id = 0
+        r1 = await self._session_setup(spnego_init(build_ntlm_negotiate()))
         if r1.status != NtStatus.MORE_PROCESSING_REQUIRED:
             return r1
         self.session_id = r1.session_id
         chal = parse_ntlm_challenge(r1.security_blob)
         pw_hash = NT_HASH_EMPTY_PASSWORD if password is None else nt_hash(password)
-        tok2 = spnego_response(
-            build_ntlm_authenticate(chal, user=user, domain=domain, password_hash=pw_hash)
-        )
-        msg = await self._call(
-            build_session_setup(
-                self.mid, self.session_id, tok2, credit_charge=self._charge(), credit_request=64
-            ),
-            Command.SESSION_SETUP,
-        )
-        r2 = parse_session_setup_response(msg)
+        auth = build_ntlm_authenticate(chal, user=user, domain=domain, password_hash=pw_hash)
+        r2 = await self._session_setup(spnego_response(auth))
         if r2.status == NtStatus.SUCCESS:
             self.session_flags = r2.session_flags
         return r2
 
     async def tree_connect(self, host: str, share: str) -> TreeConnectResponse:
         unc = f"\\\\{host}\\{share}"
-        msg = await self._call(
-            build_tree_connect(
-                self.mid, self.session_id, unc, credit_charge=self._charge(), credit_request=64
-            ),
-            Command.TREE_CONNECT,
-        )
-        return parse_tree_connect_response(msg)
+        request = build_tree_connect(self.mid, self.session_id, unc, **self._credits())
+        return parse_tree_connect_response(await self._call(request, Command.TREE_CONNECT))
+
+    async def _create(self, tree_id: int, path: str, **how: Any) -> CreateResponse:
+        request = build_create(self.mid, self.session_id, tree_id, path, **how, **self._credits())
+        return parse_create_response(await self._call(request, Command.CREATE))
 
     async def open_directory(self, tree_id: int, path: str) -> CreateResponse:
         """Open a directory for listing, asking for the maximal access granted on it."""
-        msg = await self._call(
-            build_create(
-                self.mid,
-                self.session_id,
-                tree_id,
-                path,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            Command.CREATE,
-        )
-        return parse_create_response(msg)
+        return await self._create(tree_id, path)
 
     async def file_access(self, tree_id: int, path: str) -> CreateResponse:
         """Open (never create) a file for its attributes only, asking for ``MxAc``: the
         maximal access says whether it *could* be read, without opening it for reading."""
-        msg = await self._call(
-            build_create(
-                self.mid,
-                self.session_id,
-                tree_id,
-                path,
-                desired_access=AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE,
-                create_options=CreateOptions.FILE_NON_DIRECTORY_FILE,
-                maximal_access=True,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            Command.CREATE,
+        return await self._create(
+            tree_id,
+            path,
+            desired_access=AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE,
+            create_options=CreateOptions.FILE_NON_DIRECTORY_FILE,
+            maximal_access=True,
         )
-        return parse_create_response(msg)
 
     async def read_head(self, tree_id: int, path: str, n: int) -> ReadResponse:
         """INTRUSIVE: the first ``min(n, MAX_READ_LENGTH)`` bytes of a file.
@@ -209,38 +192,21 @@ class Smb2Session:
         length = min(n, MAX_READ_LENGTH, self.neg.max_read or MAX_READ_LENGTH)
         if length <= 0:
             raise ValueError("read_head needs n > 0")
-        msg = await self._call(
-            build_create(
-                self.mid,
-                self.session_id,
-                tree_id,
-                path,
-                desired_access=READ_ONLY,
-                create_options=CreateOptions.FILE_NON_DIRECTORY_FILE,
-                maximal_access=False,
-                share_access=ShareAccess.READ,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            Command.CREATE,
+        opened = await self._create(
+            tree_id,
+            path,
+            desired_access=READ_ONLY,
+            create_options=CreateOptions.FILE_NON_DIRECTORY_FILE,
+            maximal_access=False,
+            share_access=ShareAccess.READ,
         )
-        opened = parse_create_response(msg)
         if opened.status != NtStatus.SUCCESS:
             return ReadResponse(opened.status, b"")
         try:
-            msg = await self._call(
-                build_read(
-                    self.mid,
-                    self.session_id,
-                    tree_id,
-                    opened.file_id,
-                    length,
-                    credit_charge=self._charge(),
-                    credit_request=64,
-                ),
-                Command.READ,
+            request = build_read(
+                self.mid, self.session_id, tree_id, opened.file_id, length, **self._credits()
             )
-            result = parse_read_response(msg, length)
+            result = parse_read_response(await self._call(request, Command.READ), length)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.close(tree_id, opened.file_id)
@@ -248,64 +214,24 @@ class Smb2Session:
         await self.close(tree_id, opened.file_id)
         return result
 
-    async def list_directory(
-        self,
-        tree_id: int,
-        file_id: bytes,
-        *,
-        max_entries: int,
-        max_requests: int,
-        output_length: int = 65536,
-    ) -> tuple[list[DirEntry], bool, int]:
-        """Entries of an open directory: (entries, truncated, final status)."""
-        entries: list[DirEntry] = []
-        restart = True
-        status: int = NtStatus.SUCCESS
-        for _ in range(max_requests):
-            status, batch, _n = await self.query_directory_page(
-                tree_id, file_id, restart=restart, output_length=output_length
-            )
-            restart = False
-            if status != NtStatus.SUCCESS:
-                done = status == NtStatus.NO_MORE_FILES
-                return entries, False, NtStatus.SUCCESS if done else status
-            for e in batch:
-                if len(entries) >= max_entries:
-                    return entries, True, NtStatus.SUCCESS
-                entries.append(e)
-        return entries, True, status
-
     async def query_directory_page(
         self, tree_id: int, file_id: bytes, *, restart: bool, output_length: int = 65536
     ) -> tuple[int, list[DirEntry], int]:
         """One QUERY_DIRECTORY: (status, entries, bytes of the answer). The end of a
         directory is ``STATUS_NO_MORE_FILES``."""
-        msg = await self._call(
-            build_query_directory(
-                self.mid,
-                self.session_id,
-                tree_id,
-                file_id,
-                restart=restart,
-                output_length=output_length,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            Command.QUERY_DIRECTORY,
+        request = build_query_directory(
+            self.mid,
+            self.session_id,
+            tree_id,
+            file_id,
+            restart=restart,
+            output_length=output_length,
+            **self._credits(),
         )
+        msg = await self._call(request, Command.QUERY_DIRECTORY)
         status, batch = parse_query_directory_response(msg)
         return status, batch, len(msg)
 
     async def close(self, tree_id: int, file_id: bytes) -> None:
-        msg = await self._call(
-            build_close(
-                self.mid,
-                self.session_id,
-                tree_id,
-                file_id,
-                credit_charge=self._charge(),
-                credit_request=64,
-            ),
-            Command.CLOSE,
-        )
-        parse_header(msg)
+        request = build_close(self.mid, self.session_id, tree_id, file_id, **self._credits())
+        parse_header(await self._call(request, Command.CLOSE))
