@@ -2,14 +2,15 @@
 
 Which code does what (see the README's "why these libraries"):
 
-- ``scanner.protocols.smb2`` (ours, asyncio over ``ctx.dialer.tcp``): SMB2/3 and SMB1 NEGOTIATE,
+- ``scanner.protocols.smb`` (ours, asyncio over ``ctx.dialer.tcp``): SMB2/3 and SMB1 NEGOTIATE,
   null and guest SESSION_SETUP (session flags IS_GUEST / IS_NULL / ENCRYPT_DATA), TREE_CONNECT
   (share flags ENCRYPT_DATA, share type), CREATE with ``MxAc`` (maximal access: write judged
   without writing) and the bounded QUERY_DIRECTORY crawl. The libraries do not expose these
   flags, and they refuse guest sessions when signing is on.
-- pysmb (blocking, in ``ctx.dialer.run_blocking`` on a socket from
-  ``ctx.dialer.blocking_socket``): SRVSVC NetShareEnumAll (over SMB1 or SMB 2.0.2), and the whole
-  share check on SMB1-only servers, which our client does not speak past NEGOTIATE.
+- pysmb through ``scanner.protocols.smb.pysmb_adapter`` (blocking, in
+  ``ctx.dialer.run_blocking`` on a socket from ``ctx.dialer.blocking_socket``): SRVSVC
+  NetShareEnumAll (over SMB1 or SMB 2.0.2), and the whole share check on SMB1-only servers,
+  which our client does not speak past NEGOTIATE.
 
 A share is reported readable only if listing its root succeeds (``map to guest = Bad User`` makes
 Samba accept every login, so "the session was accepted" proves nothing; nuclei #7752). Read
@@ -30,11 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Item, Lister, NotListable, Page, crawl
 from scanner.models import (
     Access,
@@ -47,8 +47,25 @@ from scanner.models import (
     ServiceInfo,
     Status,
 )
-from scanner.probe import Probe, ProbeContext, ProbeOption
-from scanner.protocols import smb2
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
+from scanner.protocols.smb import client, pysmb_adapter
+from scanner.protocols.smb.constants import (
+    ALL_DIALECTS,
+    DIALECT_NAMES,
+    MAX_READ_LENGTH,
+    WRITE_BITS,
+    AccessMask,
+    FileAttributes,
+    NtStatus,
+    ShareType,
+    cipher_name,
+    status_name,
+)
+from scanner.protocols.smb.errors import SmbProtocolError, SmbStatusError
+from scanner.protocols.smb.messages import DirEntry, NegotiateInfo, SessionSetupResponse
+from scanner.protocols.smb.pysmb_adapter import DeviceType
+from scanner.protocols.smb.smb1 import Smb1NegotiateInfo
 
 PROTOCOL = "smb"
 
@@ -62,13 +79,10 @@ COMMON_SHARES: tuple[str, ...] = (
 ``ctx.bounds.resources`` readable shares are crawled."""
 
 NOT_STORAGE = {"IPC$", "PRINT$"}
-MAX_SAMPLE_READ = smb2.MAX_READ_LENGTH
+MAX_SAMPLE_READ = MAX_READ_LENGTH
 """Bytes read per sampled file: min(--sample-bytes, this); one READ per file."""
 MAX_CANDIDATES = 64
 """Shares looked at per server (enumerated or from the built-in list), one TREE_CONNECT each."""
-
-# pysmb's SharedDevice.type values (low bits of the SRVSVC share type)
-_PYSMB_DISK, _PYSMB_PRINTER, _PYSMB_COMM, _PYSMB_IPC = 0, 1, 2, 3
 
 
 @dataclass
@@ -81,7 +95,7 @@ class ShareInfo:
     def is_storage(self) -> bool:
         if self.name.upper() in NOT_STORAGE:
             return False
-        return self.type in (None, _PYSMB_DISK)
+        return self.type in (None, DeviceType.DISK)
 
 
 @dataclass
@@ -95,13 +109,19 @@ class ShareResult:
     share_flags: int | None = None
     encrypt_data: bool = False
     detail: str = ""
-    samples: dict[str, bytes] = field(default_factory=dict)
-    """``--sample-bytes``: path -> first bytes read."""
-    sample_errors: dict[str, str] = field(default_factory=dict)
+    samples: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: what was read of this share's files."""
 
 
 @dataclass
-class Facts:
+class SmbFacts(Facts):
+    """What ``gather`` saw; ``judge`` decides from this alone."""
+
+    sampling: Samples = field(default_factory=Samples)
+    """``--sample-bytes`` settings (size, files, note); each share gets a copy to fill."""
+    smb2_error: str | None = None
+    """Why the SMB2 NEGOTIATE got no answer ("timeout", or the exception)."""
+    smb1_error: str | None = None
     dialects: list[str] = field(default_factory=list)
     max_dialect: str | None = None
     smb1: bool = False
@@ -118,27 +138,11 @@ class Facts:
     shares: list[ShareInfo] = field(default_factory=list)
     results: list[ShareResult] = field(default_factory=list)
 
+    def new_samples(self) -> Samples:
+        return replace(self.sampling, data={}, errors={})
 
 
-def _smb2_item(e: smb2.DirEntry) -> Item:
-    return Item(
-        name=e.name,
-        is_dir=e.is_dir,
-        size=None if e.is_dir else e.size,
-        mtime=e.mtime.isoformat() if e.mtime else None,
-        link=bool(e.attributes & smb2.FILE_ATTRIBUTE_REPARSE_POINT),
-    )
-
-
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
-
-
-class SmbProbe(Probe):
+class SmbProbe(GatherJudgeProbe[SmbFacts]):
     name: ClassVar[str] = "smb"
     default_ports: ClassVar[tuple[int, ...]] = (445,)
     description: ClassVar[str] = (
@@ -150,80 +154,61 @@ class SmbProbe(Probe):
         ProbeOption("password", "str", "", "that user's password (never stored)", secret=True),
         ProbeOption("domain", "str", "", "that user's domain"),
     )
+    facts_type: ClassVar[type[Facts]] = SmbFacts
+    protocol: ClassVar[str] = PROTOCOL
+    timeout_detail: ClassVar[str] = "SMB probe ran out of time"
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
         """One SMB2 NEGOTIATE; if that is not answered, one SMB1 NEGOTIATE (SMB1-only servers)."""
         try:
             async with ctx.dialer.tcp(service.host, service.port) as conn:
-                await smb2.negotiate(conn)
+                await client.negotiate(conn)
             return True
         except Exception:
             pass
         try:
             async with ctx.dialer.tcp(service.host, service.port) as conn:
-                return (await smb2.negotiate_smb1(conn)).accepted
+                return (await client.negotiate_smb1(conn)).accepted
         except Exception:
             return False
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        facts = Facts()
-        try:
-            return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
-        except TimeoutError:
-            # what was proven before the budget ran out stays reported
-            proven = (Kind.UNAUTHENTICATED_ACCESS, Kind.LEGACY_PROTOCOL, Kind.SIGNING_NOT_REQUIRED)
-            return ProbeResult(
-                status=Status.TIMEOUT,
-                protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
-                findings=[f for f in self._findings(service, ctx, facts) if f.kind in proven],
-                detail="SMB probe ran out of time",
-                info=_info(facts),
-            )
-        except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> SmbFacts:
+        sampling = Samples.for_context(ctx, "smb", cap=MAX_SAMPLE_READ)
+        return SmbFacts(service=service, sampling=sampling)
 
     # -- the steps -------------------------------------------------------------------------------
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: SmbFacts, deadline: Deadline
+    ) -> None:
+        """NEGOTIATE (SMB2/3, then SMB1), the dialects, the null/guest (and the operator's user)
+        sessions, then the shares. A refused connection propagates (``refused``)."""
         host, port = service.host, service.port
-        neg: smb2.NegotiateInfo | None = None
-        smb2_error: str | None = None
+        neg: NegotiateInfo | None = None
         try:
             async with ctx.dialer.tcp(host, port) as conn:
-                neg = await smb2.negotiate(conn)
+                neg = await client.negotiate(conn)
         except TimeoutError:  # before OSError: TimeoutError is one
-            smb2_error = "timeout"
-        except ConnectionRefusedError as exc:
-            return ProbeResult(status=Status.REFUSED, detail=str(exc))
+            facts.smb2_error = "timeout"
+        except ConnectionRefusedError:
+            raise
         except OSError as exc:
-            smb2_error = f"{type(exc).__name__}: {exc}"
-        except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError) as exc:
-            smb2_error = f"{type(exc).__name__}: {exc}"
+            facts.smb2_error = f"{type(exc).__name__}: {exc}"
+        except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError) as exc:
+            facts.smb2_error = f"{type(exc).__name__}: {exc}"
 
-        smb1: smb2.Smb1NegotiateInfo | None = None
-        smb1_error: str | None = None
+        smb1: Smb1NegotiateInfo | None = None
         try:
             async with ctx.dialer.tcp(host, port) as conn:
-                smb1 = await smb2.negotiate_smb1(conn)
+                smb1 = await client.negotiate_smb1(conn)
         except (TimeoutError, OSError) as exc:
-            smb1_error = f"{type(exc).__name__}: {exc}"
-        except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError) as exc:
-            smb1_error = f"{type(exc).__name__}: {exc}"
+            facts.smb1_error = f"{type(exc).__name__}: {exc}"
+        except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError) as exc:
+            facts.smb1_error = f"{type(exc).__name__}: {exc}"
 
         facts.smb1 = bool(smb1 and smb1.accepted)
         facts.smb2 = neg is not None
         if not facts.smb1 and not facts.smb2:
-            if smb2_error == "timeout":
-                return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
-            if any("SmbProtocolError" in (e or "") for e in (smb2_error, smb1_error)):
-                # it answered, but not with SMB (or broke our bounds)
-                return ProbeResult(
-                    status=Status.PROTOCOL_ERROR,
-                    detail=f"not SMB (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
-                )
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE,
-                detail=f"no SMB answer (SMB2: {smb2_error}; SMB1: {smb1_error})"[:300],
-            )
+            return  # judge: not SMB, or no answer
 
         if neg is not None:
             facts.max_dialect = neg.dialect_name
@@ -231,7 +216,7 @@ class SmbProbe(Probe):
             facts.signing_enabled = neg.signing_enabled
             facts.encryption_capable = neg.encryption_capable
             if neg.cipher:
-                facts.cipher = smb2.CIPHER_NAMES.get(neg.cipher, f"0x{neg.cipher:04x}")
+                facts.cipher = cipher_name(neg.cipher)
             facts.dialects = await self._dialects(host, port, ctx, neg)
         if facts.smb1:
             facts.dialects.insert(0, "NT LM 0.12 (SMB1)")
@@ -245,28 +230,17 @@ class SmbProbe(Probe):
         else:
             await self._smb1_shares(host, port, ctx, facts)
 
-        findings = self._findings(service, ctx, facts)
-        any_session = "accepted" in (facts.null_session, facts.guest_session)
-        return ProbeResult(
-            status=Status.SUCCESS if any_session else Status.AUTH_REQUIRED,
-            protocol=PROTOCOL,
-            tls=False,
-            findings=findings,
-            detail=None if any_session else "null and guest sessions refused",
-            info=_info(facts),
-        )
-
     async def _dialects(
-        self, host: str, port: int, ctx: ProbeContext, neg: smb2.NegotiateInfo
+        self, host: str, port: int, ctx: ProbeContext, neg: NegotiateInfo
     ) -> list[str]:
         """Which SMB2/3 dialects the server accepts: one NEGOTIATE per lower dialect."""
         accepted = [neg.dialect_name]
-        for d in smb2.ALL_DIALECTS:
+        for d in ALL_DIALECTS:
             if d >= neg.dialect:
                 continue
             try:
                 async with ctx.dialer.tcp(host, port) as conn:
-                    info = await smb2.negotiate(conn, (d,))
+                    info = await client.negotiate(conn, (d,))
                 if info.dialect == d:
                     accepted.append(info.dialect_name)
             except Exception:
@@ -281,19 +255,19 @@ class SmbProbe(Probe):
         user: str,
         password: str | None = None,
         domain: str = "",
-    ) -> tuple[str, smb2.SessionSetupResponse | None]:
+    ) -> tuple[str, SessionSetupResponse | None]:
         try:
             async with ctx.dialer.tcp(host, port) as conn:
-                neg = await smb2.negotiate(conn)
-                sess = smb2.Smb2Session(conn, neg)
+                neg = await client.negotiate(conn)
+                sess = client.Smb2Session(conn, neg)
                 r = await sess.login(user, password=password, domain=domain)
         except Exception as exc:
             return f"error: {type(exc).__name__}", None
-        if r.status == smb2.STATUS_SUCCESS:
+        if r.status == NtStatus.SUCCESS:
             return "accepted", r
-        return f"refused ({smb2.status_name(r.status)})", r
+        return f"refused ({status_name(r.status)})", r
 
-    async def _smb2_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _smb2_shares(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         facts.null_session, null_r = await self._smb2_login(host, port, ctx, "")
         facts.guest_session, guest_r = await self._smb2_login(host, port, ctx, "guest")
         if guest_r is not None and facts.guest_session == "accepted" and not guest_r.is_guest:
@@ -311,10 +285,10 @@ class SmbProbe(Probe):
                 flags.append(resp.encrypt_data)
         # optional credentials (smb.user / smb.password / smb.domain): only the SESSION_SETUP
         # answer is used, to see whether the server demands encryption of a real user's session
-        user_opt, pw_opt = ctx.option("smb.user"), ctx.option("smb.password")
+        user_opt, pw_opt = self.option(ctx, "user"), self.option(ctx, "password", None)
         if user_opt and pw_opt is not None:
             outcome, user_r = await self._smb2_login(
-                host, port, ctx, str(user_opt), str(pw_opt), str(ctx.option("smb.domain", ""))
+                host, port, ctx, str(user_opt), str(pw_opt), str(self.option(ctx, "domain"))
             )
             facts.user_session = f"{user_opt}: {outcome}"
             if outcome == "accepted" and user_r is not None:
@@ -332,41 +306,44 @@ class SmbProbe(Probe):
                 break
             try:
                 async with ctx.dialer.tcp(host, port) as conn:
-                    neg = await smb2.negotiate(conn)
-                    sess = smb2.Smb2Session(conn, neg)
+                    neg = await client.negotiate(conn)
+                    sess = client.Smb2Session(conn, neg)
                     r = await sess.login(user)
-                    if r.status != smb2.STATUS_SUCCESS:
+                    if r.status != NtStatus.SUCCESS:
                         continue
                     for share in todo:
                         if sum(r.readable for r in facts.results) >= ctx.bounds.resources:
                             break
-                        res = await self._check_share_smb2(sess, host, share.name, auth, ctx)
+                        res = await self._check_share_smb2(
+                            sess, host, share.name, auth, ctx, facts.new_samples()
+                        )
                         _merge(facts, res)
-            except (smb2.SmbProtocolError, smb2.SmbStatusError, asyncio.IncompleteReadError,
+            except (SmbProtocolError, SmbStatusError, asyncio.IncompleteReadError,
                     OSError) as exc:  # fmt: skip
                 ctx.log.debug("smb %s: share checks as %r ended: %s", host, user, exc)
 
     async def _check_share_smb2(
         self,
-        sess: smb2.Smb2Session,
+        sess: client.Smb2Session,
         host: str,
         share: str,
         auth: Authentication,
         ctx: ProbeContext,
+        samples: Samples,
     ) -> ShareResult:
-        res = ShareResult(name=share)
+        res = ShareResult(name=share, samples=samples)
         tc = await sess.tree_connect(host, share)
-        if tc.status != smb2.STATUS_SUCCESS:
-            res.detail = f"tree connect: {smb2.status_name(tc.status)}"
+        if tc.status != NtStatus.SUCCESS:
+            res.detail = f"tree connect: {status_name(tc.status)}"
             return res
         res.share_flags = tc.share_flags
         res.encrypt_data = tc.encrypt_data
-        if tc.share_type != smb2.SHARE_TYPE_DISK:
+        if tc.share_type != ShareType.DISK:
             res.detail = f"not a disk share (type {tc.share_type})"
             return res
         root = await sess.open_directory(tc.tree_id, "")
-        if root.status != smb2.STATUS_SUCCESS:
-            res.detail = f"open root: {smb2.status_name(root.status)}"
+        if root.status != NtStatus.SUCCESS:
+            res.detail = f"open root: {status_name(root.status)}"
             return res
         res.maximal_access = root.maximal_access
         result = await crawl(
@@ -380,7 +357,7 @@ class SmbProbe(Probe):
         res.readable = True
         res.authentication = auth
         res.listing = result.listing()
-        if root.maximal_access is not None and root.maximal_access & smb2.WRITE_BITS:
+        if root.maximal_access is not None and root.maximal_access & WRITE_BITS:
             res.access = Access.WRITE
         else:
             res.access = Access.LIST
@@ -388,40 +365,39 @@ class SmbProbe(Probe):
             if first_file is not None:
                 # attributes only + MxAc: whether it could be read, without opening it for reading
                 fr = await sess.file_access(tc.tree_id, first_file.path.lstrip("/"))
-                if fr.status == smb2.STATUS_SUCCESS:
-                    if fr.maximal_access is not None and fr.maximal_access & smb2.FILE_READ_DATA:
+                if fr.status == NtStatus.SUCCESS:
+                    granted = fr.maximal_access or 0
+                    if granted & AccessMask.FILE_READ_DATA:
                         res.access = Access.READ
-                    with contextlib.suppress(smb2.SmbProtocolError):
+                    with contextlib.suppress(SmbProtocolError):
                         await sess.close(tc.tree_id, fr.file_id)
-        n, count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
-        if n > 0 and count > 0:
-            await self._sample_smb2(sess, tc.tree_id, res, n, count)
+        if samples.on:
+            await self._sample_smb2(sess, tc.tree_id, res)
         return res
 
     @staticmethod
-    async def _sample_smb2(
-        sess: smb2.Smb2Session, tree_id: int, res: ShareResult, n: int, count: int
-    ) -> None:
+    async def _sample_smb2(sess: client.Smb2Session, tree_id: int, res: ShareResult) -> None:
         """INTRUSIVE (``--sample-bytes N``): the first bytes of a few files of a share that was
         just listed without credentials. One read-only CREATE, one READ, one CLOSE per file."""
         assert res.listing is not None
-        for e in choose_samples(res.listing.entries, count):
+        samples = res.samples
+        for e in choose_samples(res.listing.entries, samples.files):
             try:
-                r = await sess.read_head(tree_id, e.path.lstrip("/"), n)
+                r = await sess.read_head(tree_id, e.path.lstrip("/"), samples.size)
             except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
-                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                samples.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break  # the connection is gone or stalled: no more reads on it
-            except (smb2.SmbProtocolError, ValueError) as exc:
-                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+            except (SmbProtocolError, ValueError) as exc:
+                samples.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break
-            if r.status != smb2.STATUS_SUCCESS:
-                res.sample_errors[e.path] = smb2.status_name(r.status)
+            if r.status != NtStatus.SUCCESS:
+                samples.errors[e.path] = status_name(r.status)
                 continue
-            res.samples[e.path] = r.data[:n]
+            samples.data[e.path] = r.data[: samples.size]
 
     @staticmethod
     def _smb2_lister(
-        sess: smb2.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
+        sess: client.Smb2Session, tree_id: int, root_id: bytes, ctx: ProbeContext
     ) -> Lister:
         """List one directory: CREATE (the root is already open), QUERY_DIRECTORY pages until
         STATUS_NO_MORE_FILES, CLOSE. The crawler's request budget counts QUERY_DIRECTORY calls:
@@ -432,8 +408,8 @@ class SmbProbe(Probe):
                 fid = root_id
             else:
                 opened = await sess.open_directory(tree_id, path.lstrip("/"))
-                if opened.status != smb2.STATUS_SUCCESS:
-                    raise NotListable(smb2.status_name(opened.status))
+                if opened.status != NtStatus.SUCCESS:
+                    raise NotListable(status_name(opened.status))
                 fid = opened.file_id
             items: list[Item] = []
             complete, error, restart = True, None, True
@@ -447,33 +423,34 @@ class SmbProbe(Probe):
                     )
                     restart = False
                     budget.spend(n)
-                    if status == smb2.STATUS_NO_MORE_FILES:
+                    if status == NtStatus.NO_MORE_FILES:
                         break
-                    if status != smb2.STATUS_SUCCESS:
+                    if status != NtStatus.SUCCESS:
                         if not items:
-                            raise NotListable(smb2.status_name(status))
-                        error = f"QUERY_DIRECTORY: {smb2.status_name(status)}"
+                            raise NotListable(status_name(status))
+                        error = f"QUERY_DIRECTORY: {status_name(status)}"
                         break
-                    items += [_smb2_item(e) for e in batch]
+                    items += [_item(e) for e in batch]
                     if len(items) >= ctx.bounds.entries or budget.bytes_left <= 0:
                         complete = False
                         break
             finally:
-                with contextlib.suppress(smb2.SmbProtocolError):
+                with contextlib.suppress(SmbProtocolError):
                     await sess.close(tree_id, fid)
             return Page(items, complete=complete, error=error)
 
         return list_dir
 
-    async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _enumerate(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         """SRVSVC NetShareEnumAll (pysmb): null session, then guest; else the common names."""
         errors = []
         for user, label in (("", "null session"), ("guest", "guest")):
             try:
                 async with ctx.dialer.blocking_socket(host, port) as sock:
-                    shares = await ctx.dialer.run_blocking(
-                        _pysmb_list_shares, sock, user, ctx.dialer.read_timeout
+                    found = await ctx.dialer.run_blocking(
+                        pysmb_adapter.list_shares, sock, user, ctx.dialer.read_timeout
                     )
+                shares = [ShareInfo(s.name, s.type, s.comment) for s in found]
             except Exception as exc:
                 errors.append(f"{label}: {type(exc).__name__}")
                 continue
@@ -483,14 +460,14 @@ class SmbProbe(Probe):
         facts.enumeration = "denied (" + "; ".join(errors) + "); tried common share names"
         facts.shares = [ShareInfo(name=n) for n in COMMON_SHARES]
 
-    async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: Facts) -> None:
+    async def _smb1_shares(self, host: str, port: int, ctx: ProbeContext, facts: SmbFacts) -> None:
         """SMB1-only server: pysmb does the sessions, the enumeration and the listing."""
         sessions: list[tuple[str, Authentication]] = []
         for user, auth in (("guest", Authentication.GUEST), ("", Authentication.ANONYMOUS)):
             try:
                 async with ctx.dialer.blocking_socket(host, port) as sock:
                     ok = await ctx.dialer.run_blocking(
-                        _pysmb_login, sock, user, ctx.dialer.read_timeout
+                        pysmb_adapter.login, sock, user, ctx.dialer.read_timeout
                     )
             except Exception as exc:
                 ok = False
@@ -514,13 +491,13 @@ class SmbProbe(Probe):
             try:
                 async with ctx.dialer.blocking_socket(host, port) as sock:
                     results = await ctx.dialer.run_blocking(
-                        _pysmb_check_shares,
+                        _smb1_check_shares,
                         sock,
                         user,
                         todo,
                         ctx.bounds,
                         ctx.dialer.read_timeout,
-                        *ctx.sample_settings("smb", MAX_SAMPLE_READ),
+                        facts.sampling,
                     )
             except Exception as exc:
                 ctx.log.debug("smb1 %s: share checks as %r ended: %s", host, user, exc)
@@ -532,26 +509,44 @@ class SmbProbe(Probe):
                     res.access = Access.LIST
                 _merge(facts, res)
 
-    # -- findings --------------------------------------------------------------------------------
-    def _findings(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> list[Finding]:
-        host, port = service.host, service.port
-        out: list[Finding] = []
-
-        def finding(kind: Kind, title: str, **kw: Any) -> Finding:
-            return Finding(
-                host=host,
-                hostname=service.hostname,
-                port=port,
-                protocol=PROTOCOL,
-                kind=kind,
-                title=title,
-                probe=self.name,
-                **kw,
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: SmbFacts, cut: Cut | None) -> ProbeResult:
+        if cut is not None:
+            if cut.status is not Status.TIMEOUT:
+                return cut.result()
+            # what was proven before the budget ran out stays reported
+            proven = (Kind.UNAUTHENTICATED_ACCESS, Kind.LEGACY_PROTOCOL, Kind.SIGNING_NOT_REQUIRED)
+            return cut.result(
+                protocol=PROTOCOL if (facts.smb1 or facts.smb2) else None,
+                findings=[f for f in self.findings(facts) if f.kind in proven],
+                info=_info(facts),
             )
+        if not facts.smb1 and not facts.smb2:
+            errors = f"SMB2: {facts.smb2_error}; SMB1: {facts.smb1_error}"
+            if facts.smb2_error == "timeout":
+                return ProbeResult(status=Status.TIMEOUT, detail="no SMB NEGOTIATE answer")
+            if any("SmbProtocolError" in (e or "") for e in (facts.smb2_error, facts.smb1_error)):
+                # it answered, but not with SMB (or broke our bounds)
+                return ProbeResult(status=Status.PROTOCOL_ERROR, detail=f"not SMB ({errors})"[:300])
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, detail=f"no SMB answer ({errors})"[:300]
+            )
+        any_session = "accepted" in (facts.null_session, facts.guest_session)
+        return ProbeResult(
+            status=Status.SUCCESS if any_session else Status.AUTH_REQUIRED,
+            protocol=PROTOCOL,
+            tls=False,
+            findings=self.findings(facts),
+            detail=None if any_session else "null and guest sessions refused",
+            info=_info(facts),
+        )
 
+    def findings(self, facts: SmbFacts) -> list[Finding]:
+        out: list[Finding] = []
         if facts.smb1:
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.LEGACY_PROTOCOL,
                     "SMB1 (NT LM 0.12) is enabled",
                     encryption=Encryption.NONE,
@@ -563,7 +558,8 @@ class SmbProbe(Probe):
         if facts.signing_required is False:
             signing = "enabled, not required" if facts.signing_enabled else "disabled"
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.SIGNING_NOT_REQUIRED,
                     "SMB signing is not required",
                     evidence={"dialect": facts.max_dialect or "NT LM 0.12", "signing": signing},
@@ -576,7 +572,8 @@ class SmbProbe(Probe):
         if enc in (Encryption.NONE, Encryption.OPTIONAL):
             readable = [r.name for r in facts.results if r.readable]
             out.append(
-                finding(
+                self.finding(
+                    facts,
                     Kind.CLEARTEXT_TRANSPORT,
                     "SMB traffic is not required to be encrypted"
                     if enc is Encryption.OPTIONAL
@@ -604,15 +601,15 @@ class SmbProbe(Probe):
             }  # fmt: skip
             if r.maximal_access is not None:
                 evidence["maximal_access"] = f"0x{r.maximal_access:08x}"
-            if ctx.sample_bytes > 0:
-                evidence.update(_sample_evidence(ctx, r))
+            if facts.sampling.size > 0:
+                evidence.update(r.samples.evidence())
             out.append(
-                finding(
-                    Kind.UNAUTHENTICATED_ACCESS,
+                self.unauthenticated(
+                    facts,
+                    r.name,
                     f"SMB share '{r.name}' can be listed without credentials",
                     authentication=r.authentication or Authentication.UNKNOWN,
                     encryption=Encryption.REQUIRED if r.encrypt_data else enc,
-                    resource=r.name,
                     access=r.access,
                     evidence=evidence,
                     listing=r.listing,
@@ -623,7 +620,7 @@ class SmbProbe(Probe):
         return out
 
     @staticmethod
-    def _encryption(facts: Facts) -> Encryption:
+    def _encryption(facts: SmbFacts) -> Encryption:
         """Does the server require encryption? Capability alone is never 'required'."""
         if not facts.smb2:
             return Encryption.NONE  # SMB1 only: no SMB3 encryption at all
@@ -639,31 +636,14 @@ class SmbProbe(Probe):
         return Encryption.UNKNOWN  # capable, and no unauthenticated session to tell
 
 
-_DIALECT_ORDER = {name: i for i, name in enumerate(smb2.DIALECT_NAMES.values(), start=1)}
+_DIALECT_ORDER = {name: i for i, name in enumerate(DIALECT_NAMES.values(), start=1)}
 
 
-def _sample_evidence(ctx: ProbeContext, r: ShareResult) -> dict[str, Any]:
-    """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
-    n, _count = ctx.sample_settings("smb", MAX_SAMPLE_READ)
-    ev: dict[str, Any] = {
-        "intrusive": ["sample-bytes"],
-        "sample_bytes": n,
-        "sampled_files": len(r.samples),
-    }
-    if r.samples:
-        ev["sniffed"] = sniff_evidence(r.samples)
-    if r.sample_errors:
-        ev["sample_errors"] = dict(list(r.sample_errors.items())[:4])
-    if int(ctx.sample_bytes or 0) > n:
-        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
-    return ev
-
-
-def _readable(facts: Facts, name: str) -> bool:
+def _readable(facts: SmbFacts, name: str) -> bool:
     return any(r.name == name and r.readable for r in facts.results)
 
 
-def _merge(facts: Facts, res: ShareResult) -> None:
+def _merge(facts: SmbFacts, res: ShareResult) -> None:
     for i, old in enumerate(facts.results):
         if old.name == res.name:
             if res.readable or not old.readable:
@@ -672,7 +652,7 @@ def _merge(facts: Facts, res: ShareResult) -> None:
     facts.results.append(res)
 
 
-def _info(facts: Facts) -> dict[str, Any]:
+def _info(facts: SmbFacts) -> dict[str, Any]:
     return {
         "dialects": facts.dialects,
         "smb1": facts.smb1,
@@ -694,156 +674,67 @@ def _info(facts: Facts) -> dict[str, Any]:
     }
 
 
-# -- pysmb, blocking, on the dialer's socket -----------------------------------------------------
-def _pysmb_connection(sock: socket.socket, user: str, timeout: float) -> Any:
-    """A pysmb SMBConnection logged in over ``sock`` (the dialer's socket, never its own).
-
-    pysmb's ``connect()`` creates its own socket; the seam is the few lines after that: we hand
-    it ours and run the same NEGOTIATE/SESSION_SETUP loop.
-    """
-    from smb.SMBConnection import SMBConnection
-
-    class _DialedConnection(SMBConnection):
-        def connect_socket(self, s: socket.socket, t: float) -> bool:
-            self.sock = s
-            self.auth_result = None
-            self.is_busy = True
-            try:
-                self.onNMBSessionOK()
-                for _ in range(64):  # bounded: a handful of packets to log in
-                    if self.auth_result is not None:
-                        break
-                    self._pollForNetBIOSPacket(t)
-            finally:
-                self.is_busy = False
-            return bool(self.auth_result)
-
-    conn = _DialedConnection(user, "", "NASSCAN", "SERVER", use_ntlm_v2=True, is_direct_tcp=True)
-    ok = conn.connect_socket(sock, timeout)
-    return conn if ok else None
+# -- SMB1-only servers: pysmb, blocking, in the dialer's worker thread ---------------------------
+_REPARSE_POINT = int(FileAttributes.REPARSE_POINT)  # plain int: IntFlag & is slow per entry
 
 
-def _pysmb_login(sock: socket.socket, user: str, timeout: float) -> bool:
-    return _pysmb_connection(sock, user, timeout) is not None
+def _item(e: DirEntry) -> Item:
+    return Item(
+        name=e.name,
+        is_dir=e.is_dir,
+        size=None if e.is_dir else e.size,
+        mtime=e.mtime.isoformat() if e.mtime else None,
+        link=bool(e.attributes & _REPARSE_POINT),
+    )
 
 
-def _pysmb_list_shares(sock: socket.socket, user: str, timeout: float) -> list[ShareInfo]:
-    conn = _pysmb_connection(sock, user, timeout)
-    if conn is None:
-        raise PermissionError("login refused")
-    return [
-        ShareInfo(name=s.name, type=s.type, comment=(s.comments or "")[:100])
-        for s in conn.listShares(timeout=timeout)
-    ]
+def _smb1_page(found: tuple[list[DirEntry], int]) -> Page:
+    entries, bad = found
+    return Page([_item(e) for e in entries], bad=bad)
 
 
-class _Head:
-    """A write-only buffer that keeps at most ``limit`` bytes (pysmb's ``file_obj``)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.data = bytearray()
-        self.offered = 0
-
-    def write(self, chunk: bytes) -> int:
-        self.offered += len(chunk)
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        return len(chunk)
-
-
-def _pysmb_sample(
-    conn: Any, share: str, res: ShareResult, n: int, count: int, timeout: float
-) -> None:
-    """INTRUSIVE (``--sample-bytes N``) over SMB1: OPEN_ANDX (read, FILE_OPEN), READ_ANDX of
-    at most N bytes (pysmb's read size is cut to N for the call), CLOSE; per chosen file."""
-    assert res.listing is not None
-    saved = conn.max_raw_size
-    # pysmb asks for max_raw_size - 2 bytes per READ_ANDX: never more than N (nor the server's)
-    n = max(1, min(n, saved - 2))
-    try:
-        conn.max_raw_size = n + 2
-        for e in choose_samples(res.listing.entries, count):
-            head = _Head(n)
-            try:
-                conn.retrieveFileFromOffset(
-                    share, e.path, head, offset=0, max_length=n, timeout=timeout
-                )
-            except Exception as exc:
-                res.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
-                if not isinstance(exc, _pysmb_operation_failure()):
-                    break  # the connection itself broke (timeout, closed): no more reads
-                continue
-            res.samples[e.path] = bytes(head.data[:n])
-    finally:
-        conn.max_raw_size = saved
-
-
-def _pysmb_operation_failure() -> type[Exception]:
-    from smb.base import OperationFailure
-
-    return OperationFailure
-
-
-def _pysmb_page(files: list[Any]) -> Page:
-    items: list[Item] = []
-    bad = 0
-    for f in files:
-        if f.filename in (".", ".."):
-            continue
-        try:
-            mtime = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(f.last_write_time))
-        except (OverflowError, OSError, ValueError, TypeError):
-            mtime = None
-        try:
-            size = None if f.isDirectory else int(f.file_size)
-        except (TypeError, ValueError):
-            bad += 1
-            continue
-        items.append(Item(name=f.filename, is_dir=bool(f.isDirectory), size=size, mtime=mtime))
-    return Page(items, bad=bad)
-
-
-def _pysmb_lister(conn: Any, share: str, timeout: float) -> Lister:
+def _smb1_lister(conn: Any, share: str, timeout: float) -> Lister:
     """SMB1 (pysmb, blocking): one ``listPath`` per directory. Runs inside the worker thread
     that owns the connection, under its own event loop (``asyncio.run``)."""
 
     async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
         try:
-            files = conn.listPath(share, path, timeout=timeout)
-        except _pysmb_operation_failure() as exc:
+            found = pysmb_adapter.list_path(conn, share, path, timeout)
+        except pysmb_adapter.operation_failure() as exc:
             raise NotListable(str(exc)[:100]) from exc
-        return _pysmb_page(files)
+        return _smb1_page(found)
 
     return list_dir
 
 
-def _pysmb_check_shares(
+def _smb1_check_shares(
     sock: socket.socket,
     user: str,
     shares: list[str],
     bounds: Any,
     timeout: float,
-    sample_bytes: int = 0,
-    sample_files: int = 0,
+    sampling: Samples,
 ) -> list[ShareResult]:
     """List each share's root (and below, bounded) over SMB1; ``listing`` None = not listable.
-    With ``sample_bytes > 0`` the first bytes of a few files of each listable share are read."""
-    conn = _pysmb_connection(sock, user, timeout)
+    With ``sampling.on`` the first bytes of a few files of each listable share are read."""
+    conn = pysmb_adapter.connect(sock, user, timeout)
     if conn is None:
         return [ShareResult(name=s, detail="login refused") for s in shares]
     out: list[ShareResult] = []
     for share in shares:
         try:
-            root = _pysmb_page(conn.listPath(share, "/", timeout=timeout))
+            root = _smb1_page(pysmb_adapter.list_path(conn, share, "/", timeout))
         except Exception as exc:
             out.append(ShareResult(name=share, detail=f"list root: {type(exc).__name__}"))
             continue
-        result = asyncio.run(crawl(_pysmb_lister(conn, share, timeout), bounds, first=root))
-        res = ShareResult(name=share, listing=result.listing())
-        if sample_bytes > 0 and sample_files > 0:
-            _pysmb_sample(conn, share, res, sample_bytes, sample_files, timeout)
+        result = asyncio.run(crawl(_smb1_lister(conn, share, timeout), bounds, first=root))
+        samples = replace(sampling, data={}, errors={})
+        res = ShareResult(name=share, listing=result.listing(), samples=samples)
+        if samples.on and res.listing is not None:
+            paths = [e.path for e in choose_samples(res.listing.entries, samples.files)]
+            data, errors = pysmb_adapter.read_heads(conn, share, paths, samples.size, timeout)
+            samples.data.update(data)
+            samples.errors.update(errors)
         out.append(res)
     with contextlib.suppress(Exception):
         conn.close()

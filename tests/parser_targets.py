@@ -25,12 +25,13 @@ from scanner.protocols import (
     rsync,
     s3,
     sizes,
-    smb2,
     tftp,
     upnp,
     webdav,
     xmlsafe,
 )
+from scanner.protocols.smb import header, messages, ntlm, smb1
+from scanner.protocols.smb.errors import SmbProtocolError, SmbStatusError
 from scanner.protocols.xdr import Unpacker, XDRError
 
 TESTS = Path(__file__).resolve().parent
@@ -154,7 +155,7 @@ _DAV = (
     b"Thu, 14 Mar 2019 10:15:00 GMT</D:getlastmodified></D:prop><D:status>HTTP/1.1 200 OK"
     b"</D:status></D:propstat></D:response></D:multistatus>",
 )
-_SMB = (smb2.SmbProtocolError, smb2.SmbStatusError)
+_SMB = (SmbProtocolError, SmbStatusError)
 
 TARGETS: tuple[Target, ...] = (
     Target("ftp.parse_replies", ftp.parse_replies, (ftp.FtpProtocolError,),
@@ -199,23 +200,23 @@ TARGETS: tuple[Target, ...] = (
     Target("rpc.decode_reply", _rpc, _RPC_DECLARED, ("captures/rpc_*.bin",)),
     Target("rsync.parsers", _rsync, (rsync.RsyncProtocolError,), examples=_RSYNC),
     Target("s3.parsers", _s3, (), examples=_S3),
-    Target("smb2.parse_frame_header", lambda d: smb2.parse_frame_header(d[:4].ljust(4, b"\0")),
-           _SMB),
-    Target("smb2.parse_negotiate_response", smb2.parse_negotiate_response,
+    Target("smb.header.parse_frame_header",
+           lambda d: header.parse_frame_header(d[:4].ljust(4, b"\0")), _SMB),
+    Target("smb.messages.parse_negotiate_response", messages.parse_negotiate_response,
            _SMB, ("captures/smb/*negotiate*",)),
-    Target("smb2.parse_smb1_negotiate_response", smb2.parse_smb1_negotiate_response,
+    Target("smb.smb1.parse_smb1_negotiate_response", smb1.parse_smb1_negotiate_response,
            _SMB, ("captures/smb/*smb1*",)),
-    Target("smb2.parse_session_setup_response", smb2.parse_session_setup_response,
+    Target("smb.messages.parse_session_setup_response", messages.parse_session_setup_response,
            _SMB, ("captures/smb/*session*",)),
-    Target("smb2.parse_ntlm_challenge", smb2.parse_ntlm_challenge, _SMB,
+    Target("smb.ntlm.parse_ntlm_challenge", ntlm.parse_ntlm_challenge, _SMB,
            ("captures/smb/*challenge*",)),
-    Target("smb2.parse_tree_connect_response", smb2.parse_tree_connect_response,
+    Target("smb.messages.parse_tree_connect_response", messages.parse_tree_connect_response,
            _SMB, ("captures/smb/*tree*",)),
-    Target("smb2.parse_create_response", smb2.parse_create_response,
+    Target("smb.messages.parse_create_response", messages.parse_create_response,
            _SMB, ("captures/smb/*create*",)),
-    Target("smb2.parse_query_directory_response", smb2.parse_query_directory_response,
+    Target("smb.messages.parse_query_directory_response", messages.parse_query_directory_response,
            _SMB, ("captures/smb/*query*",)),
-    Target("smb2.parse_directory_information", smb2.parse_directory_information,
+    Target("smb.messages.parse_directory_information", messages.parse_directory_information,
            _SMB, ("captures/smb/*query*",)),
     Target("tftp.parse", tftp.parse, (tftp.TFTPProtocolError,), ("captures/tftp_*.bin",)),
     Target("webdav.parse_multistatus", webdav.parse_multistatus, (ValueError,),

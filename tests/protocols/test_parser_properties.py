@@ -74,7 +74,9 @@ def test_targets_cover_every_protocol_module() -> None:
 
     import scanner.protocols as pkg
 
-    modules = {p.stem for p in Path(pkg.__file__).parent.glob("*.py")} - {"__init__", "xdr"}
+    root = Path(pkg.__file__).parent
+    packages = {p.parent.name for p in root.glob("*/__init__.py")}
+    modules = ({p.stem for p in root.glob("*.py")} | packages) - {"__init__", "xdr"}
     covered = {t.name.split(".")[0] for t in TARGETS}
     assert modules <= covered, f"parsers without a property test: {sorted(modules - covered)}"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab
 
-from probes.smb import PROBE, Facts
+from probes.smb import PROBE, SmbFacts
 from scanner.lab import content, manifest
 from scanner.models import (
     Access,
@@ -31,7 +31,7 @@ from scanner.models import (
     Status,
 )
 from scanner.probe import ListingBounds, ProbeContext
-from scanner.protocols import smb2
+from scanner.protocols.smb.constants import WRITE_BITS, AccessMask
 
 pytestmark = pytest.mark.lab
 
@@ -222,12 +222,12 @@ async def test_write_access_fallback_names_hidden_share_and_encrypted_share(
     assert set(unauth) == {"public", "D$"}
     drop = unauth["public"]
     assert drop.access is Access.WRITE  # maximal access on the root holds FILE_ADD_FILE
-    assert int(drop.evidence["maximal_access"], 16) & smb2.FILE_ADD_FILE
+    assert int(drop.evidence["maximal_access"], 16) & AccessMask.FILE_ADD_FILE
     assert drop.listing is not None
     assert [e.path for e in drop.listing.entries] == ["/upload-here.txt"]
     hidden = unauth["D$"]
     assert hidden.access is Access.READ
-    assert int(hidden.evidence["maximal_access"], 16) & smb2.WRITE_BITS == 0
+    assert int(hidden.evidence["maximal_access"], 16) & WRITE_BITS == 0
     # `smb encrypt = required` on the share: an unkeyed guest session is turned away
     assert result.info["shares"]["data"] == "tree connect: STATUS_ACCESS_DENIED"
     assert result.info["shares"]["backup"] == "tree connect: STATUS_BAD_NETWORK_NAME"
@@ -254,9 +254,10 @@ async def test_credentials_prove_encryption_required(
     assert clear.encryption is Encryption.OPTIONAL
 
 
-def _facts(result: ProbeResult) -> Facts:
+def _facts(result: ProbeResult) -> SmbFacts:
     i = result.info
-    return Facts(
+    return SmbFacts(
+        service=ServiceInfo(host=SECURE, port=445),
         smb2=True,
         smb1=i["smb1"],
         encryption_capable=i["encryption_capable"],

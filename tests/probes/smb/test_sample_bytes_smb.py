@@ -37,7 +37,19 @@ from scanner.models import Access, Entry, Finding, Kind, Listing, ServiceInfo, S
 from scanner.ports import PortSpec
 from scanner.probe import ProbeContext
 from scanner.protocols import ftp as ftpp
-from scanner.protocols import smb2
+from scanner.protocols.smb import client, messages
+from scanner.protocols.smb.constants import (
+    MAX_READ_LENGTH,
+    WRITE_BITS,
+    AccessMask,
+    Command,
+    CreateOptions,
+    HeaderFlags,
+    NtStatus,
+    ShareAccess,
+)
+from scanner.protocols.smb.errors import SmbProtocolError
+from scanner.protocols.smb.header import frame, parse_header
 from scanner.targets import build_scope
 from scanner.triage import triage_finding
 
@@ -51,15 +63,15 @@ WAV_NAME = content.RECORDING_EXAMPLE.rsplit("/", 1)[1]
 def read_response(
     data: bytes,
     *,
-    status: int = smb2.STATUS_SUCCESS,
-    command: int = smb2.READ,
+    status: int = NtStatus.SUCCESS,
+    command: int = Command.READ,
     size: int = 17,
     offset: int | None = None,
     length: int | None = None,
 ) -> bytes:
     hdr = struct.pack(
         "<4sHHIHHIIQIIQ16s",
-        b"\xfeSMB", 64, 1, status, command, 1, smb2.FLAG_RESPONSE, 0, 7, 0xFEFF, 5, 9, b"\0" * 16
+        b"\xfeSMB", 64, 1, status, command, 1, HeaderFlags.RESPONSE, 0, 7, 0xFEFF, 5, 9, b"\0" * 16
     )  # fmt: skip
     off = 64 + 16 if offset is None else offset
     n = len(data) if length is None else length
@@ -68,8 +80,8 @@ def read_response(
 
 
 def test_build_read_is_byte_exact() -> None:
-    msg = smb2.build_read(3, 0x1122, 5, FID, 4096, credit_charge=1, credit_request=64)
-    hdr = smb2.parse_header(msg)
+    msg = messages.build_read(3, 0x1122, 5, FID, 4096, credit_charge=1, credit_request=64)
+    hdr = parse_header(msg)
     assert (hdr.command, hdr.message_id, hdr.session_id, hdr.tree_id) == (0x0008, 3, 0x1122, 5)
     body = msg[64:]
     assert len(body) == 49  # StructureSize 49: 48 fixed bytes and the one-byte buffer
@@ -80,50 +92,50 @@ def test_build_read_is_byte_exact() -> None:
         + b"\0"
     )
     assert struct.unpack_from("<H", msg, 6)[0] == 1  # credit charge in the header
-    at = smb2.build_read(4, 1, 1, FID, 16, offset=512)
+    at = messages.build_read(4, 1, 1, FID, 16, offset=512)
     assert struct.unpack_from("<IQ", at, 64 + 4) == (16, 512)
     for length, off, fid in ((0, 0, FID), (-1, 0, FID), (1, -1, FID), (1, 0, b"short")):
         with pytest.raises(ValueError):
-            smb2.build_read(1, 1, 1, fid, length, offset=off)
+            messages.build_read(1, 1, 1, fid, length, offset=off)
 
 
 def test_create_for_sampling_is_read_only_and_never_creates() -> None:
-    msg = smb2.build_create(
+    msg = messages.build_create(
         2, 7, 5, "2019/03/a.wav",
-        desired_access=smb2.FILE_READ_DATA | smb2.FILE_READ_ATTRIBUTES | smb2.SYNCHRONIZE,
-        create_options=smb2.FILE_NON_DIRECTORY_FILE, maximal_access=False,
-        share_access=smb2.FILE_SHARE_READ,
+        desired_access=client.READ_ONLY,
+        create_options=CreateOptions.FILE_NON_DIRECTORY_FILE, maximal_access=False,
+        share_access=ShareAccess.READ,
     )  # fmt: skip
     access, _attrs, share, disposition, options = struct.unpack_from("<IIIII", msg, 64 + 24)
     assert access == 0x00100081  # SYNCHRONIZE | FILE_READ_ATTRIBUTES | FILE_READ_DATA
-    assert access & smb2.WRITE_BITS == 0
+    assert access & WRITE_BITS == 0
     assert share == 0x1  # FILE_SHARE_READ
     assert disposition == 1  # FILE_OPEN: fails if missing, never creates or overwrites
-    assert options == smb2.FILE_NON_DIRECTORY_FILE
+    assert options == CreateOptions.FILE_NON_DIRECTORY_FILE
     assert "2019\\03\\a.wav".encode("utf-16-le") in msg
     # the default (listing) CREATE keeps sharing everything
-    dflt = smb2.build_create(2, 7, 5, "")
+    dflt = messages.build_create(2, 7, 5, "")
     assert struct.unpack_from("<I", dflt, 64 + 32)[0] == 0x7
 
 
 def test_parse_read_response() -> None:
-    r = smb2.parse_read_response(read_response(b"RIFF\x24\0\0\0WAVEfmt "), 64)
-    assert r.status == smb2.STATUS_SUCCESS and r.data == b"RIFF\x24\0\0\0WAVEfmt "
+    r = messages.parse_read_response(read_response(b"RIFF\x24\0\0\0WAVEfmt "), 64)
+    assert r.status == NtStatus.SUCCESS and r.data == b"RIFF\x24\0\0\0WAVEfmt "
     assert not r.overlong
     # a server sending more than asked: only the asked-for bytes are kept
-    big = smb2.parse_read_response(read_response(b"A" * 100), 16)
+    big = messages.parse_read_response(read_response(b"A" * 100), 16)
     assert big.data == b"A" * 16 and big.overlong
     # end of file (an empty file) is no data, not an error
-    eof = smb2.parse_read_response(read_response(b"", status=smb2.STATUS_END_OF_FILE), 16)
-    assert eof.status == smb2.STATUS_SUCCESS and eof.data == b""
-    denied = smb2.parse_read_response(read_response(b"", status=smb2.STATUS_ACCESS_DENIED), 16)
-    assert denied.status == smb2.STATUS_ACCESS_DENIED and denied.data == b""
+    eof = messages.parse_read_response(read_response(b"", status=NtStatus.END_OF_FILE), 16)
+    assert eof.status == NtStatus.SUCCESS and eof.data == b""
+    denied = messages.parse_read_response(read_response(b"", status=NtStatus.ACCESS_DENIED), 16)
+    assert denied.status == NtStatus.ACCESS_DENIED and denied.data == b""
 
 
 @pytest.mark.parametrize(
     "msg",
     [
-        read_response(b"abc", command=smb2.CREATE),  # an answer to another command
+        read_response(b"abc", command=Command.CREATE),  # an answer to another command
         read_response(b"abc", size=9),  # wrong structure size
         read_response(b"abc", length=4000),  # data length past the message
         read_response(b"abc", offset=10),  # data offset inside the header
@@ -132,14 +144,14 @@ def test_parse_read_response() -> None:
     ],
 )
 def test_parse_read_response_refuses_malformed(msg: bytes) -> None:
-    with pytest.raises(smb2.SmbProtocolError):
-        smb2.parse_read_response(msg, 16)
+    with pytest.raises(SmbProtocolError):
+        messages.parse_read_response(msg, 16)
 
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=300), wanted=st.integers(min_value=1, max_value=400))
 def test_read_response_round_trip_within_the_bound(data: bytes, wanted: int) -> None:
-    r = smb2.parse_read_response(read_response(data), wanted)
+    r = messages.parse_read_response(read_response(data), wanted)
     assert r.data == data[:wanted] and len(r.data) <= wanted
     assert r.overlong == (len(data) > wanted)
 
@@ -149,16 +161,16 @@ def test_read_response_round_trip_within_the_bound(data: bytes, wanted: int) -> 
 def test_read_response_garbage_is_a_protocol_error(garbage: bytes, cut: int) -> None:
     for msg in (garbage, read_response(garbage)[:cut], b"\xfeSMB" + garbage):
         try:
-            r = smb2.parse_read_response(msg, 32)
-        except smb2.SmbProtocolError:
+            r = messages.parse_read_response(msg, 32)
+        except SmbProtocolError:
             continue
         assert len(r.data) <= 32
 
 
-def smb2_response(command: int, body: bytes, status: int = smb2.STATUS_SUCCESS) -> bytes:
+def smb2_response(command: int, body: bytes, status: int = NtStatus.SUCCESS) -> bytes:
     hdr = struct.pack(
         "<4sHHIHHIIQIIQ16s",
-        b"\xfeSMB", 64, 1, status, command, 1, smb2.FLAG_RESPONSE, 0, 0, 0xFEFF, 5, 9, b"\0" * 16
+        b"\xfeSMB", 64, 1, status, command, 1, HeaderFlags.RESPONSE, 0, 0, 0xFEFF, 5, 9, b"\0" * 16
     )  # fmt: skip
     return hdr + body
 
@@ -167,14 +179,14 @@ def create_response(file_id: bytes) -> bytes:
     body = struct.pack(
         "<HBBIQQQQQQII16sII", 89, 0, 0, 1, 0, 0, 0, 0, 0, 844, 0x20, 0, file_id, 0, 0
     )
-    return smb2_response(smb2.CREATE, body + b"\0")
+    return smb2_response(Command.CREATE, body + b"\0")
 
 
 class CannedStream:
     """A byte-level stand-in for a connection: replays constructed answers, keeps requests."""
 
     def __init__(self, answers: list[bytes]) -> None:
-        self.buf = b"".join(smb2.frame(a) for a in answers)
+        self.buf = b"".join(frame(a) for a in answers)
         self.sent: list[bytes] = []
 
     async def send(self, data: bytes) -> None:
@@ -187,8 +199,8 @@ class CannedStream:
         return out
 
 
-def _neg(max_read: int = 8 * 1024 * 1024) -> smb2.NegotiateInfo:
-    return smb2.NegotiateInfo(0x0311, 0, 0, b"\0" * 16, 65536, max_read)
+def _neg(max_read: int = 8 * 1024 * 1024) -> messages.NegotiateInfo:
+    return messages.NegotiateInfo(0x0311, 0, 0, b"\0" * 16, 65536, max_read)
 
 
 async def test_read_head_create_read_close_and_an_overlong_answer_is_cut() -> None:
@@ -196,35 +208,38 @@ async def test_read_head_create_read_close_and_an_overlong_answer_is_cut() -> No
         [
             create_response(FID),
             read_response(b"RIFF" + b"x" * 500),  # far more than asked
-            smb2_response(smb2.CLOSE, struct.pack("<HHI", 60, 0, 0) + b"\0" * 52),
+            smb2_response(Command.CLOSE, struct.pack("<HHI", 60, 0, 0) + b"\0" * 52),
         ]
     )
-    sess = smb2.Smb2Session(stream, _neg())
+    sess = client.Smb2Session(stream, _neg())
     r = await sess.read_head(5, "a/b.wav", 16)
     assert r.data == b"RIFF" + b"x" * 12 and r.overlong
     cmds = [struct.unpack_from("<H", m, 12)[0] for m in stream.sent]
-    assert cmds == [smb2.CREATE, smb2.READ, smb2.CLOSE]
+    assert cmds == [Command.CREATE, Command.READ, Command.CLOSE]
     assert struct.unpack_from("<I", stream.sent[1], 64 + 4)[0] == 16  # asked for N, no more
     assert stream.sent[1][64 + 16 : 64 + 32] == FID and stream.sent[2][64 + 8 :] == FID
     # a 64 KiB cap, and the server's MaxReadSize if it is smaller
-    big = CannedStream([create_response(FID), read_response(b""), smb2_response(smb2.CLOSE, b"")])
-    await smb2.Smb2Session(big, _neg(4096)).read_head(5, "x", 10**6)
+    close = smb2_response(Command.CLOSE, b"")
+    big = CannedStream([create_response(FID), read_response(b""), close])
+    await client.Smb2Session(big, _neg(4096)).read_head(5, "x", 10**6)
     assert struct.unpack_from("<I", big.sent[1], 64 + 4)[0] == 4096
-    big = CannedStream([create_response(FID), read_response(b""), smb2_response(smb2.CLOSE, b"")])
-    await smb2.Smb2Session(big, _neg()).read_head(5, "x", 10**6)
-    assert struct.unpack_from("<I", big.sent[1], 64 + 4)[0] == smb2.MAX_READ_LENGTH
+    close = smb2_response(Command.CLOSE, b"")
+    big = CannedStream([create_response(FID), read_response(b""), close])
+    await client.Smb2Session(big, _neg()).read_head(5, "x", 10**6)
+    assert struct.unpack_from("<I", big.sent[1], 64 + 4)[0] == MAX_READ_LENGTH
 
 
 async def test_read_head_refused_open_sends_no_read_and_broken_read_still_closes() -> None:
-    denied = CannedStream([smb2_response(smb2.CREATE, b"", smb2.STATUS_ACCESS_DENIED)])
-    r = await smb2.Smb2Session(denied, _neg()).read_head(5, "secret.wav", 16)
-    assert r.status == smb2.STATUS_ACCESS_DENIED and r.data == b""
+    denied = CannedStream([smb2_response(Command.CREATE, b"", NtStatus.ACCESS_DENIED)])
+    r = await client.Smb2Session(denied, _neg()).read_head(5, "secret.wav", 16)
+    assert r.status == NtStatus.ACCESS_DENIED and r.data == b""
     assert len(denied.sent) == 1  # no READ, no CLOSE of a handle never opened
     broken = CannedStream([create_response(FID), read_response(b"abc", size=3)])
-    with pytest.raises(smb2.SmbProtocolError):
-        await smb2.Smb2Session(broken, _neg()).read_head(5, "a.wav", 16)
+    with pytest.raises(SmbProtocolError):
+        await client.Smb2Session(broken, _neg()).read_head(5, "a.wav", 16)
     cmds = [struct.unpack_from("<H", m, 12)[0] for m in broken.sent]
-    assert cmds == [smb2.CREATE, smb2.READ, smb2.CLOSE]  # the handle is closed all the same
+    # the handle is closed all the same
+    assert cmds == [Command.CREATE, Command.READ, Command.CLOSE]
 
 
 def test_sample_settings_clamp() -> None:
@@ -570,7 +585,7 @@ def smb2_creates(msgs: list[bytes]) -> list[tuple[int, int, int, int, str]]:
     """(desired access, share access, disposition, create options, name) of every CREATE."""
     out = []
     for m in msgs:
-        if m[:4] != b"\xfeSMB" or struct.unpack_from("<H", m, 12)[0] != smb2.CREATE:
+        if m[:4] != b"\xfeSMB" or struct.unpack_from("<H", m, 12)[0] != Command.CREATE:
             continue
         access, share, disposition, options, n_off, n_len = struct.unpack_from(
             "<IxxxxIIIHH", m, 64 + 24
@@ -587,7 +602,7 @@ def file_opens_for_reading(msgs: list[bytes]) -> list[tuple[int, int, int, int, 
     return [
         c
         for c in smb2_creates(msgs)
-        if c[0] & smb2.FILE_READ_DATA and not c[3] & smb2.FILE_DIRECTORY_FILE
+        if c[0] & AccessMask.FILE_READ_DATA and not c[3] & CreateOptions.FILE_DIRECTORY_FILE
     ]
 
 
@@ -600,7 +615,7 @@ def smb2_reads(msgs: list[bytes]) -> list[tuple[int, int]]:
     return [
         struct.unpack_from("<IQ", m, 64 + 4)
         for m in msgs
-        if m[:4] == b"\xfeSMB" and struct.unpack_from("<H", m, 12)[0] == smb2.READ
+        if m[:4] == b"\xfeSMB" and struct.unpack_from("<H", m, 12)[0] == Command.READ
     ]
 
 
@@ -672,7 +687,8 @@ async def test_smb2_without_sample_bytes_opens_no_file_for_reading(
     assert f.access is Access.READ  # from MxAc, not from an open for reading
     msgs = rec.smb_messages()
     creates = smb2_creates(msgs)
-    assert any(c[3] & smb2.FILE_NON_DIRECTORY_FILE for c in creates), "no file CREATE recorded"
+    file_opens = [c for c in creates if c[3] & CreateOptions.FILE_NON_DIRECTORY_FILE]
+    assert file_opens, "no file CREATE recorded"
     assert file_opens_for_reading(msgs) == []
     assert smb2_reads(msgs) == []
     # pysmb (SRVSVC share enumeration) opens the srvsvc pipe and nothing else
@@ -699,8 +715,10 @@ async def test_smb2_samples_the_lab_wav(lab: Lab, rec: RecordingDialer) -> None:
     reading = file_opens_for_reading(msgs)
     assert len(reading) == len(reads)
     for access, share, disposition, _options, name in reading:
-        assert access == smb2.FILE_READ_DATA | smb2.FILE_READ_ATTRIBUTES | smb2.SYNCHRONIZE
-        assert share == smb2.FILE_SHARE_READ and disposition == 1
+        assert access == (
+            AccessMask.FILE_READ_DATA | AccessMask.FILE_READ_ATTRIBUTES | AccessMask.SYNCHRONIZE
+        )
+        assert share == ShareAccess.READ and disposition == 1
         assert "/" + name.replace("\\", "/") in ev["sniffed"]
     assert pysmb_smb2_names(rec) <= {"srvsvc"}
     # the bytes really are the file's first N bytes
@@ -712,12 +730,12 @@ async def test_smb2_samples_the_lab_wav(lab: Lab, rec: RecordingDialer) -> None:
 async def _first_bytes(d: Dialer, path: str, n: int) -> bytes:
     """The same bytes read again with our client in a fresh session (a cross-check)."""
     async with d.tcp(GUEST, 445) as conn:
-        neg = await smb2.negotiate(conn)
-        sess = smb2.Smb2Session(conn, neg)
-        assert (await sess.login("guest")).status == smb2.STATUS_SUCCESS
+        neg = await client.negotiate(conn)
+        sess = client.Smb2Session(conn, neg)
+        assert (await sess.login("guest")).status == NtStatus.SUCCESS
         tc = await sess.tree_connect(GUEST, "recordings")
         r = await sess.read_head(tc.tree_id, path, n)
-    assert r.status == smb2.STATUS_SUCCESS
+    assert r.status == NtStatus.SUCCESS
     return r.data
 
 
@@ -729,8 +747,8 @@ async def test_smb2_sample_files_option_and_missing_file(lab: Lab, rec: Recordin
     assert f.evidence["sampled_files"] == 1 and len(smb2_reads(rec.smb_messages())) == 1
     # a name that is not there: the read-only CREATE fails, no file comes into being
     async with rec.tcp(GUEST, 445) as conn:
-        neg = await smb2.negotiate(conn)
-        sess = smb2.Smb2Session(conn, neg)
+        neg = await client.negotiate(conn)
+        sess = client.Smb2Session(conn, neg)
         await sess.login("guest")
         tc = await sess.tree_connect(GUEST, "recordings")
         r = await sess.read_head(tc.tree_id, "no/such-file.wav", 8)
