@@ -54,7 +54,7 @@ from scanner.models import (
 )
 from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, result_for_exception
 from scanner.protocols import upnp
-from scanner.protocols.http_client import HttpError, HttpTarget
+from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpTarget
 from scanner.protocols.xmlsafe import UnsafeXMLError
 
 DESCRIPTION_PATHS = ("/rootDesc.xml", "/description.xml", "/DeviceDescription.xml")
@@ -251,7 +251,8 @@ class DlnaProbe(Probe):
             if any(_names(r.location, service) for r in replies):
                 return True
         target = HttpTarget(ctx.dialer, service.host, service.port, tls=False,
-                            request_timeout=3.0, max_body=MAX_DESCRIPTION)  # fmt: skip
+                            request_timeout=3.0, max_body=MAX_DESCRIPTION,
+                            cache=ctx.responses)  # fmt: skip
         try:
             resp = await target.request("GET", DESCRIPTION_PATHS[0])
             if resp.status != 200:
@@ -312,7 +313,7 @@ class DlnaProbe(Probe):
         target = HttpTarget(
             ctx.dialer, service.host, service.port, tls=bool(service.tls),
             request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
-            max_body=min(2 * 1024 * 1024, ctx.bounds.bytes),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes), cache=ctx.responses,
         )  # fmt: skip
         info: dict[str, Any] = {}
         paths = await self._ssdp(service, ctx, info)
