@@ -58,7 +58,7 @@ from scanner.models import (
 from scanner.probe import ProbeContext
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import upnp
-from scanner.protocols.http_client import HttpError, HttpTarget
+from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpTarget
 from scanner.protocols.xmlsafe import UnsafeXMLError
 
 DESCRIPTION_PATHS = ("/rootDesc.xml", "/description.xml", "/DeviceDescription.xml")
@@ -296,7 +296,8 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
             if any(_names(r.location, service) for r in replies):
                 return True
         target = HttpTarget(ctx.dialer, service.host, service.port, tls=False,
-                            request_timeout=3.0, max_body=MAX_DESCRIPTION)  # fmt: skip
+                            request_timeout=3.0, max_body=MAX_DESCRIPTION,
+                            cache=ctx.responses)  # fmt: skip
         try:
             resp = await target.request("GET", DESCRIPTION_PATHS[0])
             if resp.status != 200:
@@ -349,7 +350,7 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
         target = HttpTarget(
             ctx.dialer, service.host, service.port, tls=bool(service.tls),
             request_timeout=min(10.0, max(1.0, deadline.total / 3)),
-            max_body=min(2 * 1024 * 1024, ctx.bounds.bytes),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes), cache=ctx.responses,
         )  # fmt: skip
         facts.tls = target.tls
         try:

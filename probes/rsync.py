@@ -38,6 +38,9 @@ from scanner.models import (
 from scanner.probe import Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import rsync as proto
 
+LIST_PARALLEL = 4
+"""Directories of one module listed at once (each is an ``rsync --list-only`` run, ~0.1 s to
+start; the dialer's per-host cap still bounds the connections)."""
 COMMON_MODULES = (
     "hidden",
     "backup",
@@ -96,21 +99,25 @@ class RsyncProbe(Probe):
                                          errors=(proto.RsyncProtocolError, *NET_ERRORS))
         candidates = list(listed) + catch_all.guesses(extra, listed)
         candidates = candidates[: max(1, ctx.bounds.resources)]
-        results: dict[str, proto.ModuleReply] = {}
-        for name in candidates:
-            if time.monotonic() > deadline:
-                break
+
+        async def ask(name: str) -> proto.ModuleReply:
             try:
                 async with ctx.dialer.tcp(service.host, service.port) as conn:
-                    results[name] = await proto.open_module(conn, name)
+                    return await proto.open_module(conn, name)
             except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
-                results[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+                return proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+
+        # every module asked at once (the dialer's per-host cap bounds the connections)
+        replies = await asyncio.gather(*(ask(name) for name in candidates))
+        results = dict(zip(candidates, replies, strict=True))
 
         findings: list[Finding] = []
         open_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.OPEN]
         auth_mods = [n for n, r in results.items() if r.access == proto.ModuleAccess.AUTH_REQUIRED]
-        for name in open_mods:
-            listing, lst_ev = await self._list_files(service, ctx, name, deadline)
+        listings = await asyncio.gather(
+            *(self._list_files(service, ctx, name, deadline) for name in open_mods)
+        )
+        for name, (listing, lst_ev) in zip(open_mods, listings, strict=True):
             ev: dict[str, Any] = {
                 "url": f"rsync://{service.host}:{service.port}/{name}/",
                 "listed": name in listed,
@@ -223,9 +230,9 @@ class RsyncProbe(Probe):
             budget.spend(nbytes)
             return page
 
-        result = await crawl(
+        result = await crawl(  # each directory is a client run: several at once
             list_dir, ctx.bounds, seed=int(ctx.option("seed", 0) or 0),
-            deadline=time.monotonic() + max(1.0, remaining - 1.0),
+            deadline=time.monotonic() + max(1.0, remaining - 1.0), parallel=LIST_PARALLEL,
         )  # fmt: skip
         if not result.dirs_listed:
             return None, {}

@@ -40,7 +40,7 @@ from scanner.models import (
 )  # fmt: skip
 from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption, result_for_exception
 from scanner.protocols import s3 as proto
-from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
+from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpResponse, HttpTarget
 
 COMMON_BUCKETS = (
     "backup", "backups", "data", "files", "public", "recordings", "uploads", "media", "logs",
@@ -74,6 +74,7 @@ class S3Probe(Probe):
             tls=service.tls,
             request_timeout=3.0,
             max_body=16384,
+            cache=ctx.responses,
         )
         try:
             resp = await target.request("GET", "/")
@@ -95,7 +96,8 @@ class S3Probe(Probe):
             service.port,
             tls=service.tls,
             request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
-            max_body=min(4 * 1024 * 1024, ctx.bounds.bytes),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes),
+            cache=ctx.responses,
         )
         if target.tls is None:
             await asyncio.wait_for(target.probe_scheme(), max(1.0, ctx.timeout / 2))
