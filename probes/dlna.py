@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
+from scanner.http_samples import sample_first_bytes
 from scanner.models import (
     Access,
     Encryption,
@@ -443,23 +444,9 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
         s = f.samples
         if f.crawl is None:
             return
-        chosen = [e for e in choose_samples(f.crawl.entries, s.files) if e.path in f.res_of]
-        for e in chosen:
-            if st.left() < 0.3:
-                s.errors[e.path] = "no time left"
-                break
-            try:
-                resp = await st.target.first_bytes(
-                    f.res_of[e.path], s.size,
-                    timeout=max(0.3, min(st.target.request_timeout, st.left())),
-                )  # fmt: skip
-            except (*NET_ERRORS, OutOfScopeError, ValueError) as exc:
-                s.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
-                continue
-            if resp.status not in (200, 206):
-                s.errors[e.path] = f"HTTP {resp.status}"
-                continue
-            s.data[e.path] = resp.body[: s.size]
+        chosen = [(e.path, f.res_of[e.path])
+                  for e in choose_samples(f.crawl.entries, s.files) if e.path in f.res_of]
+        await sample_first_bytes(st.target, s, chosen, st.deadline)
 
     # -- judge -----------------------------------------------------------------------------------
     def judge(self, facts: DlnaFacts, cut: Cut | None) -> ProbeResult:
