@@ -23,6 +23,11 @@ Findings: ``unauthenticated-access`` (resource: the ContentDirectory control pat
 listing, and a separate ``cleartext-transport`` (the library and its media over plain HTTP).
 A SOAP fault 606 (action not authorized) or HTTP 401/403 on Browse is ``auth-required``.
 
+Gather/judge (``scanner.probe_skeleton``): ``gather`` records each step in ``DlnaFacts`` (SSDP,
+the description, the first Browse's refusal or fault, the crawl as it fills, the HEAD, the
+samples); ``judge`` decides the status and findings, also for an attempt cut short (the items
+listed before the cut, the listing marked truncated).
+
 Read-only: Browse and HEAD only. Intrusive, only with ``--sample-bytes N``: the first
 ``min(N, MAX_SAMPLE_READ)`` bytes of a few items (``dlna.sample_files``) are read with a ranged
 ``GET`` and sniffed into ``evidence["sniffed"]``.
@@ -35,26 +40,26 @@ import ssl
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.crawl import Budget, CrawlResult, Item, Lister, Page, crawl
+from scanner.classify.magic import choose_samples
+from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
+from scanner.http_samples import sample_first_bytes
 from scanner.models import (
     Access,
-    Authentication,
     Encryption,
     Finding,
-    Kind,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, result_for_exception
+from scanner.probe import ProbeContext
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import upnp
-from scanner.protocols.http_client import HttpError, HttpTarget
+from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpTarget
 from scanner.protocols.xmlsafe import UnsafeXMLError
 
 DESCRIPTION_PATHS = ("/rootDesc.xml", "/description.xml", "/DeviceDescription.xml")
@@ -105,19 +110,57 @@ class BrowseRefused(Exception):
 
 
 @dataclass
+class DlnaFacts(Facts):
+    """What one DLNA attempt saw, step by step (empty: that step was not reached)."""
+
+    tls: bool | None = None
+    ssdp: str | None = None
+    """How the SSDP search went: ``off``, ``N replies``, ``no reply`` or the error's name."""
+    ssdp_server: str | None = None
+    ssdp_out_of_scope: list[str] = field(default_factory=list)
+    """SSDP LOCATIONs naming an address outside the scope (refused by the dialer)."""
+    ssdp_other: list[str] = field(default_factory=list)
+    """SSDP LOCATIONs naming another service in scope (probed as that service)."""
+    last_http: int | None = None
+    """The last HTTP status of a description fetch."""
+    description_url: str = ""
+    device: upnp.Device | None = None
+    control_url: str = ""
+    control_out_of_scope: bool = False
+    browse_refused: str | None = None
+    """Why the first Browse was refused (HTTP 401/403, UPnP error 606)."""
+    browse_fault: str | None = None
+    """A SOAP fault other than 606 on the first Browse."""
+    crawl: CrawlResult | None = None
+    """The ContentDirectory crawl, filled as it goes (``crawl_done``: it finished)."""
+    crawl_done: bool = False
+    classes: dict[str, int] = field(default_factory=dict)
+    """``upnp:class`` of the items seen, with counts."""
+    mimes: dict[str, int] = field(default_factory=dict)
+    repeated_items: int = 0
+    """Items met again under another view (counted once)."""
+    res_of: dict[str, str] = field(default_factory=dict)
+    """Listing path -> resource URL path on the scanned service."""
+    res_urls: dict[str, str] = field(default_factory=dict)
+    """Listing path -> resource URL as the server gave it."""
+    head: str | dict[str, Any] | None = None
+    """The HEAD of one item: what it answered, or the error's name."""
+    head_status: int | None = None
+    samples: Samples = field(default_factory=Samples)
+    requests: int = 0
+    bytes: int = 0
+
+
+@dataclass
 class _State:
+    """The live part of one attempt (the HTTP target, the browse deadline)."""
+
+    facts: DlnaFacts
     target: HttpTarget
     control_path: str
     deadline: float
     max_body: int
     seen_res: set[str] = field(default_factory=set)
-    repeated_items: int = 0
-    classes: dict[str, int] = field(default_factory=dict)
-    res_of: dict[str, str] = field(default_factory=dict)
-    """Listing path -> resource URL path on the scanned service."""
-    res_urls: dict[str, str] = field(default_factory=dict)
-    """Listing path -> resource URL as the server gave it."""
-    mimes: dict[str, int] = field(default_factory=dict)
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -153,6 +196,7 @@ async def _soap_browse(
 
 
 def _items(st: _State, parent: str, objs: list[upnp.DidlObject]) -> tuple[list[Item], int]:
+    f = st.facts
     items: list[Item] = []
     bad = 0
     names: dict[str, int] = {}
@@ -167,7 +211,7 @@ def _items(st: _State, parent: str, objs: list[upnp.DidlObject]) -> tuple[list[I
         res = o.resources[0] if o.resources else None
         ident = _path_of(res.url) if res and res.url else ("id:" + (o.ref_id or o.id))
         if ident in st.seen_res:
-            st.repeated_items += 1
+            f.repeated_items += 1
             continue
         st.seen_res.add(ident)
         name = upnp.file_name(o)
@@ -181,12 +225,12 @@ def _items(st: _State, parent: str, objs: list[upnp.DidlObject]) -> tuple[list[I
             name = f"{stem} ({n}).{ext}" if dot and stem else f"{name} ({n})"
         path = ("" if parent == "/" else parent) + "/" + name
         if res and res.url:
-            st.res_of[path] = ident
-            st.res_urls[path] = res.url
+            f.res_of[path] = ident
+            f.res_urls[path] = res.url
         cls = o.upnp_class or "?"
-        st.classes[cls] = st.classes.get(cls, 0) + 1
+        f.classes[cls] = f.classes.get(cls, 0) + 1
         if res and res.mime:
-            st.mimes[res.mime] = st.mimes.get(res.mime, 0) + 1
+            f.mimes[res.mime] = f.mimes.get(res.mime, 0) + 1
         items.append(Item(name=name, size=res.size if res else None))
     return items, bad
 
@@ -228,7 +272,7 @@ def _lister(st: _State) -> Lister:
     return list_dir
 
 
-class DlnaProbe(Probe):
+class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
     name = "dlna"
     default_ports = (8200, 50001, 32469, 9000)
     transport = Transport.TCP
@@ -236,6 +280,8 @@ class DlnaProbe(Probe):
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"
         " 1900, device description, Browse); plain-HTTP media"
     )
+    facts_type = DlnaFacts
+    protocol_errors: ClassVar[tuple[type[BaseException], ...]] = PROTOCOL_ERRORS
 
     async def detect(self, service: ServiceInfo, ctx: ProbeContext) -> bool:
         """An unclaimed port is a media server when the host's SSDP answer names it (one
@@ -251,7 +297,8 @@ class DlnaProbe(Probe):
             if any(_names(r.location, service) for r in replies):
                 return True
         target = HttpTarget(ctx.dialer, service.host, service.port, tls=False,
-                            request_timeout=3.0, max_body=MAX_DESCRIPTION)  # fmt: skip
+                            request_timeout=3.0, max_body=MAX_DESCRIPTION,
+                            cache=ctx.responses)  # fmt: skip
         try:
             resp = await target.request("GET", DESCRIPTION_PATHS[0])
             if resp.status != 200:
@@ -261,30 +308,25 @@ class DlnaProbe(Probe):
         except (*NET_ERRORS, ValueError):
             return False
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except Exception as exc:  # never raise
-            return result_for_exception(exc, protocol_errors=PROTOCOL_ERRORS)
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> DlnaFacts:
+        samples = Samples.for_context(ctx, "dlna", unit="item")
+        return DlnaFacts(service, samples=samples)
 
-    async def _ssdp(
-        self, service: ServiceInfo, ctx: ProbeContext, info: dict[str, Any]
-    ) -> list[str]:
+    # -- gather ----------------------------------------------------------------------------------
+    async def _ssdp(self, service: ServiceInfo, ctx: ProbeContext, facts: DlnaFacts) -> list[str]:
         """Description paths on this service from SSDP LOCATIONs (others are noted)."""
         if _ssdp_off(ctx):
-            info["ssdp"] = "off"
+            facts.ssdp = "off"
             return []
         try:
             replies = await _ssdp_search(service.host, ctx)
         except OutOfScopeError:
             raise
         except (*NET_ERRORS, ValueError) as exc:
-            info["ssdp"] = f"{type(exc).__name__}"
+            facts.ssdp = f"{type(exc).__name__}"
             return []
-        info["ssdp"] = f"{len(replies)} replies" if replies else "no reply"
+        facts.ssdp = f"{len(replies)} replies" if replies else "no reply"
         paths: list[str] = []
-        refused: list[str] = []
-        others: list[str] = []
         for r in replies:
             parts = urlsplit(r.location)
             host, port = parts.hostname or "", parts.port or 80
@@ -296,32 +338,35 @@ class DlnaProbe(Probe):
             try:
                 ctx.dialer.check(host, port)
             except OutOfScopeError:
-                refused.append(r.location[:200])
+                facts.ssdp_out_of_scope.append(r.location[:200])
                 continue
-            others.append(r.location[:200])
-        if refused:
-            info["ssdp_locations_out_of_scope"] = refused[:8]
-        if others:
-            info["ssdp_other_locations"] = others[:8]
+            facts.ssdp_other.append(r.location[:200])
         if replies:
-            info["ssdp_server"] = replies[0].server[:120]
+            facts.ssdp_server = replies[0].server[:120]
         return paths
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: DlnaFacts, deadline: Deadline
+    ) -> None:
         target = HttpTarget(
             ctx.dialer, service.host, service.port, tls=bool(service.tls),
-            request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
-            max_body=min(2 * 1024 * 1024, ctx.bounds.bytes),
+            request_timeout=min(10.0, max(1.0, deadline.total / 3)),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes), cache=ctx.responses,
         )  # fmt: skip
-        info: dict[str, Any] = {}
-        paths = await self._ssdp(service, ctx, info)
+        facts.tls = target.tls
+        try:
+            await self._gather(service, ctx, facts, deadline, target)
+        finally:
+            facts.requests, facts.bytes = target.requests, target.bytes_read
+
+    async def _gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: DlnaFacts, deadline: Deadline,
+        target: HttpTarget,
+    ) -> None:  # fmt: skip
+        paths = await self._ssdp(service, ctx, facts)
         paths += [p for p in DESCRIPTION_PATHS if p not in paths]
-        device: upnp.Device | None = None
-        desc_url = ""
-        last_http: int | None = None
         for path in paths[:6]:
-            left = deadline - time.monotonic()
+            left = deadline.left()
             if left < 0.3:
                 break
             try:
@@ -331,39 +376,28 @@ class DlnaProbe(Probe):
                 raise
             except (*NET_ERRORS, ValueError):
                 continue
-            last_http = resp.status
+            facts.last_http = resp.status
             if resp.status != 200:
                 continue
             url = f"{target.scheme}://{target.authority}{path}"
             try:
-                device = upnp.parse_description(resp.body, url)
+                facts.device = upnp.parse_description(resp.body, url)
             except (upnp.UPnPError, UnsafeXMLError):
                 continue
-            desc_url = url
+            facts.description_url = url
             break
-        if device is None:
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, tls=target.tls, info=info,
-                detail="no UPnP device description"
-                + (f" (last HTTP status {last_http})" if last_http else ""),
-            )  # fmt: skip
-        info["description"] = desc_url
-        info["device"] = device.summary()
-        cd = device.content_directory()
+        cd = facts.device.content_directory() if facts.device is not None else None
         if cd is None:
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, protocol="upnp", tls=target.tls, info=info,
-                detail="UPnP device without a ContentDirectory (not a media server)",
-            )  # fmt: skip
+            return
+        facts.control_url = cd.control_url
         ctl = urlsplit(cd.control_url)
-        info["control_url"] = cd.control_url
         if (ctl.hostname, ctl.port or 80) != (service.host, service.port):
             # the description names another address: the dialer decides; we browse here
             try:
                 ctx.dialer.check(ctl.hostname or "", ctl.port or 80)
             except OutOfScopeError:
-                info["control_url_out_of_scope"] = True
-        st = _State(target, _path_of(cd.control_url), deadline - 0.3,
+                facts.control_out_of_scope = True
+        st = _State(facts, target, _path_of(cd.control_url), deadline.at - 0.3,
                     max_body=min(2 * 1024 * 1024, ctx.bounds.bytes))  # fmt: skip
         # the listing's request budget; one more request is kept for the HEAD of one item
         budget = Budget(max(1, ctx.bounds.requests - 1), ctx.bounds.bytes, st.deadline)
@@ -371,122 +405,155 @@ class DlnaProbe(Probe):
         try:
             first = await lister("/", None, budget)  # the crawler charges it as its first
         except BrowseRefused as exc:
-            return ProbeResult(
-                status=Status.AUTH_REQUIRED, protocol="dlna", tls=target.tls, info=info,
-                detail=f"Browse refused: {exc}",
-            )  # fmt: skip
+            facts.browse_refused = str(exc)
+            return
         except upnp.SoapFault as exc:
-            return ProbeResult(status=Status.PROTOCOL_ERROR, protocol="dlna", tls=target.tls,
-                               info=info, detail=str(exc))  # fmt: skip
-        result = await crawl(
+            facts.browse_fault = str(exc)
+            return
+        crawler = Crawler(
             lister, ctx.bounds, first=first, root_handle="0", root_key=("cd", "0"),
             budget=budget, seed=int(ctx.option("seed", 0) or 0), max_errors=5,
         )  # fmt: skip
-        findings = [self._unauth(service, st, cd.control_url, device, result, desc_url)]
-        f = findings[0]
-        await self._head(st, f)
-        if ctx.sample_bytes > 0:
-            await self._sample(st, ctx, f)
-        if not target.tls:
-            findings.append(self._cleartext(service, st, desc_url))
-        info["requests"] = target.requests
-        info["bytes"] = target.bytes_read
-        if ctx.sample_bytes > 0:
-            info["intrusive"] = ["sample-bytes"]
-        return ProbeResult(status=Status.SUCCESS, protocol="dlna", tls=target.tls,
-                           findings=findings, info=info)  # fmt: skip
+        facts.crawl = crawler.result
+        await crawler.run()
+        facts.crawl_done = True
+        await self._head(st)
+        if facts.samples.size > 0:
+            await self._sample(st)
 
-    def _unauth(
-        self, service: ServiceInfo, st: _State, control_url: str, device: upnp.Device,
-        result: CrawlResult, desc_url: str,
-    ) -> Finding:  # fmt: skip
-        files = sum(1 for e in result.entries if not e.is_dir)
-        ev: dict[str, Any] = {
-            "description": desc_url, "control_url": control_url, "device": device.summary(),
-            "browse_requests": result.requests, "item_classes": dict(
-                sorted(st.classes.items(), key=lambda kv: -kv[1])[:10]),
-            "mime_types": dict(sorted(st.mimes.items(), key=lambda kv: -kv[1])[:10]),
-        }  # fmt: skip
-        if st.repeated_items:
-            ev["items_in_several_views"] = st.repeated_items
-        name = device.friendly_name or "media server"
-        return Finding(
-            host=service.host, hostname=service.hostname, port=service.port,
-            protocol="dlna", kind=Kind.UNAUTHENTICATED_ACCESS,
-            authentication=Authentication.NONE, encryption=Encryption.NONE,
-            resource=st.control_path, access=Access.LIST,
-            title=f"DLNA/UPnP media library '{name[:60]}' on {service.host}:{service.port}"
-            f" browsable by anyone ({files}{'+' if result.truncated else ''} items seen)",
-            evidence=ev,
-            remediation="Turn the media server (DLNA/UPnP) off, or limit it to the folders meant"
-            " for it and to trusted network segments: UPnP AV has no authentication.",
-            probe=self.name, listing=result.listing(),
-        )  # fmt: skip
-
-    async def _head(self, st: _State, f: Finding) -> None:
+    async def _head(self, st: _State) -> None:
         """One HEAD (the request kept apart from the listing's budget) of one item's resource
         on this service: ``access`` is ``read`` when it answers 200/206."""
-        if not st.res_of or st.left() < 0.3:
+        f = st.facts
+        if not f.res_of or st.left() < 0.3:
             return
-        path, res = next(iter(st.res_of.items()))
+        path, res = next(iter(f.res_of.items()))
         try:
             resp = await st.target.request(
                 "HEAD", res, max_body=0, timeout=max(0.3, min(st.target.request_timeout, st.left()))
             )
         except (*NET_ERRORS, OutOfScopeError, ValueError) as exc:
-            f.evidence["head"] = f"{type(exc).__name__}"[:80]
+            f.head = f"{type(exc).__name__}"[:80]
             return
-        f.evidence["head"] = {"item": path, "url": st.res_urls.get(path, res)[:200],
-                              "status": resp.status}  # fmt: skip
-        if resp.status in (200, 206):
-            f.access = Access.READ
+        f.head = {"item": path, "url": f.res_urls.get(path, res)[:200], "status": resp.status}
+        f.head_status = resp.status
 
-    async def _sample(self, st: _State, ctx: ProbeContext, f: Finding) -> None:
+    async def _sample(self, st: _State) -> None:
         """INTRUSIVE (``--sample-bytes N``): the first bytes of a few listed items."""
-        n, count = ctx.sample_settings("dlna")
-        if n == 0 or f.listing is None:
+        f = st.facts
+        s = f.samples
+        if f.crawl is None:
             return
-        samples: dict[str, bytes] = {}
-        errors: dict[str, str] = {}
-        chosen = [e for e in choose_samples(f.listing.entries, count) if e.path in st.res_of]
-        for e in chosen:
-            if st.left() < 0.3:
-                errors[e.path] = "no time left"
-                break
-            try:
-                resp = await st.target.first_bytes(
-                    st.res_of[e.path], n, timeout=max(0.3, min(st.target.request_timeout,
-                                                               st.left()))
-                )  # fmt: skip
-            except (*NET_ERRORS, OutOfScopeError, ValueError) as exc:
-                errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
-                continue
-            if resp.status not in (200, 206):
-                errors[e.path] = f"HTTP {resp.status}"
-                continue
-            samples[e.path] = resp.body[:n]
-        f.evidence["intrusive"] = ["sample-bytes"]
-        f.evidence["sample_bytes"] = n
-        f.evidence["sampled_files"] = len(samples)
-        if samples:
-            f.evidence["sniffed"] = sniff_evidence(samples)
-        if errors:
-            f.evidence["sample_errors"] = dict(list(errors.items())[:4])
-        if int(ctx.sample_bytes or 0) > n:
-            f.evidence["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per item"
+        chosen = [(e.path, f.res_of[e.path])
+                  for e in choose_samples(f.crawl.entries, s.files) if e.path in f.res_of]
+        await sample_first_bytes(st.target, s, chosen, st.deadline)
 
-    def _cleartext(self, service: ServiceInfo, st: _State, desc_url: str) -> Finding:
-        return Finding(
-            host=service.host, hostname=service.hostname, port=service.port,
-            protocol="dlna", kind=Kind.CLEARTEXT_TRANSPORT,
-            authentication=Authentication.NONE, encryption=Encryption.NONE, resource=None,
-            title=f"DLNA/UPnP media server on {service.host}:{service.port} serves its library"
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: DlnaFacts, cut: Cut | None) -> ProbeResult:
+        info = self._info(facts)
+        tls = facts.tls
+        if facts.device is None:
+            if cut is not None:
+                return cut.result()
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, tls=tls, info=info,
+                detail="no UPnP device description"
+                + (f" (last HTTP status {facts.last_http})" if facts.last_http else ""),
+            )  # fmt: skip
+        if not facts.control_url:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, protocol="upnp", tls=tls, info=info,
+                detail="UPnP device without a ContentDirectory (not a media server)",
+            )  # fmt: skip
+        if facts.browse_refused is not None:
+            return ProbeResult(
+                status=Status.AUTH_REQUIRED, protocol="dlna", tls=tls, info=info,
+                detail=f"Browse refused: {facts.browse_refused}",
+            )  # fmt: skip
+        if facts.browse_fault is not None:
+            return ProbeResult(status=Status.PROTOCOL_ERROR, protocol="dlna", tls=tls,
+                               info=info, detail=facts.browse_fault)  # fmt: skip
+        if facts.crawl is None:  # cut before the first Browse answered
+            return (cut or Cut(Status.ERROR, "no Browse answer")).result(
+                protocol="dlna", tls=tls, info=info)
+        findings = [self._unauth(facts, facts.crawl, cut)]
+        if not tls:
+            findings.append(self._cleartext(facts))
+        if cut is not None:
+            return cut.result(protocol="dlna", tls=tls, findings=findings, info=info)
+        return ProbeResult(status=Status.SUCCESS, protocol="dlna", tls=tls,
+                           findings=findings, info=info)  # fmt: skip
+
+    def _info(self, facts: DlnaFacts) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        if facts.ssdp is not None:
+            info["ssdp"] = facts.ssdp
+        if facts.ssdp_out_of_scope:
+            info["ssdp_locations_out_of_scope"] = facts.ssdp_out_of_scope[:8]
+        if facts.ssdp_other:
+            info["ssdp_other_locations"] = facts.ssdp_other[:8]
+        if facts.ssdp_server is not None:
+            info["ssdp_server"] = facts.ssdp_server
+        if facts.device is None:
+            return info
+        info["description"] = facts.description_url
+        info["device"] = facts.device.summary()
+        if not facts.control_url:
+            return info
+        info["control_url"] = facts.control_url
+        if facts.control_out_of_scope:
+            info["control_url_out_of_scope"] = True
+        if facts.crawl is not None:
+            info["requests"] = facts.requests
+            info["bytes"] = facts.bytes
+            if facts.samples.size > 0:
+                info["intrusive"] = ["sample-bytes"]
+        return info
+
+    def _unauth(self, facts: DlnaFacts, result: CrawlResult, cut: Cut | None) -> Finding:
+        assert facts.device is not None
+        listing = result.listing()
+        if not facts.crawl_done:  # cut in the middle of the crawl: what it had listed
+            listing = listing.model_copy(update={
+                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
+                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
+            })  # fmt: skip
+        files = sum(1 for e in result.entries if not e.is_dir)
+        ev: dict[str, Any] = {
+            "description": facts.description_url, "control_url": facts.control_url,
+            "device": facts.device.summary(), "browse_requests": result.requests,
+            "item_classes": dict(sorted(facts.classes.items(), key=lambda kv: -kv[1])[:10]),
+            "mime_types": dict(sorted(facts.mimes.items(), key=lambda kv: -kv[1])[:10]),
+        }  # fmt: skip
+        if facts.repeated_items:
+            ev["items_in_several_views"] = facts.repeated_items
+        if facts.head is not None:
+            ev["head"] = facts.head
+        if facts.samples.size > 0:
+            ev.update(facts.samples.evidence())
+        name = facts.device.friendly_name or "media server"
+        s = facts.service
+        return self.unauthenticated(
+            facts, _path_of(facts.control_url),
+            f"DLNA/UPnP media library '{name[:60]}' on {s.host}:{s.port}"
+            f" browsable by anyone ({files}{'+' if listing.truncated else ''} items seen)",
+            encryption=Encryption.NONE,
+            access=Access.READ if facts.head_status in (200, 206) else Access.LIST,
+            evidence=ev, listing=listing,
+            remediation="Turn the media server (DLNA/UPnP) off, or limit it to the folders meant"
+            " for it and to trusted network segments: UPnP AV has no authentication.",
+        )  # fmt: skip
+
+    def _cleartext(self, facts: DlnaFacts) -> Finding:
+        s = facts.service
+        return self.cleartext(
+            facts,
+            f"DLNA/UPnP media server on {s.host}:{s.port} serves its library"
             " and media over plain HTTP",
-            evidence={"description": desc_url, "scheme": "http",
-                      "sample_resource_urls": list(st.res_urls.values())[:3]},
+            evidence={"description": facts.description_url, "scheme": "http",
+                      "sample_resource_urls": list(facts.res_urls.values())[:3]},
             remediation="UPnP AV has no encrypted transport: keep media servers off networks"
             " where the traffic can be read, and off for sensitive folders.",
-            probe=self.name,
         )  # fmt: skip
 
 

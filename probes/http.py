@@ -59,7 +59,13 @@ from scanner.probe import (
     result_for_exception,
 )
 from scanner.protocols import s3 as s3proto
-from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget, looks_like_http
+from scanner.protocols.http_client import (
+    MAX_PAGE_BODY,
+    HttpError,
+    HttpResponse,
+    HttpTarget,
+    looks_like_http,
+)
 from scanner.protocols.listing import ParsedListing, parse_listing
 from scanner.protocols.webdav import (
     PROPFIND_BODY,
@@ -418,7 +424,7 @@ class HttpProbe(Probe):
                 f"{service.hostname}:{service.port}"
             ),
             request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
-            max_body=min(2 * 1024 * 1024, ctx.bounds.bytes),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes), cache=ctx.responses,
         )  # fmt: skip
         if target.tls is None:
             await asyncio.wait_for(target.probe_scheme(), max(1.0, budget.remaining()))

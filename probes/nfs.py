@@ -23,6 +23,12 @@ asked), ``nfs.versions`` (default ``"3,4"``; ``"4"`` walks NFSv4 alone, as a v4-
 rpcbind falls back to UDP when TCP 111 is closed), ``nfs.exports`` (comma-separated export
 paths: examine only these; default every export).
 
+Gather/judge (``scanner.probe_skeleton``): ``gather`` records what each step saw in ``NfsFacts``
+(rpcbind's programs, MOUNT's export list, per export an ``ExportFacts``: versions that listed it,
+versions that demanded other authentication, flavours, listing, ACCESS bits, samples); ``judge``
+turns them into findings and the status, also when the attempt was cut short (what was listed
+before the cut is reported, with the cut's status).
+
 AUTH_SYS is no authentication: the client states a uid and the server believes it, so an
 export that mounts and lists with AUTH_SYS is ``unauthenticated-access`` (authentication=none).
 AUTH_TOOWEAK, NFS4ERR_WRONGSEC or a Kerberos-only flavour list means authentication required.
@@ -37,21 +43,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from scanner.classify.magic import choose_samples, sniff_evidence
+from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Item, Page, crawl, join
 from scanner.models import (
     Access,
-    Authentication,
     Encryption,
     Finding,
-    Kind,
     Listing,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import ListingBounds, Probe, ProbeContext, ProbeOption, result_for_exception
+from scanner.probe import ListingBounds, ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import mount, nfs3, nfs4, portmap, rpc
 from scanner.protocols.rpc import AuthFlavor, OpaqueAuth, RPCClient
 from scanner.protocols.xdr import XDRError
@@ -69,22 +74,55 @@ MAX_SAMPLE_READ_UDP = 8192
 
 
 @dataclass
-class ExportState:
+class ExportFacts:
+    """What was seen of one export, over whichever version showed it."""
+
     path: str
     clients: tuple[str, ...] | None = None
     """From MOUNT EXPORT; None when only seen over NFSv4."""
     flavors: set[int] = field(default_factory=set)
     versions: set[str] = field(default_factory=set)
-    """Versions that listed the export with AUTH_SYS."""
+    """Versions that listed the export with AUTH_SYS (``nfsv3``, ``nfsv4``)."""
     auth_required: set[str] = field(default_factory=set)
     """Versions that demanded other authentication."""
     listing: Listing | None = None
-    access: Access | None = None
-    access_bits: list[str] = field(default_factory=list)
+    access_bits: int | None = None
+    """NFSv3 ACCESS of the export's root (None: not asked or not answered)."""
     errors: list[str] = field(default_factory=list)
-    samples: dict[str, bytes] = field(default_factory=dict)
-    """``--sample-bytes``: path -> first bytes read (NFSv3 READ)."""
-    sample_errors: dict[str, str] = field(default_factory=dict)
+    samples: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: the first bytes read (NFSv3 READ)."""
+
+
+@dataclass
+class NfsFacts(Facts):
+    """What one NFS attempt saw; the settings it ran with come first."""
+
+    uid: int = 65534
+    gid: int = 65534
+    want_v3: bool = True
+    want_v4: bool = True
+    transport: str = "tcp"
+    """The RPC transport asked for, then the one rpcbind's mappings made us use."""
+    only: frozenset[str] = frozenset()
+    """``nfs.exports``: examine only these export paths (empty: every export)."""
+    sample: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: the per-export sampling settings (size 0: off)."""
+    seed: int = 0
+    privileged_source_port: bool | None = None
+    rpcbind_transport: str | None = None
+    """``udp`` when rpcbind answered over UDP only."""
+    rpc_programs: list[str] | None = None
+    """rpcbind's DUMP (None: rpcbind not reachable)."""
+    registered: bool | None = None
+    """Does rpcbind list NFS or MOUNT v3? (None: rpcbind not asked or not answering)."""
+    nfs_port: int | None = None
+    """The NFS port used (set once the attempt goes past rpcbind)."""
+    export_list: list[mount.Export] | None = None
+    """MOUNT EXPORT's answer (bounded by ``ctx.bounds.resources``)."""
+    nfsv4: bool = False
+    """The NFSv4 pseudo-root answered."""
+    exports: dict[str, ExportFacts] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _iso(seconds: int | None) -> str | None:
@@ -197,14 +235,14 @@ class V4Error(Exception):
         super().__init__(nfs4.error_name(status))
 
 
-def _access_names(bits: int) -> list[str]:
+def access_names(bits: int) -> list[str]:
     names = [(nfs3.ACCESS3_READ, "read"), (nfs3.ACCESS3_LOOKUP, "lookup"),
              (nfs3.ACCESS3_MODIFY, "modify"), (nfs3.ACCESS3_EXTEND, "extend"),
              (nfs3.ACCESS3_DELETE, "delete"), (nfs3.ACCESS3_EXECUTE, "execute")]
     return [n for b, n in names if bits & b]
 
 
-def _access_level(bits: int) -> Access:
+def access_level(bits: int) -> Access:
     if bits & (nfs3.ACCESS3_MODIFY | nfs3.ACCESS3_EXTEND | nfs3.ACCESS3_DELETE):
         return Access.WRITE
     if bits & nfs3.ACCESS3_READ:
@@ -212,7 +250,7 @@ def _access_level(bits: int) -> Access:
     return Access.LIST
 
 
-class NFSProbe(Probe):
+class NFSProbe(GatherJudgeProbe[NfsFacts]):
     name: ClassVar[str] = "nfs"
     default_ports: ClassVar[tuple[int, ...]] = (PORTMAP_PORT, NFS_PORT)
     transport: ClassVar[Transport] = Transport.TCP
@@ -225,48 +263,165 @@ class NFSProbe(Probe):
         ProbeOption("versions", "str", "3,4", "NFS versions tried",
                     choices=("3", "4", "3,4", "4,3")),
         ProbeOption("transport", "str", "tcp", "RPC transport", choices=("tcp", "udp")),
+        ProbeOption("exports", "list", (), "export paths examined (default: every export)"),
     )
+    facts_type = NfsFacts
+    auth_errors: ClassVar[tuple[type[BaseException], ...]] = (rpc.RPCDeniedError,)
+    protocol_errors: ClassVar[tuple[type[BaseException], ...]] = PROTOCOL_ERRORS
+    timeout_detail: ClassVar[str] = "no RPC reply in time"
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await _NFSRun(service, ctx).run()
-        except rpc.RPCDeniedError as exc:
-            return ProbeResult(status=Status.AUTH_REQUIRED, protocol="nfs", detail=str(exc))
-        except Exception as exc:  # never raise
-            return result_for_exception(
-                exc, protocol_errors=PROTOCOL_ERRORS, timeout_detail="no RPC reply in time"
-            )
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> NfsFacts:
+        versions = str(self.option(ctx, "versions"))
+        return NfsFacts(
+            service,
+            uid=int(self.option(ctx, "uid")),
+            gid=int(self.option(ctx, "gid")),
+            want_v3="3" in versions,
+            want_v4="4" in versions,
+            transport="udp" if self.option(ctx, "transport") == "udp" else "tcp",
+            only=frozenset(self.option(ctx, "exports")),
+            sample=Samples.for_context(ctx, "nfs", cap=MAX_SAMPLE_READ),
+            seed=int(ctx.option("seed", 0) or 0),
+        )  # fmt: skip
+
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: NfsFacts, deadline: Deadline
+    ) -> None:
+        await _Gather(service, ctx, facts).run()
+
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: NfsFacts, cut: Cut | None) -> ProbeResult:
+        if facts.registered is False:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, protocol="rpcbind", info=self._info(facts),
+                detail="rpcbind answers but no NFS or MOUNT program is registered",
+            )  # fmt: skip
+        if cut is not None and not facts.exports:
+            protocol = "nfs" if cut.status is Status.AUTH_REQUIRED else None
+            return cut.result(protocol=protocol)
+        findings: list[Finding] = []
+        auth_only = 0
+        # findings name the NFS port (2049 unless rpcbind says otherwise), whichever port was
+        # probed, so the finding id is the same from 111 and from 2049
+        at = Facts(facts.service.model_copy(update={"port": facts.nfs_port}))
+        for st in facts.exports.values():
+            flavors = sorted(rpc.flavor_name(f) for f in st.flavors)
+            if st.versions:
+                findings.append(self._unauth(facts, at, st, flavors))
+            elif st.auth_required:
+                auth_only += 1
+            accessible = bool(st.versions)
+            if accessible and AuthFlavor.KRB5P not in st.flavors:
+                findings.append(self._cleartext(at, st, flavors, Encryption.NONE))
+            elif accessible and st.flavors - {AuthFlavor.KRB5P}:
+                findings.append(self._cleartext(at, st, flavors, Encryption.OPTIONAL))
+        status = Status.SUCCESS
+        n_open = sum(1 for s in facts.exports.values() if s.versions)
+        detail = f"{len(facts.exports)} export(s), {n_open} open"
+        if not findings and auth_only:
+            status = Status.AUTH_REQUIRED
+            detail = f"{auth_only} export(s), all require other authentication (e.g. Kerberos)"
+        if cut is not None:  # cut short: what was proven so far, and how it ended
+            status, detail = cut.status, f"{cut.detail} ({detail} seen)"
+        return ProbeResult(status=status, protocol="nfs", findings=findings, detail=detail,
+                           info=self._info(facts))  # fmt: skip
+
+    def _info(self, facts: NfsFacts) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        if facts.privileged_source_port is not None:
+            info["privileged_source_port"] = facts.privileged_source_port
+        if facts.rpcbind_transport is not None:
+            info["rpcbind_transport"] = facts.rpcbind_transport
+        if facts.rpc_programs is not None:
+            info["rpc_programs"] = facts.rpc_programs
+        if facts.nfs_port is None:
+            return info
+        info["nfs_port"] = facts.nfs_port
+        info["transport"] = facts.transport
+        if facts.export_list is not None:
+            info["exports"] = [
+                {"path": e.path, "clients": list(e.clients) or ["(everyone)"]}
+                for e in facts.export_list
+            ]
+        if facts.nfsv4:
+            info["nfsv4"] = True
+        info["export_states"] = {
+            p: {
+                "versions": sorted(s.versions),
+                "auth_required": sorted(s.auth_required),
+                "flavors": sorted(rpc.flavor_name(f) for f in s.flavors),
+                "errors": s.errors[:4],
+            }
+            for p, s in list(facts.exports.items())[:32]
+        }
+        if facts.notes:
+            info["notes"] = facts.notes[:8]
+        return info
+
+    def _unauth(
+        self, facts: NfsFacts, at: Facts, st: ExportFacts, flavors: list[str]
+    ) -> Finding:
+        evidence: dict[str, Any] = {
+            "versions": sorted(st.versions),
+            "flavors": flavors,
+            "credential": f"AUTH_SYS uid={facts.uid} gid={facts.gid}",
+        }
+        if st.clients is not None:
+            evidence["clients"] = list(st.clients[:16]) or ["(everyone)"]
+            evidence["open_to"] = mount.Export(st.path, st.clients).exposure
+        if st.access_bits is not None:
+            evidence["nfsv3_access"] = access_names(st.access_bits)
+        if facts.sample.size > 0:
+            evidence.update(st.samples.evidence())
+            if "nfsv3" not in st.versions:
+                evidence["sample_note"] = "file bodies are sampled over NFSv3 only"
+        versions = " and ".join(v.replace("nfs", "NFS") for v in sorted(st.versions))
+        return self.unauthenticated(
+            at, st.path,
+            f"NFS export {st.path} mounts and lists with AUTH_SYS over {versions}",
+            encryption=Encryption.OPTIONAL if AuthFlavor.KRB5P in st.flavors else Encryption.NONE,
+            access=Access.LIST if st.access_bits is None else access_level(st.access_bits),
+            evidence=evidence,
+            remediation=(
+                "Restrict the export to the hosts that need it and require Kerberos "
+                "(sec=krb5p); AUTH_SYS trusts whatever uid the client claims."
+            ),
+            listing=st.listing or Listing(),
+        )  # fmt: skip
+
+    def _cleartext(
+        self, at: Facts, st: ExportFacts, flavors: list[str], enc: Encryption
+    ) -> Finding:
+        return self.cleartext(
+            at, f"NFS export {st.path} is served without krb5p encryption",
+            encryption=enc, resource=st.path,
+            evidence={"versions": sorted(st.versions), "flavors": flavors},
+            remediation="Require sec=krb5p so file data and metadata are encrypted on the wire.",
+        )  # fmt: skip
 
 
-class _NFSRun:
-    def __init__(self, service: ServiceInfo, ctx: ProbeContext) -> None:
+class _Gather:
+    """One attempt's I/O: rpcbind, MOUNT + NFSv3, the NFSv4 walk; everything seen goes into
+    the facts as soon as it is seen."""
+
+    def __init__(self, service: ServiceInfo, ctx: ProbeContext, facts: NfsFacts) -> None:
         self.service = service
         self.ctx = ctx
+        self.facts = facts
         self.host = service.host
-        uid = int(ctx.option("nfs.uid", 65534))
-        gid = int(ctx.option("nfs.gid", 65534))
-        self.uid, self.gid = uid, gid
-        self.cred = rpc.auth_sys(uid, gid)
-        versions = str(ctx.option("nfs.versions", "3,4"))
-        self.want_v3 = "3" in versions
-        self.want_v4 = "4" in versions
-        self.transport = "udp" if str(ctx.option("nfs.transport", "tcp")) == "udp" else "tcp"
-        self.sample_bytes = max(0, int(ctx.sample_bytes or 0))
-        self.sample_files = ctx.sample_settings("nfs")[1]
-        self.seed = int(ctx.option("seed", 0) or 0)
-        self.only = set(ctx.option_list("nfs.exports", ()))
-        """``nfs.exports``: examine only these export paths (default: every export)."""
-        self.exports: dict[str, ExportState] = {}
-        self.info: dict[str, Any] = {}
-        self.notes: list[str] = []
+        self.cred = rpc.auth_sys(facts.uid, facts.gid)
 
-    def export(self, path: str) -> ExportState:
-        st = self.exports.get(path)
+    def export(self, path: str) -> ExportFacts:
+        exports = self.facts.exports
+        st = exports.get(path)
         if st is None:
-            st = self.exports[path] = ExportState(path)
+            st = exports[path] = ExportFacts(
+                path, samples=Samples(size=self.facts.sample.size, files=self.facts.sample.files,
+                                      note=self.facts.sample.note))  # fmt: skip
         return st
 
-    async def run(self) -> ProbeResult:
+    async def run(self) -> None:
+        f = self.facts
         mappings = await self.rpcbind()
         nfs_port = self.service.port if self.service.port != PORTMAP_PORT else NFS_PORT
         mountd_port: int | None = None
@@ -280,85 +435,77 @@ class _NFSRun:
             mnt = [m for m in tcp if m.prog == mount.MOUNT_PROG and m.vers == mount.MOUNT_V3]
             if mnt:
                 mountd_port = mnt[0].port
-            if not nfs and not mnt:
-                return ProbeResult(
-                    status=Status.NOT_APPLICABLE, protocol="rpcbind", info=self.info,
-                    detail="rpcbind answers but no NFS or MOUNT program is registered",
-                )
-        self.nfs_port = nfs_port
-        self.info["nfs_port"] = nfs_port
-        self.info["transport"] = self.transport
-
-        if mountd_port and self.want_v3:
+            f.registered = bool(nfs or mnt)
+            if not f.registered:
+                return
+        f.nfs_port = nfs_port
+        if mountd_port and f.want_v3:
             await self.v3(mountd_port, nfs_port)
-        if self.want_v4 and (not nfs_versions or 4 in nfs_versions):
-            await self.v4(nfs_port, required=not (mountd_port and self.want_v3))
-        return self.result()
+        if f.want_v4 and (not nfs_versions or 4 in nfs_versions):
+            await self.v4(nfs_port, required=not (mountd_port and f.want_v3))
 
     # -- rpcbind --------------------------------------------------------------------------
     def connect(self, port: int) -> contextlib.AbstractAsyncContextManager[RPCClient]:
-        return rpc.connect(self.ctx.dialer, self.host, port, transport=self.transport)
+        return rpc.connect(self.ctx.dialer, self.host, port, transport=self.facts.transport)
 
     def select_transport(self, mappings: list[portmap.Mapping]) -> list[portmap.Mapping]:
         """The mappings of our transport; switch to the other one if NFS/MOUNT lack ours."""
         progs = (nfs3.NFS_PROG, mount.MOUNT_PROG)
-        for transport in (self.transport, "udp" if self.transport == "tcp" else "tcp"):
+        mine = self.facts.transport
+        for transport in (mine, "udp" if mine == "tcp" else "tcp"):
             prot = portmap.IPPROTO_UDP if transport == "udp" else portmap.IPPROTO_TCP
             chosen = [m for m in mappings if m.prot == prot]
             if any(m.prog in progs for m in chosen):
-                self.transport = transport
+                self.facts.transport = transport
                 return chosen
         return []
 
     async def _dump(self, port: int, transport: str) -> list[portmap.Mapping]:
         async with rpc.connect(self.ctx.dialer, self.host, port, transport=transport) as c:
-            self.info["privileged_source_port"] = (c.source_port or 4096) < 1024
+            self.facts.privileged_source_port = (c.source_port or 4096) < 1024
             return await portmap.dump(c)
 
     async def rpcbind(self) -> list[portmap.Mapping] | None:
         port = self.service.port if self.service.port != NFS_PORT else PORTMAP_PORT
         try:
             try:
-                mappings = await self._dump(port, self.transport)
+                mappings = await self._dump(port, self.facts.transport)
             except (OSError, TimeoutError) as tcp_exc:
-                if self.transport != "tcp" or port != PORTMAP_PORT:
+                if self.facts.transport != "tcp" or port != PORTMAP_PORT:
                     raise
                 # a portmapper reachable over UDP only (old servers, filtered TCP)
                 try:
                     mappings = await self._dump(port, "udp")
                 except (OSError, TimeoutError):
                     raise tcp_exc from None  # what TCP said (a silent port is no "refused")
-                self.info["rpcbind_transport"] = "udp"
+                self.facts.rpcbind_transport = "udp"
         except (OSError, TimeoutError, *PROTOCOL_ERRORS, rpc.RPCDeniedError):
             if port == self.service.port:
                 raise  # the service we were asked about is not a working rpcbind
             return None  # probing 2049: rpcbind on 111 is optional
-        self.info["rpc_programs"] = sorted(
+        self.facts.rpc_programs = sorted(
             {f"{m.name} v{m.vers}/{m.proto}:{m.port}" for m in mappings}
         )[:64]
         return mappings
 
     # -- NFSv3 via MOUNT ---------------------------------------------------------------------
     async def v3(self, mountd_port: int, nfs_port: int) -> None:
+        f = self.facts
         bounds = self.ctx.bounds
         async with self.connect(mountd_port) as mc:
             exports = await mount.export(mc)
-            self.info["exports"] = [
-                {"path": e.path, "clients": list(e.clients) or ["(everyone)"]}
-                for e in exports[: bounds.resources]
-            ]
-            exports = [e for e in exports if not self.only or e.path in self.only]
-            for e in exports[: bounds.resources]:
-                st = self.export(e.path)
-                st.clients = e.clients
+            f.export_list = exports[: bounds.resources]
+            exports = [e for e in exports if not f.only or e.path in f.only]
             todo = exports[: bounds.resources]
+            for e in todo:
+                self.export(e.path).clients = e.clients
             if not todo:
                 return
             async with self.connect(nfs_port) as nc:
                 for e in todo:
                     await self.v3_export(mc, nc, self.export(e.path))
 
-    async def v3_export(self, mc: RPCClient, nc: RPCClient, st: ExportState) -> None:
+    async def v3_export(self, mc: RPCClient, nc: RPCClient, st: ExportFacts) -> None:
         try:
             res = await mount.mnt(mc, st.path, self.cred)
         except rpc.RPCDeniedError as exc:
@@ -375,15 +522,13 @@ class _NFSRun:
         handles: dict[str, Any] = {}
         try:
             listing = await crawl_export(
-                res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds, handles, self.seed
+                res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds, handles, self.facts.seed
             )
             st.versions.add("nfsv3")
             st.listing = _merge(st.listing, listing)
             with contextlib.suppress(nfs3.NFS3Error, *PROTOCOL_ERRORS):
-                bits = await nfs3.access(nc, res.fhandle, self.cred)
-                st.access_bits = _access_names(bits)
-                st.access = _access_level(bits)
-            if self.sample_bytes > 0 and self.sample_files > 0:
+                st.access_bits = await nfs3.access(nc, res.fhandle, self.cred)
+            if st.samples.on:
                 await self.v3_samples(nc, st, listing, handles)
         except rpc.RPCDeniedError as exc:
             if exc.is_auth_error:
@@ -398,23 +543,25 @@ class _NFSRun:
                 await mount.umnt(mc, st.path, self.cred)
 
     async def v3_samples(
-        self, nc: RPCClient, st: ExportState, listing: Listing, handles: dict[str, Any]
+        self, nc: RPCClient, st: ExportFacts, listing: Listing, handles: dict[str, Any]
     ) -> None:
         """INTRUSIVE (``--sample-bytes N``): one NFSv3 READ of the first N bytes of each of a
         few files, the telling ones first. Never more than N bytes per file."""
-        cap = MAX_SAMPLE_READ_UDP if nc.transport == "udp" else MAX_SAMPLE_READ
-        count = min(self.sample_bytes, cap)
+        s = st.samples
+        if nc.transport == "udp" and s.size > MAX_SAMPLE_READ_UDP:
+            s.size = MAX_SAMPLE_READ_UDP  # the reply must fit one datagram
+            s.note = f"at most {MAX_SAMPLE_READ_UDP} bytes are read per file over UDP"
         readable = [e for e in listing.entries if e.path in handles]
-        for e in choose_samples(readable, self.sample_files):
+        for e in choose_samples(readable, s.files):
             try:
-                reply = await nfs3.read(nc, handles[e.path], count, self.cred)
+                reply = await nfs3.read(nc, handles[e.path], s.size, self.cred)
             except TimeoutError:
-                st.sample_errors[e.path] = "timeout"
+                s.errors[e.path] = "timeout"
                 break  # a server that stops answering gets no more reads
             except (nfs3.NFS3Error, rpc.RPCDeniedError, *PROTOCOL_ERRORS) as exc:
-                st.sample_errors[e.path] = str(exc)[:120]
+                s.errors[e.path] = str(exc)[:120]
                 continue
-            st.samples[e.path] = reply.data[:count]
+            s.data[e.path] = reply.data[: s.size]
 
     # -- NFSv4 -------------------------------------------------------------------------------
     async def v4(self, nfs_port: int, *, required: bool) -> None:
@@ -425,20 +572,21 @@ class _NFSRun:
         except rpc.RPCAcceptError as exc:
             if required:
                 raise
-            self.notes.append(f"nfsv4: {exc}")
+            self.facts.notes.append(f"nfsv4: {exc}")
         except (V4Error, rpc.RPCDeniedError) as exc:
-            if required and not self.exports:
+            if required and not self.facts.exports:
                 raise rpc.RPCProtocolError(f"NFSv4 pseudo-root not readable: {exc}") from exc
-            self.notes.append(f"nfsv4: {exc}")
+            self.facts.notes.append(f"nfsv4: {exc}")
 
     async def _v4_walk(self, nc: RPCClient) -> None:
+        f = self.facts
         bounds = self.ctx.bounds
         lister = _v4_lister(nc, self.cred)
         root = await nfs4.compound(nc, [nfs4.putrootfh(), nfs4.getattr_op()], self.cred)
         if not root.ok:
             raise V4Error(root.status)
         root_attrs: nfs4.Attrs = root.value(nfs4.OP_GETATTR)
-        self.info["nfsv4"] = True
+        f.nfsv4 = True
         # walk the pseudo-filesystem: an fsid change (or a WRONGSEC) marks an export root
         queue: list[tuple[str, tuple[int, int] | None, int]] = [("/", root_attrs.fsid, 0)]
         seen_dirs = 0
@@ -463,15 +611,15 @@ class _NFSRun:
                 elif depth + 1 < MAX_V4_PSEUDO_DEPTH:
                     queue.append((child, fsid, depth + 1))
         # exports known from MOUNT but not met in the walk (pseudo path == export path)
-        for p in self.exports:
+        for p in f.exports:
             if p not in found and len(found) < bounds.resources:
                 found.append(p)
         for p in found:
-            if self.only and p not in self.only:
+            if f.only and p not in f.only:
                 continue
             st = self.export(p)
             try:
-                listing = await crawl_export(p, lister, bounds, seed=self.seed)
+                listing = await crawl_export(p, lister, bounds, seed=f.seed)
             except V4Error as exc:
                 if exc.status == nfs4.NFS4ERR_WRONGSEC:
                     await self._v4_wrongsec(nc, *_split(p))
@@ -490,7 +638,7 @@ class _NFSRun:
 
     async def _v4_wrongsec(self, nc: RPCClient, parent: str, name: str) -> None:
         path = f"{parent.rstrip('/')}/{name}"
-        if self.only and path not in self.only:
+        if self.facts.only and path not in self.facts.only:
             return
         st = self.export(path)
         st.auth_required.add("nfsv4")
@@ -498,111 +646,6 @@ class _NFSRun:
             res = await nfs4.compound(nc, [*nfs4.path_ops(parent), nfs4.secinfo(name)], self.cred)
             flavors = res.value(nfs4.OP_SECINFO) or []
             st.flavors.update(f.pseudo_flavor for f in flavors)
-
-    # -- findings ----------------------------------------------------------------------------
-    def result(self) -> ProbeResult:
-        findings: list[Finding] = []
-        auth_only = 0
-        for st in self.exports.values():
-            flavors = sorted(rpc.flavor_name(f) for f in st.flavors)
-            if st.versions:
-                findings.append(self.unauth_finding(st, flavors))
-            elif st.auth_required:
-                auth_only += 1
-            accessible = bool(st.versions)
-            if accessible and AuthFlavor.KRB5P not in st.flavors:
-                findings.append(self.cleartext_finding(st, flavors, Encryption.NONE))
-            elif accessible and st.flavors - {AuthFlavor.KRB5P}:
-                findings.append(self.cleartext_finding(st, flavors, Encryption.OPTIONAL))
-        self.info["export_states"] = {
-            p: {
-                "versions": sorted(s.versions),
-                "auth_required": sorted(s.auth_required),
-                "flavors": sorted(rpc.flavor_name(f) for f in s.flavors),
-                "errors": s.errors[:4],
-            }
-            for p, s in list(self.exports.items())[:32]
-        }
-        if self.notes:
-            self.info["notes"] = self.notes[:8]
-        status = Status.SUCCESS
-        n_open = sum(1 for s in self.exports.values() if s.versions)
-        detail = f"{len(self.exports)} export(s), {n_open} open"
-        if not findings and auth_only:
-            status = Status.AUTH_REQUIRED
-            detail = f"{auth_only} export(s), all require other authentication (e.g. Kerberos)"
-        return ProbeResult(status=status, protocol="nfs", findings=findings, detail=detail,
-                           info=self.info)
-
-    def _base(self) -> dict[str, Any]:
-        return {"host": self.host, "hostname": self.service.hostname, "port": self.nfs_port,
-                "transport": Transport.TCP, "protocol": "nfs", "probe": "nfs"}
-
-    def _clients(self, st: ExportState) -> list[str] | None:
-        if st.clients is None:
-            return None
-        return list(st.clients[:16]) or ["(everyone)"]
-
-    def unauth_finding(self, st: ExportState, flavors: list[str]) -> Finding:
-        listing = st.listing or Listing()
-        evidence: dict[str, Any] = {
-            "versions": sorted(st.versions),
-            "flavors": flavors,
-            "credential": f"AUTH_SYS uid={self.uid} gid={self.gid}",
-        }
-        clients = self._clients(st)
-        if clients is not None:
-            evidence["clients"] = clients
-            evidence["open_to"] = mount.Export(st.path, st.clients or ()).exposure
-        if st.access_bits:
-            evidence["nfsv3_access"] = st.access_bits
-        if self.sample_bytes > 0:
-            evidence.update(self.sample_evidence(st))
-        versions = " and ".join(v.replace("nfs", "NFS") for v in sorted(st.versions))
-        return Finding(
-            **self._base(),
-            kind=Kind.UNAUTHENTICATED_ACCESS,
-            authentication=Authentication.NONE,
-            encryption=(
-                Encryption.OPTIONAL if AuthFlavor.KRB5P in st.flavors else Encryption.NONE
-            ),
-            resource=st.path,
-            access=st.access or Access.LIST,
-            title=f"NFS export {st.path} mounts and lists with AUTH_SYS over {versions}",
-            evidence=evidence,
-            remediation=(
-                "Restrict the export to the hosts that need it and require Kerberos "
-                "(sec=krb5p); AUTH_SYS trusts whatever uid the client claims."
-            ),
-            listing=listing,
-        )
-
-    def sample_evidence(self, st: ExportState) -> dict[str, Any]:
-        """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
-        ev: dict[str, Any] = {
-            "intrusive": ["sample-bytes"],
-            "sample_bytes": self.sample_bytes,
-            "sampled_files": len(st.samples),
-        }
-        if st.samples:
-            ev["sniffed"] = sniff_evidence(st.samples)
-        if st.sample_errors:
-            ev["sample_errors"] = dict(list(st.sample_errors.items())[:4])
-        if "nfsv3" not in st.versions:
-            ev["sample_note"] = "file bodies are sampled over NFSv3 only"
-        return ev
-
-    def cleartext_finding(self, st: ExportState, flavors: list[str], enc: Encryption) -> Finding:
-        return Finding(
-            **self._base(),
-            kind=Kind.CLEARTEXT_TRANSPORT,
-            authentication=Authentication.NONE,
-            encryption=enc,
-            resource=st.path,
-            title=f"NFS export {st.path} is served without krb5p encryption",
-            evidence={"versions": sorted(st.versions), "flavors": flavors},
-            remediation="Require sec=krb5p so file data and metadata are encrypted on the wire.",
-        )
 
 
 def _split(path: str) -> tuple[str, str]:

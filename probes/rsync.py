@@ -39,6 +39,9 @@ from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, NotApplicable
 from scanner.protocols import rsync as proto
 
+LIST_PARALLEL = 4
+"""Directories of one module listed at once (each is an ``rsync --list-only`` run, ~0.1 s to
+start; the dialer's per-host cap still bounds the connections)."""
 COMMON_MODULES = (
     "hidden",
     "backup",
@@ -108,19 +111,28 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
                                                errors=(proto.RsyncProtocolError, *NET_ERRORS))
         candidates = [m.name for m in facts.modules]
         candidates += facts.catch_all.guesses(facts.extra, listed)
-        for name in candidates[: max(1, ctx.bounds.resources)]:
-            if deadline.expired():
-                break
+        candidates = candidates[: max(1, ctx.bounds.resources)]
+
+        async def ask(name: str) -> None:
             try:
                 async with ctx.dialer.tcp(service.host, service.port) as conn:
                     facts.replies[name] = await proto.open_module(conn, name)
             except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
                 facts.replies[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
-        for name, reply in list(facts.replies.items()):
-            if reply.access == proto.ModuleAccess.OPEN:
-                listing = await self._list_files(service, ctx, name, deadline)
-                if listing is not None:
-                    facts.listings[name] = listing
+
+        # every module asked at once (the dialer's per-host cap bounds the connections); the
+        # replies are kept in the order asked, whatever order they came back in
+        await asyncio.gather(*(ask(name) for name in candidates))
+        facts.replies = {n: facts.replies[n] for n in candidates if n in facts.replies}
+
+        async def list_one(name: str) -> None:
+            listing = await self._list_files(service, ctx, name, deadline)
+            if listing is not None:
+                facts.listings[name] = listing
+
+        open_names = [n for n, r in facts.replies.items() if r.access == proto.ModuleAccess.OPEN]
+        await asyncio.gather(*(list_one(name) for name in open_names))
+        facts.listings = {n: facts.listings[n] for n in open_names if n in facts.listings}
 
     def judge(self, facts: RsyncFacts, cut: Cut | None) -> ProbeResult:
         greeting = facts.greeting
@@ -225,9 +237,9 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             budget.spend(nbytes)
             return page
 
-        result = await crawl(
+        result = await crawl(  # each directory is a client run: several at once
             list_dir, ctx.bounds, seed=int(ctx.option("seed", 0) or 0),
-            deadline=time.monotonic() + max(1.0, remaining - 1.0),
+            deadline=time.monotonic() + max(1.0, remaining - 1.0), parallel=LIST_PARALLEL,
         )  # fmt: skip
         if not result.dirs_listed:
             return None

@@ -13,24 +13,29 @@ GetObject with ``Range: bytes=0-(N-1)`` on the same endpoint, taking at most
 ``min(N, MAX_SAMPLE_READ)`` body bytes whatever the server sends; the bytes are sniffed into
 ``evidence["sniffed"]`` and the finding says sampling was used (``evidence["intrusive"]``).
 With ``sample_bytes == 0`` no GetObject is ever sent.
+
+Gather/judge (``scanner.probe_skeleton``): ``gather`` records ``S3Facts`` (the fingerprint of
+``GET /``, ListBuckets, the catch-all answer, one ``BucketFacts`` per bucket tried: its crawl as
+it fills, or its S3 error code, and its samples); ``judge`` decides findings and status, also
+for an attempt cut short (the objects listed before the cut, the listing marked truncated).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from scanner.catchall import NOT_ASKED, ask_random
-from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.crawl import Budget, CrawlResult, Item, NotListable, Page, crawl
+from scanner.catchall import NOT_ASKED, CatchAllCheck, ask_random
+from scanner.classify.magic import choose_samples
+from scanner.crawl import Budget, Crawler, CrawlResult, Item, NotListable, Page
 from scanner.dialer import OutOfScopeError
+from scanner.http_samples import NET_ERRORS, sample_first_bytes
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Entry,
     Finding,
     Kind,
     ProbeResult,
@@ -38,20 +43,58 @@ from scanner.models import (
     Status,
     Transport,
 )  # fmt: skip
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption, result_for_exception
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import s3 as proto
-from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
+from scanner.protocols.http_client import MAX_PAGE_BODY, HttpResponse, HttpTarget
 
 COMMON_BUCKETS = (
     "backup", "backups", "data", "files", "public", "recordings", "uploads", "media", "logs",
     "archive", "assets", "static", "www", "share", "storage", "dump",
 )  # fmt: skip
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
-NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
 
 
-class S3Probe(Probe):
+@dataclass
+class BucketFacts:
+    """One bucket tried: listed (``crawl``), refused (``error``: the S3 code) or silent."""
+
+    name: str
+    crawl: CrawlResult | None = None
+    """The crawl of the bucket, filled as it goes (``done``: it finished)."""
+    done: bool = False
+    error: str | None = None
+    """The S3 error code when the bucket itself cannot be listed."""
+    samples: Samples = field(default_factory=Samples)
+
+
+@dataclass
+class S3Facts(Facts):
+    """What one S3 attempt saw (empty: that step was not reached)."""
+
+    tls: bool | None = None
+    root_status: int | None = None
+    """The status of ``GET /`` (None: no HTTP answer)."""
+    flavour: str | None = None
+    """The S3 API fingerprint of ``GET /`` (None: not S3)."""
+    server: str = ""
+    list_buckets: str | int | None = None
+    """``allowed``, the S3 error code or the HTTP status of anonymous ListBuckets."""
+    listed: bool = False
+    """Anonymous ListBuckets answered with a bucket list."""
+    buckets: list[str] = field(default_factory=list)
+    """The buckets ListBuckets named."""
+    catch_all: CatchAllCheck = NOT_ASKED
+    tried: list[BucketFacts] = field(default_factory=list)
+    """Every bucket tried, in order."""
+    sample: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: the per-bucket sampling settings (size 0: off)."""
+    base_url: str = ""
+    """``scheme://authority`` of the endpoint as it answered."""
+
+
+class S3Probe(GatherJudgeProbe[S3Facts]):
     name = "s3"
     default_ports = (9000, 7480, 8333, 9020)
     transport = Transport.TCP
@@ -59,6 +102,7 @@ class S3Probe(Probe):
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("buckets", "list", COMMON_BUCKETS, "bucket names tried besides ListBuckets"),
     )
+    facts_type = S3Facts
 
     def claims_port(self, port: int, transport: Transport) -> bool:
         """S3 runs on any HTTP port: the fingerprint on ``/`` is one cheap request."""
@@ -74,6 +118,7 @@ class S3Probe(Probe):
             tls=service.tls,
             request_timeout=3.0,
             max_body=16384,
+            cache=ctx.responses,
         )
         try:
             resp = await target.request("GET", "/")
@@ -81,213 +126,77 @@ class S3Probe(Probe):
             return False
         return proto.fingerprint(resp.status, resp.headers, resp.body) is not None
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except Exception as exc:  # never raise
-            return result_for_exception(exc)
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> S3Facts:
+        return S3Facts(service, sample=Samples.for_context(ctx, "s3", unit="object"))
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        deadline = time.monotonic() + max(1.0, ctx.timeout * 0.85)
+    # -- gather ----------------------------------------------------------------------------------
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: S3Facts, deadline: Deadline
+    ) -> None:
         target = HttpTarget(
             ctx.dialer,
             service.host,
             service.port,
             tls=service.tls,
-            request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
-            max_body=min(4 * 1024 * 1024, ctx.bounds.bytes),
+            request_timeout=min(10.0, max(1.0, deadline.total / 3)),
+            max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes),
+            cache=ctx.responses,
         )
         if target.tls is None:
-            await asyncio.wait_for(target.probe_scheme(), max(1.0, ctx.timeout / 2))
-        requests_left = max(3, ctx.bounds.requests)
-        bytes_left = ctx.bounds.bytes
-
-        async def get(path: str) -> HttpResponse | None:
-            nonlocal requests_left, bytes_left
-            left = deadline - time.monotonic()
-            if requests_left <= 0 or bytes_left <= 0 or left < 0.3:
-                return None
-            requests_left -= 1
-            try:
-                resp = await target.request(
-                    "GET",
-                    path,
-                    max_body=max(0, min(target.max_body, bytes_left)),
-                    timeout=min(target.request_timeout, left),
-                )
-            except NET_ERRORS:
-                return None
-            bytes_left -= len(resp.body)
-            return resp
-
-        root = await get("/")
-        if root is None:
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=target.tls
-            )
-        flavour = proto.fingerprint(root.status, root.headers, root.body)
-        if flavour is None:
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, tls=target.tls, detail="no S3 API fingerprint"
-            )
-        scheme = "https" if target.tls else "http"
-        base_url = f"{scheme}://{target.authority}"
-        info: dict[str, Any] = {"flavour": flavour, "server": root.header("server") or ""}
+            await asyncio.wait_for(target.probe_scheme(), max(1.0, deadline.total / 2))
+        facts.tls = target.tls
+        facts.base_url = f"{target.scheme}://{target.authority}"
+        end = deadline.at
+        if end - time.monotonic() < 0.3:
+            return
+        try:
+            root = await target.request(
+                "GET", "/", max_body=max(0, min(target.max_body, ctx.bounds.bytes)),
+                timeout=min(target.request_timeout, deadline.left()),
+            )  # fmt: skip
+        except NET_ERRORS:
+            return
+        facts.root_status = root.status
+        facts.flavour = proto.fingerprint(root.status, root.headers, root.body)
+        if facts.flavour is None:
+            return
+        facts.server = root.header("server") or ""
         listed = proto.parse_list_buckets(root.body) if root.status == 200 else None
         err = proto.parse_error(root.body)
-        info["list_buckets"] = (
-            "allowed" if listed is not None else (err.code if err else root.status)
-        )
-        buckets: list[str] = list(listed or [])
-        extra = ctx.option_list("s3.buckets", COMMON_BUCKETS)
-        catch_all = NOT_ASKED
-        if any(b not in buckets for b in extra):  # an endpoint listing any bucket: no guessing
-            catch_all = await ask_random(
-                lambda b: self._lists(target, b, deadline),
+        facts.listed = listed is not None
+        facts.list_buckets = "allowed" if listed is not None else (err.code if err else root.status)
+        facts.buckets = list(listed or [])
+        extra = self.option(ctx, "buckets")
+        if any(b not in facts.buckets for b in extra):  # an endpoint listing any bucket: no guess
+            facts.catch_all = await ask_random(
+                lambda b: self._lists(target, b, end),
                 errors=(OSError, TimeoutError, ValueError),
             )
-        candidates = buckets + catch_all.guesses(extra, buckets)
-        candidates = candidates[: max(1, ctx.bounds.resources)]
+        candidates = facts.buckets + facts.catch_all.guesses(extra, facts.buckets)
+        for bucket in candidates[: max(1, ctx.bounds.resources)]:
+            bf = BucketFacts(bucket)
+            facts.tried.append(bf)
+            await self._list_bucket(target, bf, ctx, end)
+            if bf.crawl is not None and facts.sample.size > 0:
+                bf.samples = Samples(size=facts.sample.size, files=facts.sample.files,
+                                     note=facts.sample.note, requests=0, ranged={})
+                await self._sample(target, bucket, bf, end)
 
-        findings: list[Finding] = []
-        denied: list[str] = []
-        for bucket in candidates:
-            res = await self._list_bucket(target, bucket, ctx, deadline)
-            if res is None:
-                continue
-            if isinstance(res, str):
-                if res in ("AccessDenied", "AllAccessDisabled") and (
-                    bucket in buckets or len(denied) < 5
-                ):
-                    denied.append(bucket)
-                continue
-            entries, truncated = res.entries, res.truncated
-            files = [e for e in entries if not e.is_dir]
-            ev: dict[str, Any] = {
-                "url": f"{base_url}/{bucket}?list-type=2",
-                "flavour": flavour,
-                "objects": len(files),
-                "pages": res.requests,
-                "bucket_listed_by_listbuckets": bucket in buckets,
-                **catch_all.evidence(),
-            }
-            if ctx.sample_bytes > 0:
-                ev.update(await self._sample(target, bucket, entries, ctx, deadline))
-            findings.append(
-                Finding(
-                    host=service.host,
-                    hostname=service.hostname,
-                    port=service.port,
-                    protocol="s3",
-                    kind=Kind.UNAUTHENTICATED_ACCESS,
-                    authentication=Authentication.ANONYMOUS,
-                    encryption=Encryption.REQUIRED if target.tls else Encryption.NONE,
-                    resource=bucket,
-                    access=Access.LIST,
-                    title=f"S3 bucket '{bucket}' listable without credentials "
-                    f"({len(files)}{'+' if truncated else ''} objects)",
-                    evidence=ev,
-                    remediation="Remove public/anonymous list permissions from the bucket policy"
-                    " and ACLs (block public access), and require signed requests.",
-                    probe=self.name,
-                    listing=res.listing(),
-                )
-            )
-        if not target.tls:
-            findings.append(
-                Finding(
-                    host=service.host,
-                    hostname=service.hostname,
-                    port=service.port,
-                    protocol="s3",
-                    kind=Kind.CLEARTEXT_TRANSPORT,
-                    authentication=Authentication.ANONYMOUS
-                    if findings
-                    else Authentication.REQUIRED,
-                    encryption=Encryption.NONE,
-                    resource=None,
-                    title=f"S3 API on {service.host}:{service.port} over plain HTTP",
-                    evidence={
-                        "url": base_url + "/",
-                        "flavour": flavour,
-                        "list_buckets": info["list_buckets"],
-                    },
-                    remediation="Serve the S3 API over HTTPS only; signed requests and object"
-                    " data otherwise travel readable on the network.",
-                    probe=self.name,
-                )
-            )
-        if denied:
-            info["access_denied"] = denied
-        if ctx.sample_bytes > 0:
-            info["intrusive"] = ["sample-bytes"]
-            info["sample_requests"] = sum(
-                int(f.evidence.get("sample_requests", 0)) for f in findings
-            )
-        info["buckets"] = buckets[:50]
-        info.update(catch_all.evidence())
-        unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
-        return ProbeResult(
-            status=Status.SUCCESS if unauth or listed is not None else Status.AUTH_REQUIRED,
-            protocol="s3",
-            tls=target.tls,
-            findings=findings,
-            info=info,
-        )
-
-    async def _sample(
-        self, target: HttpTarget, bucket: str, entries: list[Entry], ctx: ProbeContext,
-        deadline: float,
-    ) -> dict[str, Any]:  # fmt: skip
+    async def _sample(self, target: HttpTarget, bucket: str, bf: BucketFacts, end: float) -> None:
         """INTRUSIVE (``--sample-bytes N``): anonymous ranged GetObject of a few objects of a
-        bucket already listed without credentials; evidence keys for the finding."""
-        n, count = ctx.sample_settings("s3")
-        samples: dict[str, bytes] = {}
-        errors: dict[str, str] = {}
-        ranged: dict[str, str] = {}
-        requests = 0
-        for e in choose_samples(entries, count) if n else []:
-            left = deadline - time.monotonic()
-            if left < 0.3:
-                errors[e.path] = "no time left"
-                break
+        bucket already listed without credentials."""
+        assert bf.crawl is not None
+        files: list[tuple[str, str]] = []
+        for e in choose_samples(bf.crawl.entries, bf.samples.files):
             try:
-                path = proto.object_path(bucket, e.path.removeprefix("/"))
+                files.append((e.path, proto.object_path(bucket, e.path.removeprefix("/"))))
             except ValueError as exc:
-                errors[e.path] = str(exc)
-                continue
-            requests += 1
-            try:
-                resp = await target.first_bytes(
-                    path, n, timeout=max(0.3, min(target.request_timeout, left))
-                )
-            except (*NET_ERRORS, OutOfScopeError, ValueError) as exc:
-                errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
-                continue
-            if resp.status not in (200, 206):
-                err = proto.parse_error(resp.body)
-                errors[e.path] = err.code if err else f"HTTP {resp.status}"
-                continue
-            samples[e.path] = resp.body[:n]
-            ranged[e.path] = "honoured" if resp.status == 206 else "ignored (200, cut at N bytes)"
-        ev: dict[str, Any] = {
-            "intrusive": ["sample-bytes"],
-            "sample_bytes": n,
-            "sampled_files": len(samples),
-            "sample_requests": requests,
-        }
-        if samples:
-            ev["sniffed"] = sniff_evidence(samples)
-            ev["sample_range"] = ranged
-        if errors:
-            ev["sample_errors"] = dict(list(errors.items())[:4])
-        if int(ctx.sample_bytes or 0) > n:
-            ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per object"
-        return ev
+                bf.samples.errors[e.path] = str(exc)
+        await sample_first_bytes(target, bf.samples, files, end, refused=_s3_refusal)
 
-    async def _lists(self, target: HttpTarget, bucket: str, deadline: float) -> bool:
+    async def _lists(self, target: HttpTarget, bucket: str, end: float) -> bool:
         """Does one ListObjectsV2 request of ``bucket`` (one key) answer with a listing?"""
-        left = deadline - time.monotonic()
+        left = end - time.monotonic()
         resp = await target.request(
             "GET", proto.list_objects_path(bucket, max_keys=1),
             max_body=min(target.max_body, 64 * 1024),
@@ -296,11 +205,13 @@ class S3Probe(Probe):
         return resp.status == 200 and proto.parse_list_objects(resp.body) is not None
 
     async def _list_bucket(
-        self, target: HttpTarget, bucket: str, ctx: ProbeContext, deadline: float
-    ) -> CrawlResult | str | None:
+        self, target: HttpTarget, bf: BucketFacts, ctx: ProbeContext, end: float
+    ) -> None:
         """The bucket through the shared crawler, ``/`` as the delimiter (each prefix is a
-        directory, each ListObjectsV2 page one request of the budget); or the S3 error code
-        when the bucket itself cannot be listed; or None (no answer, not S3)."""
+        directory, each ListObjectsV2 page one request of the budget); ``bf.error`` is the S3
+        error code when the bucket itself cannot be listed; nothing is set when there was no
+        answer (or not an S3 one)."""
+        bucket = bf.name
         max_keys = max(1, min(1000, ctx.bounds.entries))
 
         async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
@@ -310,7 +221,7 @@ class S3Probe(Probe):
             token: str | None = None
             complete, loops = True, 0
             while True:
-                left = deadline - time.monotonic()
+                left = end - time.monotonic()
                 resp = await target.request(
                     "GET",
                     proto.list_objects_path(
@@ -340,15 +251,100 @@ class S3Probe(Probe):
                     break
             return Page(items, complete=complete, loops=loops)
 
-        result = await crawl(
-            list_dir, ctx.bounds, deadline=deadline - 0.3, stop_on_error=True,
+        crawler = Crawler(
+            list_dir, ctx.bounds, deadline=end - 0.3, stop_on_error=True,
             seed=int(ctx.option("seed", 0) or 0),
         )  # fmt: skip
-        if not result.dirs_listed:
-            if result.root_refused and not result.root_refused.startswith("HTTP "):
-                return result.root_refused
-            return None
-        return result
+        result = crawler.result
+        bf.crawl = result  # seen as it fills: a cut mid-crawl still shows what was listed
+        try:
+            await crawler.run()
+        finally:
+            if not result.dirs_listed:
+                bf.crawl = None
+        bf.done = True
+        refused = result.root_refused
+        if not result.dirs_listed and refused and not refused.startswith("HTTP "):
+            bf.error = refused
+
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: S3Facts, cut: Cut | None) -> ProbeResult:
+        tls = facts.tls
+        if facts.root_status is None:
+            if cut is not None:
+                return cut.result(tls=tls)
+            return ProbeResult(status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=tls)
+        if facts.flavour is None:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, tls=tls, detail="no S3 API fingerprint"
+            )
+        findings: list[Finding] = []
+        denied: list[str] = []
+        for bf in facts.tried:
+            if bf.crawl is not None:
+                findings.append(self._unauth(facts, bf, cut))
+            elif bf.error in ("AccessDenied", "AllAccessDisabled") and (
+                bf.name in facts.buckets or len(denied) < 5
+            ):
+                denied.append(bf.name)
+        if not tls:
+            findings.append(self.cleartext(
+                facts, f"S3 API on {facts.service.host}:{facts.service.port} over plain HTTP",
+                authentication=Authentication.ANONYMOUS if findings else Authentication.REQUIRED,
+                evidence={"url": facts.base_url + "/", "flavour": facts.flavour,
+                          "list_buckets": facts.list_buckets},
+                remediation="Serve the S3 API over HTTPS only; signed requests and object"
+                " data otherwise travel readable on the network.",
+            ))  # fmt: skip
+        info: dict[str, Any] = {"flavour": facts.flavour, "server": facts.server,
+                                "list_buckets": facts.list_buckets}  # fmt: skip
+        if denied:
+            info["access_denied"] = denied
+        if facts.sample.size > 0:
+            info["intrusive"] = ["sample-bytes"]
+            info["sample_requests"] = sum(bf.samples.requests or 0 for bf in facts.tried)
+        info["buckets"] = facts.buckets[:50]
+        info.update(facts.catch_all.evidence())
+        unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
+        status = Status.SUCCESS if unauth or facts.listed else Status.AUTH_REQUIRED
+        if cut is not None:
+            return cut.result(protocol="s3", tls=tls, findings=findings, info=info)
+        return ProbeResult(status=status, protocol="s3", tls=tls, findings=findings, info=info)
+
+    def _unauth(self, facts: S3Facts, bf: BucketFacts, cut: Cut | None) -> Finding:
+        assert bf.crawl is not None
+        listing = bf.crawl.listing()
+        if not bf.done:  # cut in the middle of the crawl: what it had listed
+            listing = listing.model_copy(update={
+                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
+                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
+            })  # fmt: skip
+        files = sum(1 for e in bf.crawl.entries if not e.is_dir)
+        ev: dict[str, Any] = {
+            "url": f"{facts.base_url}/{bf.name}?list-type=2",
+            "flavour": facts.flavour,
+            "objects": files,
+            "pages": bf.crawl.requests,
+            "bucket_listed_by_listbuckets": bf.name in facts.buckets,
+            **facts.catch_all.evidence(),
+        }
+        if facts.sample.size > 0:
+            ev.update(bf.samples.evidence())
+        return self.unauthenticated(
+            facts, bf.name,
+            f"S3 bucket '{bf.name}' listable without credentials "
+            f"({files}{'+' if listing.truncated else ''} objects)",
+            authentication=Authentication.ANONYMOUS,
+            encryption=Encryption.REQUIRED if facts.tls else Encryption.NONE,
+            access=Access.LIST, evidence=ev, listing=listing,
+            remediation="Remove public/anonymous list permissions from the bucket policy"
+            " and ACLs (block public access), and require signed requests.",
+        )  # fmt: skip
+
+
+def _s3_refusal(resp: HttpResponse) -> str:
+    err = proto.parse_error(resp.body)
+    return err.code if err else f"HTTP {resp.status}"
 
 
 def _s3_items(page: proto.BucketPage, prefix: str) -> list[Item]:

@@ -28,6 +28,7 @@ gave for it (NFS file handle, S3 prefix, URL, ...) and the shared ``Budget``. It
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import random
@@ -122,6 +123,27 @@ class Budget:
         if self.deadline is None:
             return default
         return max(0.0, self.deadline - time.monotonic())
+
+
+class _Share(Budget):
+    """One directory's view of the resource budget while ``parallel`` listings run at once:
+    requests and bytes are charged to the shared budget, and this listing may read at most its
+    share of the bytes that were left when it started (so that the listings of one wave
+    together stay inside the byte bound)."""
+
+    def __init__(self, parent: Budget, nbytes: int) -> None:
+        super().__init__(0, nbytes, parent.deadline)
+        self.parent = parent
+
+    def take(self) -> bool:
+        ok = self.bytes_left > 0 and self.parent.take()
+        if not ok:
+            self.stopped = self.parent.stopped or "bytes"
+        return ok
+
+    def spend(self, nbytes: int) -> None:
+        super().spend(nbytes)
+        self.parent.spend(nbytes)
 
 
 Lister = Callable[[str, Any, Budget], Awaitable[Page]]
@@ -282,8 +304,15 @@ class Crawler:
         deadline: float | None = None,
         budget: Budget | None = None,
         max_errors: int = MAX_ERRORS,
+        parallel: int = 1,
     ) -> None:
+        """``parallel``: directories listed at once (default 1: one after the other). For
+        listers whose every request is slow to start (rsync runs a client per directory), the
+        crawler takes the next ``parallel`` directories of its order, lists them together and
+        takes their pages in that order; the bounds hold as for one (each listing of a wave may
+        read its share of the bytes left)."""
         self.lister = lister
+        self.parallel = max(1, parallel)
         self.bounds = bounds
         self.first = first
         self.seed = seed
@@ -323,6 +352,9 @@ class Crawler:
             page = None
             if r.stopped_by is not None:
                 break
+            if self.parallel > 1:
+                await self._waves()
+                break
             d = self._next()
         r.requests, r.bytes = self.budget.requests, self.budget.bytes
         if self._heap:
@@ -330,6 +362,35 @@ class Crawler:
             r.stopped_by = r.stopped_by or self.budget.stopped or "requests"
         r.estimate = self._estimate() if r.truncated else None
         return r
+
+    async def _waves(self) -> None:
+        """The rest of the crawl, ``parallel`` directories at a time."""
+        r = self.result
+        while r.stopped_by is None:
+            wave: list[_Dir] = []
+            keys: set[Hashable] = set()
+            room = min(self.parallel, max(1, self.budget.requests_left))
+            while len(wave) < room:
+                d = self._next()
+                if d is None:
+                    break
+                if d.key in keys:
+                    r.loops += 1
+                    continue
+                keys.add(d.key)
+                wave.append(d)
+            if not wave:
+                return
+            share = max(0, self.budget.bytes_left) // len(wave)
+            pages = await asyncio.gather(
+                *(self._list(d, _Share(self.budget, share) if len(wave) > 1 else None)
+                  for d in wave)
+            )  # fmt: skip
+            for d, page in zip(wave, pages, strict=True):
+                if page is not None:
+                    self._absorb(d, page)
+                if r.stopped_by is not None:
+                    return
 
     def _next(self) -> _Dir | None:
         while self._heap:
@@ -340,7 +401,7 @@ class Crawler:
             return d
         return None
 
-    async def _list(self, d: _Dir) -> Page | None:
+    async def _list(self, d: _Dir, share: Budget | None = None) -> Page | None:
         r = self.result
         if not self.budget.take():
             r.stopped_by = self.budget.stopped
@@ -348,7 +409,7 @@ class Crawler:
             return None
         self._keys.add(d.key)
         try:
-            return await self.lister(d.path, d.handle, self.budget)
+            return await self.lister(d.path, d.handle, share or self.budget)
         except NotListable as exc:
             self.not_listable += 1
             if d is self.root:

@@ -535,9 +535,10 @@ class Engine:
         if self.discovery_only:
             self._emit_service(service)
             return
+        ctx = self.ctx.for_service()  # the probes of this service share its HTTP answers
         claimed = [p for p in self.options.probes if p.claims_port(port, Transport.TCP)]
         for probe in claimed:
-            result = await self._run_probe(probe, info, service)
+            result = await self._run_probe(probe, info, service, ctx)
             self._record(service, probe, result)
         if claimed and any(st != Status.NOT_APPLICABLE for st in service.probes.values()):
             self._emit_service(service)
@@ -545,21 +546,21 @@ class Engine:
         # Nobody claims the port, or every claiming probe said "not mine": identify it.
         others = [p for p in self.options.probes if p not in claimed]
         if others:
-            ident = await self._identify(info, service, others)
+            ident = await self._identify(info, service, others, ctx)
             if ident is not None:
                 for probe in ident.probes:
-                    result = await self._run_probe(probe, ident.service, service)
+                    result = await self._run_probe(probe, ident.service, service, ctx)
                     self._record(service, probe, result)
         self._emit_service(service)
 
     async def _identify(
-        self, info: ServiceInfo, service: Service, probes: list[Probe]
+        self, info: ServiceInfo, service: Service, probes: list[Probe], ctx: ProbeContext
     ) -> Identification | None:
         try:
             ident = await identify(
                 info,
                 probes,
-                self.ctx,
+                ctx,
                 greeting_timeout=self.options.greeting_timeout,
                 detect_timeout=min(self.options.probe_timeout, 10.0),
             )
@@ -592,13 +593,16 @@ class Engine:
             self._services[(host, port, Transport.UDP)] = service
             self._emit_service(service)
 
-    async def _run_probe(self, probe: Probe, info: ServiceInfo, service: Service) -> ProbeResult:
-        """One probe attempt, cut off by the probe timeout; never raises (except cancel)."""
+    async def _run_probe(
+        self, probe: Probe, info: ServiceInfo, service: Service, base: ProbeContext | None = None
+    ) -> ProbeResult:
+        """One probe attempt, cut off by the probe timeout; never raises (except cancel).
+        ``base``: the service's context (its shared HTTP answers); the scan's otherwise."""
         timeout = self.options.probe_timeout
         attempts = max(1, self.options.retries + 1)
         for attempt in range(attempts):
             try:
-                ctx = self.ctx.for_probe(probe.name)
+                ctx = (base or self.ctx).for_probe(probe.name)
                 result = await asyncio.wait_for(probe.run(info, ctx), timeout)
             except asyncio.CancelledError:
                 raise

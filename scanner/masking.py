@@ -16,19 +16,41 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from scanner.classify import personnummer, phone
-from scanner.redact import redact_text, redact_url
+from scanner.redact import redact_text, redact_url, secrets_generation
 
 __all__ = ["mask_data", "mask_model", "mask_report", "mask_text", "mask_url"]
 
 T = TypeVar("T", bound=BaseModel)
 
 _MAX_DEPTH = 32
+_MEMO_ENTRIES = 20_000
+_MEMO_LENGTH = 1024
+_memo: dict[str, str] = {}
+_memo_generation = [-1]
 
 
 def mask_text(text: str) -> str:
-    """The one masking function: secrets, then identity numbers, then phone numbers."""
+    """The one masking function: secrets, then identity numbers, then phone numbers.
+
+    The same strings pass here many times (triage, then every writer's final guard), so short
+    ones are remembered (bounded; forgotten whenever the registered secrets change)."""
     if not text:
         return text
+    if _memo_generation[0] != secrets_generation():
+        _memo.clear()
+        _memo_generation[0] = secrets_generation()
+    done = _memo.get(text)
+    if done is not None:
+        return done
+    out = _mask_text(text)
+    if len(text) <= _MEMO_LENGTH:
+        if len(_memo) >= _MEMO_ENTRIES:
+            _memo.clear()
+        _memo[text] = out
+    return out
+
+
+def _mask_text(text: str) -> str:
     text = redact_text(text)
     if not any(ch.isdigit() for ch in text):
         return text

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.models import ProbeResult, ServiceInfo, Status, Transport
+from scanner.protocols.http_cache import ResponseCache
 
 DEFAULT_SAMPLE_FILES = 3
 """``--sample-bytes``: files read per resource unless ``<probe>.sample_files`` says otherwise."""
@@ -60,6 +61,14 @@ class ProbeContext:
     """Opt-in intrusive actions the user allowed, e.g. ``{"sample-bytes"}``."""
     sample_bytes: int = 0
     """``--sample-bytes N``: read the first N bytes of a few files (0 = never read bodies)."""
+    responses: ResponseCache | None = None
+    """The HTTP answers of the service being probed, shared by its probes (one fetch per
+    resource; ``scanner.protocols.http_cache``). The engine gives each service its own
+    (``for_service``); a probe passes it to its ``HttpTarget`` and never fills it itself."""
+
+    def for_service(self) -> ProbeContext:
+        """This context with a fresh response cache: one per service, made by the engine."""
+        return dataclasses.replace(self, responses=ResponseCache())
 
     def for_probe(self, probe: str) -> ProbeContext:
         """This context with ``<probe>.max_depth`` / ``<probe>.max_requests`` applied to the

@@ -20,17 +20,26 @@ MIN_SECRET_LENGTH = 3
 """Shorter values are not replaced in free text (they would mangle every string)."""
 
 _secrets: set[str] = set()
+_generation = [0]
+"""Bumped whenever the set of secrets changes (memoised masking starts afresh)."""
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)(?P<pw>[^\s/@]*)@")
 
 
 def register_secret(value: str) -> None:
-    if len(value) >= MIN_SECRET_LENGTH:
+    if len(value) >= MIN_SECRET_LENGTH and value not in _secrets:
         _secrets.add(value)
+        _generation[0] += 1
 
 
 def forget_secrets() -> None:
     """For tests: drop every registered value."""
     _secrets.clear()
+    _generation[0] += 1
+
+
+def secrets_generation() -> int:
+    """Changes whenever a secret is registered or forgotten."""
+    return _generation[0]
 
 
 def redact_url(url: str) -> str:

@@ -25,9 +25,13 @@ import time
 from dataclasses import dataclass, field
 
 from scanner.dialer import Connection, Dialer
+from scanner.protocols.http_cache import ResponseCache, cache_key
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 200
+MAX_PAGE_BODY = 2 * 1024 * 1024
+"""Body bytes of one page the HTTP-speaking probes read at most (also capped by the listing
+byte bound): the same cap everywhere, so that one probe's cached page serves the next."""
 USER_AGENT = "nasscan/0.1 (+read-only storage exposure scanner)"
 
 
@@ -225,6 +229,10 @@ class HttpTarget:
     max_body: int = 1024 * 1024
     requests: int = 0
     bytes_read: int = 0
+    cache: ResponseCache | None = None
+    """The service's shared responses (``ProbeContext.responses``); None: always ask."""
+    cached: int = 0
+    """Requests answered from ``cache`` (not sent, not in ``requests``)."""
 
     @property
     def authority(self) -> str:
@@ -251,10 +259,22 @@ class HttpTarget:
     ) -> HttpResponse:
         """One request on a fresh connection; raises OSError/TimeoutError/HttpError.
 
-        At most ``max_body`` body bytes are taken; the connection is closed right after."""
+        At most ``max_body`` body bytes are taken; the connection is closed right after.
+        With a ``cache``, a read-only request another probe of this service already made is
+        answered from it (cut to ``max_body``), without a connection."""
         if self.tls is None:
             await self.probe_scheme()
         limit = self.max_body if max_body is None else max_body
+        key = None
+        if self.cache is not None:
+            key = cache_key(
+                tls=bool(self.tls), host=self.host, port=self.port, authority=self.authority,
+                method=method, path=path, headers=headers, body=body,
+            )  # fmt: skip
+            hit = None if key is None else self.cache.get(key, limit)
+            if hit is not None:
+                self.cached += 1
+                return hit
         budget = timeout or self.request_timeout
         deadline = time.monotonic() + budget
         self.requests += 1
@@ -263,6 +283,8 @@ class HttpTarget:
             await asyncio.wait_for(conn.send(data), budget)
             resp = await _read_response(_Reader(conn, deadline, read_chunk), method, limit)
         self.bytes_read += len(resp.body)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, resp)
         return resp
 
     async def first_bytes(self, path: str, n: int, *, timeout: float | None = None) -> HttpResponse:
@@ -281,7 +303,13 @@ class HttpTarget:
         )  # fmt: skip
 
     async def probe_scheme(self, timeout: float | None = None) -> bool:
-        """TLS or not: try a handshake first, fall back to plaintext. Returns ``self.tls``."""
+        """TLS or not: try a handshake first, fall back to plaintext. Returns ``self.tls``.
+
+        With a ``cache``, what an earlier probe of this service found is taken from it."""
+        known = None if self.cache is None else self.cache.schemes.get((self.host, self.port))
+        if known is not None:
+            self.tls = known
+            return known
         try:
             async with self.dialer.tcp(self.host, self.port, tls=True) as conn:
                 self.tls = conn.tls
@@ -291,6 +319,8 @@ class HttpTarget:
             if isinstance(exc, ConnectionRefusedError):
                 raise
             self.tls = False
+        if self.cache is not None:
+            self.cache.schemes[(self.host, self.port)] = bool(self.tls)
         return bool(self.tls)
 
 
