@@ -10,6 +10,9 @@ recordings tree (``bench/full_job_servers.py``). Then, alternating run by run:
   (every probe, every default port, UDP 69 included);
 - nmap on ports 21 and 80 alone: ``nmap -sT -Pn -n -T4 --script http-ls,ftp-anon -p 21,80``.
 
+``--sparse``: every address that is not planted drops every packet (nftables in the namespace),
+as most addresses of a real /16 answer nothing; without it every address answers (RST, ICMP).
+
 Each run is scored on the 250 planted services: found when the tool reports the listing or the
 anonymous FTP login there (nasscan: an ``unauthenticated-access`` finding on that host and
 port; nmap: ``http-ls`` listing a volume, ``ftp-anon`` saying anonymous login is allowed).
@@ -49,6 +52,19 @@ def plant_addresses(seed: int = 20) -> tuple[list[str], list[str]]:
     picks = rng.sample(range(256, 65535), LISTINGS + FTP_SERVERS)
     addrs = [f"127.0.{n >> 8}.{n & 255}" for n in picks]
     return addrs[:LISTINGS], addrs[LISTINGS:]
+
+
+def sparse_rules(planted: list[str]) -> str:
+    """Inside the namespace: every address but the planted ones (and the scanner's own
+    127.0.0.1) drops every packet."""
+    keep = ", ".join(["127.0.0.1", *planted])
+    return (
+        "table inet nasscan_bench {\n"
+        "  chain input { type filter hook input priority 0; policy accept;\n"
+        f"    ip daddr 127.0.0.0/16 ip daddr != {{ {keep} }} drop\n"
+        "  }\n"
+        "}\n"
+    )
 
 
 def nasscan_cmd(out: str) -> list[str]:
@@ -102,6 +118,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tools", default="nasscan,nmap")
     ap.add_argument("--limit", type=float, default=900.0, help="seconds per run at most")
+    ap.add_argument("--keep", help="directory to keep nasscan's JSON reports in")
+    ap.add_argument("--sparse", action="store_true",
+                    help="every other address of the /16 drops every packet (nftables)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (a network namespace of its own)", file=sys.stderr)
@@ -111,11 +130,13 @@ def main() -> int:
     tools = a.tools.split(",")
     rows: dict[str, list[tuple[float, float, int, float]]] = {t: [] for t in tools}
     with Netns(True) as ns, tempfile.TemporaryDirectory(prefix="nasscan-fulljob-") as tmp:
+        if a.sparse:  # a real network: most addresses answer nothing at all
+            ns.firewall(False, sparse_rules(http + ftp))
         os.chmod(tmp, 0o755)  # nginx's workers (nobody) read the tree
         servers = subprocess.Popen(
             [*ns.prefix(), SYSTEM_PY, str(ROOT / "bench" / "full_job_servers.py"), tmp,
              ",".join(http), ",".join(ftp)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         try:
             assert servers.stdout is not None
@@ -131,6 +152,12 @@ def main() -> int:
                     found = nasscan_found(out) if tool == "nasscan" else nmap_found(out)
                     hits = len(found & planted)
                     rows[tool].append((wall, cpu, hits, load))
+                    missed = sorted(planted - found)
+                    if missed:
+                        print(f"  missed: {missed[:10]}", flush=True)
+                    if tool == "nasscan" and a.keep:
+                        keep = Path(a.keep) / f"nasscan-{i}.json"
+                        keep.write_bytes(Path(out).read_bytes())
                     print(f"run {i + 1} {tool}: {wall:.2f} s, {cpu:.2f} CPU s, "
                           f"{hits}/{len(planted)} found, {len(found - planted)} elsewhere, "
                           f"rc {rc}, load {load:.2f}", flush=True)  # fmt: skip
