@@ -38,6 +38,7 @@ from scanner.models import (
     host_order,
     utcnow,
 )
+from scanner.pacing import Liveness
 from scanner.ports import PortSpec
 from scanner.probe import ListingBounds, Probe, ProbeContext
 from scanner.sweep import (
@@ -438,11 +439,17 @@ class Engine:
         return out
 
     async def _udp_feed(self, queue: asyncio.Queue[tuple[str, int, Transport]]) -> None:
+        """UDP pairs to the UDP probes. Who gets them (with liveness on): after a complete TCP
+        sweep, only the hosts it saw alive; in a UDP-only scan, the pre-pass (every address of
+        the ports whose probes have a first datagram) is the sweep, and the other UDP probes go
+        only to the hosts it found alive (a datagram or an ICMP port unreachable came back);
+        with neither, every address."""
         if not len(self.udp_space):
             return
         if self.options.liveness and len(self.tcp_space):
             await self._sweep_finished.wait()
         alive_only = self._udp_to_alive_only()
+        judge: set[str] | None = self.alive_hosts if alive_only else None
         skipped = [0]
         seed, shard = self.options.seed, self.options.shard
 
@@ -450,7 +457,7 @@ class Engine:
             for host, port in self.udp_space.iter_pairs(seed, shard):
                 if (port in payloads) != prepass:
                     continue
-                if alive_only and host not in self.alive_hosts:
+                if judge is not None and host not in judge:
                     skipped[0] += 1
                     continue
                 yield host, port
@@ -461,22 +468,31 @@ class Engine:
                 self.on_queued(host, port, Transport.UDP)
 
         payloads = self._udp_payloads()
+        self.report.scope["udp_judge"] = "tcp-sweep" if alive_only else "none"
         if payloads:
             assert self.dialer is not None
+            liveness = Liveness(enabled=self.options.liveness)
+            for host in self.alive_hosts if alive_only else ():
+                liveness.answered(host)  # seen alive by the TCP sweep: they keep their retries
             prepass = UdpPrepass(
                 self.dialer.check,
                 self.dialer.rate,
                 timeout=min(3.0, self.options.read_timeout),
                 retries=self.options.retries,
+                liveness=liveness,
             )
             stats = await prepass.run(pairs(True), lambda port: payloads[port], enqueue)
             self.report.scope["udp"] = asdict(stats)
+            if judge is None and self.options.liveness and not len(self.tcp_space):
+                judge = prepass.alive_hosts()  # a UDP-only scan: the pre-pass judges
+                self.report.scope["udp_judge"] = "udp-prepass"
+                self.report.scope["udp_alive_hosts"] = len(judge)
         for host, port in pairs(False):
             while queue.qsize() > 512:
                 await asyncio.sleep(0.01)
             enqueue(host, port)
             await asyncio.sleep(0)
-        if alive_only:
+        if judge is not None:
             self.report.scope["udp_skipped_silent"] = skipped[0]
 
     async def _requeue(

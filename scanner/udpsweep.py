@@ -12,6 +12,14 @@ one callback on the loop: no coroutine, task or socket per address. Then:
 - silence until the pair's deadline (``scanner.pacing.RttTimeouts``: ICMP errors and answers
   are the samples) is retried ``retries`` times, then a timeout.
 
+Host liveness (``scanner.pacing.Liveness``), the UDP side of the TCP sweep's: a host is alive
+when anything came back from the host itself -- a datagram, or an ICMP port unreachable (only
+the addressed host sends that one; host/net unreachable and administratively prohibited come
+from a router or firewall on the way and say nothing of the host). Retries go only to hosts
+that are alive or not yet judged; a host whose first pairs all stayed silent gets one datagram
+per remaining pair. Every pair still gets its first datagram, so any host that answers on any
+pair is found. ``alive_hosts`` is what a UDP-only scan judges its other UDP probes by.
+
 Every datagram passes the dialer's scope check and takes a token of the global rate.
 """
 
@@ -28,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from scanner.dialer import _IP_RECVERR, _IPV6_RECVERR, RateLimiter
-from scanner.pacing import RttTimeouts
+from scanner.pacing import Liveness, RttTimeouts
 
 __all__ = ["UdpPrepass", "UdpStats"]
 
@@ -45,6 +53,7 @@ class UdpStats:
     unreachable: int = 0  # other ICMP errors
     timeouts: int = 0  # no answer after every retry
     retried: int = 0
+    presumed_silent: int = 0  # silent pairs not retried: their host never answered anything
 
 
 class UdpPrepass:
@@ -59,13 +68,19 @@ class UdpPrepass:
         min_timeout: float = 0.5,
         retries: int = 1,
         window: int = 8192,
+        liveness: Liveness | None = None,
     ) -> None:
         self.check = check
         self.limiter = limiter
         self.rtt = RttTimeouts(timeout, min(timeout, min_timeout))
         self.retries = max(0, retries)
         self.window = max(1, window)
+        self.liveness = liveness or Liveness()
         self.stats = UdpStats()
+
+    def alive_hosts(self) -> set[str]:
+        """Hosts from which a datagram or an ICMP port unreachable came back."""
+        return set(self.liveness.alive_hosts())
 
     async def run(
         self,
@@ -126,6 +141,7 @@ class UdpPrepass:
                     drain_errors(s)  # the socket's error: details are in the error queue
                     continue
                 host = str(addr[0])
+                self.liveness.answered(host)
                 for port in list(by_host.get(host, ())):
                     if settle(host, port) is not None:
                         st.answered += 1
@@ -147,6 +163,8 @@ class UdpPrepass:
                 for _level, _type, cdata in anc:
                     if len(cdata) >= _EE.size:
                         code = _EE.unpack_from(cdata)[0]
+                if code == errno.ECONNREFUSED:  # from the host itself: it is there
+                    self.liveness.answered(str(addr[0]))
                 if settle(str(addr[0]), int(addr[1])) is None:
                     continue
                 if code == errno.ECONNREFUSED:
@@ -161,11 +179,13 @@ class UdpPrepass:
                 if got is None or got[0] != deadline:
                     continue
                 settle_silent(host, port)
-                if got[1] < self.retries:
+                again = self.liveness.unanswered(host, got[1])
+                if got[1] < self.retries and again:
                     retry.append((host, port, got[1] + 1))
                     st.retried += 1
                 else:
                     st.timeouts += 1
+                    st.presumed_silent += int(got[1] < self.retries)
 
         def settle_silent(host: str, port: int) -> None:
             pending.pop((host, port), None)
