@@ -237,7 +237,12 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # run_mutmut then kills mutmut's process group
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("modules", nargs="*", help="e.g. scanner/targets.py or scanner.targets")
     p.add_argument("--all", action="store_true", help="every module in the mapping file")
