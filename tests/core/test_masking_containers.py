@@ -14,8 +14,19 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
+from scanner.classify.personnummer import _candidates
 from scanner.masking import mask_data, mask_model, mask_report, mask_text, mask_url
 from scanner.redact import forget_secrets, register_secret
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """The candidates of a text are cached (``_candidates``): each test looks afresh, so no
+    answer computed by another test (or another version of the code) stands in for its own."""
+    _candidates.cache_clear()
+    yield
+    _candidates.cache_clear()
+
 
 PNR, PNR_MASKED = "811218-9876", "811218-XXXX"
 PHONE, PHONE_MASKED = "070-1234567", "070-XXXXXXX"
