@@ -120,6 +120,15 @@ def test_depth_limit_edge(kind: str) -> None:
     assert mask_data(_nested(34, PNR, kind)) == _nested(33, "[nested too deep]", kind)
 
 
+def test_dict_keys_count_one_level_deeper() -> None:
+    # a dict at depth 31: its tuple key at depth 32 is kept (masked)
+    at31 = _nested(31, {(PNR,): 1}, "list")
+    assert mask_data(at31) == _nested(31, {(PNR_MASKED,): 1}, "list")
+    # a dict at depth 32: its tuple key at depth 33 is past the limit
+    at32 = _nested(32, {(PNR,): 1}, "list")
+    assert mask_data(at32) == _nested(32, {"[nested too deep]": 1}, "list")
+
+
 @pytest.mark.parametrize("depth", [40, 100, 500])
 def test_data_nested_deeper_than_the_limit_comes_back_masked(depth: int) -> None:
     value: Any = [PNR, {"phone": PHONE}]
