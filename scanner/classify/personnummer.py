@@ -93,10 +93,10 @@ def _check(m: re.Match[str]) -> IdentityNumber | None:
         short = d[2:]
     else:
         short = d
-        # The century does not matter for the check; any leap year works for 29 Feb.
-        yy = int(d[:2])
-        year = 2000 + yy if yy % 4 == 0 else 1900 + yy
-    exists, coordination = _valid_date(year, int(short[2:4]), int(short[4:6]))
+        # The century is not written: 20YY is a leap year exactly when YY is a multiple of 4,
+        # so 29 Feb of any year that can be one (1900 cannot, but 00 may be 2000) passes.
+        year = 2000 + int(d[:2])
+    exists, coordination = _valid_date(year, int(short[2:4]), int(short[4:]))
     if not exists:
         return None
     ten = short + serial
@@ -144,16 +144,7 @@ def mask(text: str) -> str:
     Masks anything with a real date in a dashed/plus form, and undashed forms whose check digit
     is valid, so a typo'd dashed number is masked too.
     """
-    if not any(ch.isdigit() for ch in text):
-        return text
-    out: list[str] = []
-    pos = 0
     for c in candidates(text):
-        if c.luhn_ok or c.text[-5] in "-+":
-            out.append(text[pos : c.start])
-            out.append(c.masked)
-            pos = c.end
-    if pos == 0:
-        return text
-    out.append(text[pos:])
-    return "".join(out)
+        if c.luhn_ok or c.text[-5] in ("-", "+"):
+            text = text[: c.start] + c.masked + text[c.end :]  # same length: offsets hold
+    return text
