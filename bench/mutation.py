@@ -1,0 +1,280 @@
+"""Mutation testing of one or more modules with their own tests (mutmut 3), see bench/mutation.sh.
+
+For each module: copy scanner/, probes/, tests/ and pyproject.toml into a fresh temporary
+directory, add a `[tool.mutmut]` section that mutates that one file and selects only the tests
+listed for it in bench/mutation_targets.toml, run `mutmut run` there, read the verdicts from
+mutmut's meta file, print killed/timeout/survived/total and the score, list the survivors, and
+delete the directory. Nothing is written into the work tree, so two runs (in one work tree or
+in several) never share state.
+
+Score = (killed + timeout) / total. "no tests" (no selected test reaches the mutant) and
+"suspicious" count against the score like survivors. Mutants named under `equivalent` in the
+mapping file (each with a reason; they are listed in bench/RESULTS.md too) are shown and left
+out of the second score column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ROOT / "bench" / "mutation_targets.toml"
+COPIED = ("scanner", "probes", "tests", "pyproject.toml")
+# mutmut's exit-code verdicts (mutmut/stats.py); anything else is "other"
+KILLED = {1, 3}
+TIMEOUT = {36, -24, 24, 152, 255}
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+@dataclass
+class Target:
+    module: str  # a path relative to ROOT, e.g. scanner/targets.py
+    tests: list[str]
+    equivalent: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    module: str
+    seconds: float
+    verdicts: dict[str, str]  # mutant name -> killed/timeout/survived/no tests/other
+    equivalent: dict[str, str]
+
+    def count(self, verdict: str, *, skip_equivalent: bool = False) -> int:
+        return sum(
+            1
+            for name, v in self.verdicts.items()
+            if v == verdict and not (skip_equivalent and name in self.equivalent)
+        )
+
+    def total(self, *, skip_equivalent: bool = False) -> int:
+        if not skip_equivalent:
+            return len(self.verdicts)
+        return sum(1 for name in self.verdicts if name not in self.equivalent)
+
+    def score(self, *, skip_equivalent: bool = False) -> float:
+        total = self.total(skip_equivalent=skip_equivalent)
+        caught = self.count("killed", skip_equivalent=skip_equivalent) + self.count(
+            "timeout", skip_equivalent=skip_equivalent
+        )
+        return 100.0 * caught / total if total else 100.0
+
+    def survivors(self) -> list[str]:
+        left = [n for n, v in self.verdicts.items() if v not in ("killed", "timeout")]
+        return sorted(left, key=natural)
+
+
+def natural(name: str) -> tuple[str, int]:
+    """`x_f__mutmut_9` before `x_f__mutmut_10`."""
+    head, _, num = name.rpartition("_")
+    return (head, int(num)) if num.isdigit() else (name, 0)
+
+
+def module_path(arg: str) -> str:
+    """`scanner/targets.py`, `scanner.targets` or `./scanner/targets.py` -> `scanner/targets.py`."""
+    arg = arg.strip()
+    if arg.endswith(".py") or "/" in arg:
+        path = Path(arg)
+        if path.is_absolute():
+            path = path.resolve().relative_to(ROOT)
+        return path.as_posix().removeprefix("./")
+    return arg.replace(".", "/") + ".py"
+
+
+def load_targets(path: Path = TARGETS) -> dict[str, Target]:
+    data = tomllib.loads(path.read_text("utf-8"))
+    out: dict[str, Target] = {}
+    for module, spec in data.items():
+        tests = [str(t) for t in spec.get("tests", [])]
+        equivalent = {str(k): str(v) for k, v in spec.get("equivalent", {}).items()}
+        out[module] = Target(module, tests, equivalent)
+    return out
+
+
+def expand_tests(target: Target) -> list[str]:
+    files: list[str] = []
+    for pattern in target.tests:
+        matched = sorted(glob.glob(pattern, root_dir=ROOT))
+        files.extend(m for m in matched if m not in files)
+    return files
+
+
+def verdict(exit_code: int | None) -> str:
+    if exit_code in KILLED:
+        return "killed"
+    if exit_code in TIMEOUT:
+        return "timeout"
+    if exit_code in SURVIVED:
+        return "survived"
+    if exit_code in NO_TESTS:
+        return "no tests"
+    if exit_code is None:
+        return "not checked"
+    return "other"
+
+
+def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info", "build")
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, workdir / name, ignore=ignore)
+        else:
+            shutil.copy2(src, workdir / name)
+    section = [
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["scanner", "probes"]',
+        f"only_mutate = {json.dumps([target.module])}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        # quiet runs; the temporary tree has no git history to compare with
+        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider"]',
+        "use_git_change_detection = false",
+        "",
+    ]
+    with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:
+        f.write("\n".join(section))
+
+
+def run_mutmut(workdir: Path, jobs: int, limit: float, log: Path) -> int:
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            return proc.wait(timeout=limit)
+        except BaseException:
+            # our own process group only (start_new_session above)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+
+
+def read_verdicts(workdir: Path, module: str) -> dict[str, str]:
+    meta = workdir / "mutants" / (module + ".meta")
+    data = json.loads(meta.read_text("utf-8"))
+    codes: dict[str, int | None] = data["exit_code_by_key"]
+    return {name: verdict(code) for name, code in codes.items()}
+
+
+def diff_of(workdir: Path, name: str) -> str:
+    res = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", name],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return res.stdout.strip()
+
+
+def run_one(target: Target, args: argparse.Namespace) -> Outcome:
+    tests = expand_tests(target)
+    if not tests:
+        raise SystemExit(f"{target.module}: no test file matches {target.tests}")
+    stem = Path(target.module).stem
+    workdir = Path(tempfile.mkdtemp(prefix=f"nasscan-mutation-{stem}-"))
+    log = workdir / "mutmut.log"
+    print(f"== {target.module}: {len(tests)} test files, work dir {workdir}", flush=True)
+    start = time.monotonic()
+    try:
+        prepare(workdir, target, tests)
+        rc = run_mutmut(workdir, args.jobs, args.limit, log)
+        meta = workdir / "mutants" / (target.module + ".meta")
+        if rc != 0 or not meta.exists():
+            tail = log.read_text("utf-8", errors="replace")[-4000:]
+            raise SystemExit(f"{target.module}: mutmut failed (exit {rc}); end of its log:\n{tail}")
+        outcome = Outcome(
+            target.module, time.monotonic() - start, read_verdicts(workdir, target.module),
+            target.equivalent,
+        )
+        for name in outcome.survivors():
+            reason = target.equivalent.get(name)
+            mark = f"  (equivalent: {reason})" if reason else ""
+            print(f"   {outcome.verdicts[name]:9} {name}{mark}")
+            if args.diff:
+                print("\n".join("      " + line for line in diff_of(workdir, name).splitlines()))
+        unknown = sorted(set(target.equivalent) - set(outcome.verdicts))
+        for name in unknown:
+            print(f"   (listed as equivalent but no such mutant now: {name})")
+        return outcome
+    finally:
+        if args.keep:
+            print(f"   kept {workdir} (cd there; `python -m mutmut browse`)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def table(outcomes: list[Outcome]) -> str:
+    head = (
+        "| module | killed | timeout | survived | no tests | other | total | score "
+        "| equivalent | score without them | seconds |"
+    )
+    rows = [head, "|" + "---|" * 11]
+    for o in outcomes:
+        other = o.total() - sum(o.count(v) for v in ("killed", "timeout", "survived", "no tests"))
+        rows.append(
+            f"| `{o.module}` | {o.count('killed')} | {o.count('timeout')} | {o.count('survived')} "
+            f"| {o.count('no tests')} | {other} | {o.total()} | {o.score():.1f}% "
+            f"| {o.total() - o.total(skip_equivalent=True)} "
+            f"| {o.score(skip_equivalent=True):.1f}% | {o.seconds:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("modules", nargs="*", help="e.g. scanner/targets.py or scanner.targets")
+    p.add_argument("--all", action="store_true", help="every module in the mapping file")
+    p.add_argument("--list", action="store_true", help="print the mapping and exit")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants in parallel")
+    p.add_argument("--limit", type=float, default=3600.0, help="seconds per module at most")
+    p.add_argument("--diff", action="store_true", help="print each survivor's diff")
+    p.add_argument("--keep", action="store_true", help="keep the temporary work dirs")
+    p.add_argument("--json", type=Path, help="also write the verdicts to this file")
+    p.add_argument("--fail-under", type=float, default=0.0, help="exit 1 below this score")
+    args = p.parse_args(argv)
+
+    targets = load_targets()
+    if args.list:
+        for t in targets.values():
+            print(f"{t.module}: {' '.join(expand_tests(t)) or '(no test file matches)'}")
+        return 0
+    modules = list(targets) if args.all else [module_path(m) for m in args.modules]
+    if not modules:
+        p.error("name at least one module (or --all)")
+    missing = [m for m in modules if m not in targets]
+    if missing:
+        p.error(f"not in {TARGETS.relative_to(ROOT)}: {', '.join(missing)} (add its tests there)")
+
+    outcomes = [run_one(targets[m], args) for m in modules]
+    print()
+    print(table(outcomes))
+    if args.json:
+        args.json.write_text(
+            json.dumps({o.module: o.verdicts for o in outcomes}, indent=1, sort_keys=True) + "\n"
+        )
+    low = [o.module for o in outcomes if o.score(skip_equivalent=True) < args.fail_under]
+    if low:
+        print(f"below {args.fail_under}%: {', '.join(low)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
