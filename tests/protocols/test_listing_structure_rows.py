@@ -491,3 +491,128 @@ def test_attributes_give_size_and_date() -> None:
     assert res.entries == [("a", False, 11, "2019-03-10T10:15:00"),
                            ("b", False, 22, "2019-03-11T10:15:00"),
                            ("c", False, 33, "2019-03-12T10:15:00")]  # fmt: skip
+
+
+# -- the tree builder, through whole pages -----------------------------------------------------
+
+
+def _entries(page: str, base: str = "/") -> list[tuple[str, bool, int | None, str | None]]:
+    res = analyse(page, base)
+    assert res is not None
+    return res.entries
+
+
+def test_unclosed_rows_and_cells_close_each_other() -> None:
+    page = ("<table><tr><td><a href='a'>a</a><td>1 KB<tr><td><a href='b'>b</a><td>2 KB"
+            "<tr><td><a href='c'>c</a><td>3 KB</table>")  # fmt: skip
+    assert _entries(page) == [("a", False, 1024, None), ("b", False, 2048, None),
+                              ("c", False, 3072, None)]  # fmt: skip
+
+
+def test_unclosed_links_and_paragraphs() -> None:
+    page = "<p><a href='a'>a 1 KB<p><a href='b'>b 2 KB<p><a href='c'>c 3 KB"
+    assert _entries(page) == [("a", False, 1024, None), ("b", False, 2048, None),
+                              ("c", False, 3072, None)]  # fmt: skip
+    page = "<div><a href='a'>a</a> 1 KB<a href='b'>b</a> 2 KB</div>"
+    res = analyse(page, "/")
+    assert res is not None and res.evidence.shared == 2  # one line, two entries
+
+
+def test_dt_dd_pairs() -> None:
+    page = ("<dl><dt><a href='a'>a</a><dd>1 KB<dt><a href='b'>b</a><dd>2 KB"
+            "<dt><a href='c/'>c/</a><dd>-</dl>")  # fmt: skip
+    assert _entries(page) == [("a", False, 1024, None), ("b", False, 2048, None),
+                              ("c", True, None, None)]  # fmt: skip
+
+
+def test_self_closing_and_void_tags_do_not_swallow_rows() -> None:
+    page = ("<ul><li><img src=i><a href='a'>a</a><br> 1 KB</li>"
+            "<li><span/><a href='b'>b</a> 2 KB</li><li><a href='c'>c</a> 3 KB<hr></li></ul>")
+    assert _entries(page) == [("a", False, 1024, None), ("b", False, 2048, None),
+                              ("c", False, 3072, None)]  # fmt: skip
+
+
+def test_title_headings_scripts_and_free_words() -> None:
+    page = ("<html><head><title>Files of /x/</title><style>p { x: y }</style></head><body>"
+            "<h3>  Browse\n  here </h3><script>one two three</script><noscript>four</noscript>"
+            "<ul><li><a href='a'>a</a> 1 KB</li><li><a href='b'>b</a> 2 KB</li></ul>"
+            "<p>five six</p><svg><text>seven</text></svg><textarea>eight</textarea></body></html>")
+    res = analyse(page, "/x/")
+    assert res is not None
+    e = res.evidence
+    assert e.path_shown  # from the title
+    assert e.free_words == 4  # "Browse here" and "five six": nothing of script, svg, textarea
+    assert [n for n, *_ in res.entries] == ["a", "b"]
+
+
+@pytest.mark.parametrize("tag", ["h1", "h2", "h3", "h4", "h5", "h6"])
+def test_path_in_any_heading(tag: str) -> None:
+    page = (f"<{tag}>Contents of /data/rec</{tag}><ul>"
+            + "".join(f"<li><a href='{n}'>{n}</a></li>" for n in "abc") + "</ul>")
+    res = analyse(page, "/data/rec/")
+    assert res is not None and res.evidence.path_shown
+
+
+def test_heading_outside_h_tags_is_not_a_heading() -> None:
+    page = ("<b>Contents of /data/rec</b><ul>"
+            + "".join(f"<li><a href='{n}'>{n}</a></li>" for n in "abc") + "</ul>")
+    res = analyse(page, "/data/rec/")
+    assert res is not None and not res.evidence.path_shown
+
+
+def test_uppercase_tags_and_attributes() -> None:
+    page = ("<UL><LI><A HREF='a'>a</A> 1 KB<LI><A HREF='b'>b</A> 2 KB"
+            "<LI><A HREF='c'>c</A> 3 KB</UL><INPUT TYPE='Password'>")
+    res = analyse(page, "/")
+    assert res is not None and [n for n, *_ in res.entries] == ["a", "b", "c"]
+    assert res.evidence.password
+
+
+def test_anchor_without_href_is_no_link() -> None:
+    page = ("<ul><li><a name='top'>top</a></li><li><a href='a'>a</a> 1 KB</li>"
+            "<li><a href='b'>b</a> 2 KB</li></ul>")
+    res = analyse(page, "/")
+    assert res is not None and [n for n, *_ in res.entries] == ["a", "b"]
+    assert res.evidence.others == 0
+
+
+def test_pre_lines_with_sizes_before_and_after() -> None:
+    before = "<pre>" + "".join(f"  {s} KB  <a href='{n}'>{n}</a>\n" for n, s in
+                               [("a", 1), ("b", 2), ("c", 3)]) + "</pre>"  # fmt: skip
+    after = "<pre>" + "".join(f"<a href='{n}'>{n}</a>  {s} KB\n" for n, s in
+                              [("a", 1), ("b", 2), ("c", 3)]) + "</pre>"  # fmt: skip
+    want = [("a", False, 1024, None), ("b", False, 2048, None), ("c", False, 3072, None)]
+    assert _entries(before) == want and _entries(after) == want
+    res = analyse(after, "/")
+    assert res is not None and res.evidence.shared == 0
+
+
+def test_br_lines() -> None:
+    page = ("<div><a href='a'>a</a> 1 KB<br><a href='b'>b</a> 2 KB<br>"
+            "<a href='c'>c</a> 3 KB<br></div>")
+    assert _entries(page) == [("a", False, 1024, None), ("b", False, 2048, None),
+                              ("c", False, 3072, None)]  # fmt: skip
+
+
+def test_repeated_link_to_one_entry_is_one_row() -> None:
+    # an icon link and a name link to the same file: one entry, the name link's text counts
+    page = "<table>" + "".join(
+        f"<tr><td><a href='{n}'><img alt=''></a></td><td><a href='{n}'>{n}</a></td>"
+        f"<td>{s} KB</td></tr>" for n, s in [("a", 1), ("b", 2), ("c", 3)]
+    ) + "</table>"  # fmt: skip
+    res = analyse(page, "/")
+    assert res is not None
+    assert res.entries == [("a", False, 1024, None), ("b", False, 2048, None),
+                           ("c", False, 3072, None)]  # fmt: skip
+    assert res.evidence.children == 6 and res.evidence.named == 3
+
+
+def test_directory_flag_from_the_link_text() -> None:
+    page = "<ul>" + "".join(f"<li><a href='{n}'>{n}/</a></li>" for n in "abc") + "</ul>"
+    assert [d for _, d, _, _ in _entries(page)] == [True, True, True]
+
+
+def test_doctype_and_comments_are_not_text() -> None:
+    res = analyse("<!DOCTYPE html><!-- a b c --><a href='a'>a</a>", "/")
+    assert res is not None and res.entries == [("a", False, None, None)]
+    assert res.evidence.free_words == 0
