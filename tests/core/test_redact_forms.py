@@ -183,3 +183,13 @@ def test_registered_values_live_in_one_set() -> None:
     register_secret("abc")
     register_secret("abc")
     assert redact._secrets == {"abc"}
+
+
+def test_filter_redacts_an_exception_that_was_never_raised() -> None:
+    # an exception object without a traceback (built, logged, never raised) is still redacted
+    register_secret("hunter2")
+    rec = _record("failed")
+    rec.exc_info = (ValueError, ValueError("token hunter2 refused"), None)
+    RedactingFilter().filter(rec)
+    assert rec.exc_info is None
+    assert rec.exc_text is not None and "ValueError: token *** refused" in rec.exc_text
