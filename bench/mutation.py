@@ -44,6 +44,7 @@ class Target:
     module: str  # a path relative to ROOT, e.g. scanner/targets.py
     tests: list[str]
     equivalent: dict[str, str] = field(default_factory=dict)
+    deselect: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,7 +101,8 @@ def load_targets(path: Path = TARGETS) -> dict[str, Target]:
     for module, spec in data.items():
         tests = [str(t) for t in spec.get("tests", [])]
         equivalent = {str(k): str(v) for k, v in spec.get("equivalent", {}).items()}
-        out[module] = Target(module, tests, equivalent)
+        deselect = [str(d) for d in spec.get("deselect", [])]
+        out[module] = Target(module, tests, equivalent, deselect)
     return out
 
 
@@ -127,6 +129,7 @@ def verdict(exit_code: int | None) -> str:
 
 
 def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
+    deselect = [arg for test_id in target.deselect for arg in ("--deselect", test_id)]
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info", "build")
     for name in COPIED:
         src = ROOT / name
@@ -141,8 +144,11 @@ def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
         f"only_mutate = {json.dumps([target.module])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         # quiet runs; the temporary tree has no git history to compare with
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider"]',
+        f"pytest_add_cli_args = {json.dumps(['-q', '-p', 'no:cacheprovider', *deselect])}",
         "use_git_change_detection = false",
+        # a mutant that loops (a broken cycle walk) is a timeout after 4x its tests' CPU time
+        # (mutmut's default, 15x, spends minutes of CPU on each of them)
+        "timeout_multiplier = 4.0",
         "",
     ]
     with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:
@@ -237,7 +243,12 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # run_mutmut then kills mutmut's process group
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("modules", nargs="*", help="e.g. scanner/targets.py or scanner.targets")
     p.add_argument("--all", action="store_true", help="every module in the mapping file")

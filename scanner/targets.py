@@ -3,6 +3,9 @@
 Target syntax (arguments, ``-iL`` files and exclusions alike): IPv4/IPv6 addresses, CIDRs
 (``10.0.0.0/24``, host bits allowed as in nmap), ranges (``10.0.0.1-10.0.0.50``, ``10.0.0.1-50``,
 ``fd00::1-fd00::20``) and hostnames (resolved asynchronously; the scan keeps name and address).
+A form whose meaning is not exactly what is written is refused, never widened: a last octet
+past 255 (``10.0.0.1-256``) or with a leading zero, a mask instead of a prefix length
+(``/255.255.255.0``), a zero-padded prefix, an IPv6 zone (``fe80::1%eth0``), ``fd00::1-20``.
 
 The scope is a short list of disjoint address intervals (targets minus exclusions; exclusions
 always win), so a /8 costs a few integers. ``TargetSpace`` numbers every (host, port) pair
@@ -77,45 +80,76 @@ class Interval:
 
 
 def _addr(text: str, token: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]  # [fd00::1]: one pair of brackets around an IPv6 address
+        if ":" not in text:
+            raise TargetError(token, "brackets only around an IPv6 address")
     try:
-        return ipaddress.ip_address(text.strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         raise TargetError(token, "malformed address") from None
+
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,2}")  # no leading zero: 010 is octal to some tools
+
+
+def _cidr(text: str, token: str) -> Interval:
+    """``10.0.0.0/24`` (host bits allowed, as in nmap: ``10.0.0.5/24`` is the whole /24)."""
+    addr_s, _, prefix_s = text.partition("/")
+    if not (prefix_s.isascii() and _DECIMAL.fullmatch(prefix_s)):
+        # masks (/255.255.255.0, /0.0.0.255) and /024 are refused: one spelling, one meaning
+        raise TargetError(token, "malformed CIDR (the prefix is a length like /24)")
+    addr = _addr(addr_s, token)
+    if int(prefix_s) > addr.max_prefixlen:
+        raise TargetError(token, "malformed CIDR")
+    net = ipaddress.ip_network(f"{addr}/{prefix_s}", strict=False)
+    return Interval(net.version, int(net.network_address), int(net.broadcast_address))
+
+
+def _range(text: str, token: str) -> Interval:
+    """``10.0.0.1-50`` (the last octet) or ``10.0.0.250-10.0.1.4`` / ``fd00::1-fd00::20``.
+
+    Only what is written: a last octet past 255 (``10.0.0.1-256``) or with a leading zero
+    (``-050``, octal to some tools) is refused, never carried into the next /24.
+    """
+    lo_s, _, hi_s = text.partition("-")
+    lo = _addr(lo_s, token)
+    if not hi_s:
+        raise TargetError(token, "malformed range")
+    if hi_s.isascii() and hi_s.isdigit():
+        if lo.version != 4:
+            raise TargetError(token, "malformed range (an IPv6 range names both ends in full)")
+        if not _DECIMAL.fullmatch(hi_s):
+            raise TargetError(token, "malformed range (a leading zero: octal or decimal?)")
+        if int(hi_s) > 255:
+            raise TargetError(token, "malformed range (a last-octet range ends at 0-255)")
+        hi_int = (int(lo) & ~0xFF) | int(hi_s)
+    else:
+        hi = _addr(hi_s, token)
+        if hi.version != lo.version:
+            raise TargetError(token, "range mixes IPv4 and IPv6")
+        hi_int = int(hi)
+    if hi_int < int(lo):
+        raise TargetError(token, "range ends before it starts")
+    return Interval(lo.version, int(lo), hi_int)
 
 
 def parse_literal(token: str) -> Interval | None:
     """An address, CIDR or range as an interval; None if ``token`` looks like a hostname.
 
-    Raises ``TargetError`` for malformed address-like tokens (bad CIDR, bad range, ...).
+    Raises ``TargetError`` for malformed address-like tokens (bad CIDR, bad range, ...) and for
+    every form whose meaning is not exactly what is written (masks instead of a prefix length,
+    a last octet past 255, an IPv6 zone that an interval cannot keep).
     """
     text = token.strip()
     if not text:
         raise TargetError(token, "empty target")
+    if "%" in text:
+        raise TargetError(token, "IPv6 zone index (%) not supported in a scope")
     if "/" in text:
-        try:
-            net = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise TargetError(token, "malformed CIDR") from None
-        return Interval(net.version, int(net.network_address), int(net.broadcast_address))
+        return _cidr(text, token)
     if "-" in text and (":" in text or _NUMERIC.match(text.replace("-", ""))):
-        lo_s, _, hi_s = text.partition("-")
-        lo = _addr(lo_s, token)
-        if not hi_s:
-            raise TargetError(token, "malformed range")
-        if hi_s.isascii() and hi_s.isdigit() and lo.version == 4:
-            # a.b.c.1-50: the last octet's range
-            last = int(hi_s)
-            if last > 255:
-                raise TargetError(token, "malformed range")
-            hi_int = (int(lo) & ~0xFF) | last
-        else:
-            hi = _addr(hi_s, token)
-            if hi.version != lo.version:
-                raise TargetError(token, "range mixes IPv4 and IPv6")
-            hi_int = int(hi)
-        if hi_int < int(lo):
-            raise TargetError(token, "range ends before it starts")
-        return Interval(lo.version, int(lo), hi_int)
+        return _range(text, token)
     if ":" in text or _NUMERIC.match(text):
         a = _addr(text, token)
         return Interval(a.version, int(a), int(a))

@@ -312,11 +312,8 @@ def _child(base: str, href: str) -> tuple[str, bool] | None:
         return None
     rest = resolved[len(base) :]
     is_dir = rest.endswith("/")
-    name = rest.rstrip("/")
-    if not name or "/" in name:
-        return None
-    name = unquote(name)
-    if name in (".", ".."):
+    name = unquote(rest.rstrip("/"))  # decoded first: '/data/a%2Fb' is no child named 'a/b'
+    if not name or "/" in name or name in (".", ".."):
         return None
     return name, is_dir
 

@@ -27,6 +27,15 @@ def _pad(n: int) -> int:
     return (4 - n % 4) % 4
 
 
+def _ranged(v: int, lo: int, hi: int, what: str) -> int:
+    """``v`` if it is an integer in [lo, hi]; else ``XDRError`` (never ``struct.error``)."""
+    if not isinstance(v, int):
+        raise XDRError(f"{what} is not an integer: {v!r}")
+    if not lo <= v <= hi:
+        raise XDRError(f"{what} out of range: {v}")
+    return v
+
+
 class Packer:
     """Builds an XDR byte string."""
 
@@ -37,27 +46,19 @@ class Packer:
         return b"".join(self._parts)
 
     def uint(self, v: int) -> Packer:
-        if not 0 <= v <= 0xFFFFFFFF:
-            raise XDRError(f"unsigned int out of range: {v}")
-        self._parts.append(struct.pack(">I", v))
+        self._parts.append(struct.pack(">I", _ranged(v, 0, 0xFFFFFFFF, "unsigned int")))
         return self
 
     def int32(self, v: int) -> Packer:
-        if not -0x80000000 <= v <= 0x7FFFFFFF:
-            raise XDRError(f"int out of range: {v}")
-        self._parts.append(struct.pack(">i", v))
+        self._parts.append(struct.pack(">i", _ranged(v, -0x80000000, 0x7FFFFFFF, "int")))
         return self
 
     def uhyper(self, v: int) -> Packer:
-        if not 0 <= v <= 0xFFFFFFFFFFFFFFFF:
-            raise XDRError(f"unsigned hyper out of range: {v}")
-        self._parts.append(struct.pack(">Q", v))
+        self._parts.append(struct.pack(">Q", _ranged(v, 0, 0xFFFFFFFFFFFFFFFF, "unsigned hyper")))
         return self
 
     def hyper(self, v: int) -> Packer:
-        if not -(1 << 63) <= v < (1 << 63):
-            raise XDRError(f"hyper out of range: {v}")
-        self._parts.append(struct.pack(">q", v))
+        self._parts.append(struct.pack(">q", _ranged(v, -(1 << 63), (1 << 63) - 1, "hyper")))
         return self
 
     def boolean(self, v: bool) -> Packer:
