@@ -106,6 +106,18 @@ def test_interest_rows(name: str, score: int) -> None:
     assert interest(name, default_rules()) == score
 
 
+def test_interest_adds_the_date_bonus_to_the_rules_score(tmp_path: Any) -> None:
+    from scanner.classify.rules import load_rules
+
+    extra = tmp_path / "years.toml"
+    extra.write_text('[[rule]]\nname = "year-2019"\ncategory = "recording"\nwhere = "resource"\n'
+                     'how = "regex"\npatterns = ["^2019$"]\nweight = 5\n')  # fmt: skip
+    rules = load_rules([extra])
+    assert interest("2019", rules) == 5 + 10
+    assert interest("2020", rules) == 10
+    assert interest("recordings", rules) == 30
+
+
 # -- the budget --------------------------------------------------------------------------------
 
 
@@ -176,6 +188,10 @@ def test_estimate_basis_and_listing_fields() -> None:
     assert listing.estimate == est.basis() | extra
     long = CrawlResult(partial=["x" * 200, "y" * 200]).listing()
     assert long.partial == "x" * 200 + "; " + "y" * 98
+    from scanner.models import Entry
+
+    one = CrawlResult(entries=[Entry(path="/a", size=3)]).listing()
+    assert one.entries == [Entry(path="/a", size=3)]
     empty = CrawlResult().listing()
     assert empty.partial is None and empty.estimate is None and empty.directories_seen == 1
     assert not CrawlResult().listed_anything and CrawlResult(dirs_listed=1).listed_anything
@@ -443,6 +459,23 @@ def test_keys_already_listed_are_loops() -> None:
     r = run(lister, root_key="R")
     # "c" is the root again (planned: a loop); "a" and "b" share a key: the second is a loop
     assert r.dirs_listed == 2 and r.loops == 2 and r.requests == 2
+
+
+def test_a_loop_taken_off_the_queue_does_not_end_the_crawl() -> None:
+    # "backup" and "a" share a key and both are dives (interesting; first); "backup" (more
+    # interest) is listed, "a" comes off the queue next: a loop, and "d" (last) is still listed
+    lister = Lister({"a": {"x": 1}, "backup": {"y": 1}, "c": {"z": 1}, "d": {"w": 1}})
+
+    async def keyed(path: str, handle: Any, budget: Budget) -> Page:
+        page = await lister(path, handle, budget)
+        if path == "/":
+            keys = {"a": "K", "backup": "K", "c": "R"}
+            page.items = [Item(i.name, i.is_dir, i.size, key=keys.get(i.name)) for i in page.items]
+        return page
+
+    r = run(keyed, root_key="R")
+    assert lister.order == ["/", "/backup", "/d"]
+    assert r.loops == 2 and r.dirs_listed == 3 and not r.truncated
 
 
 # -- failures ----------------------------------------------------------------------------------
