@@ -316,6 +316,16 @@ def test_bytes_bound_is_checked_after_each_page() -> None:
     r = run(lister, ListingBounds(bytes=101, depth=3))
     assert r.requests == 2 and r.stopped_by == "bytes"
 
+    async def files_only(path: str, handle: Any, budget: Budget) -> Page:
+        budget.spend(50)
+        return Page([Item("f", size=1)])
+
+    # the bytes ran out exactly on the last page: the page may have been cut, so say so
+    r = run(files_only, ListingBounds(bytes=50))
+    assert r.truncated is True and r.stopped_by == "bytes"
+    r = run(files_only, ListingBounds(bytes=51))
+    assert r.truncated is False and r.stopped_by is None
+
 
 def test_first_page_is_charged_and_the_root_not_listed_again() -> None:
     lister = Lister({"a": {"f": 1}})
@@ -325,6 +335,48 @@ def test_first_page_is_charged_and_the_root_not_listed_again() -> None:
     lister = Lister({"a": {"f": 1}})
     r = run(lister, ListingBounds(requests=1), first=first)
     assert lister.order == [] and r.requests == 1 and r.truncated and r.stopped_by == "requests"
+
+
+def test_a_child_keyed_as_the_root_of_a_first_page_is_a_loop() -> None:
+    lister = Lister({})
+    first = Page([Item("up", is_dir=True, key="R"), Item("me", is_dir=True, key="/")])
+    r = run(lister, first=first, root_key="R")
+    assert lister.order == ["/me"] and r.loops == 1
+    lister = Lister({"me": {}})
+    r = run(lister, first=first)  # without a root key the root's key is its path, "/"
+    assert lister.order == ["/up"] and r.loops == 1
+
+
+def test_deadline_is_passed_to_the_budget() -> None:
+    import time
+
+    lister = Lister({"f": 1})
+    r = run(lister, deadline=time.monotonic() - 1)
+    assert lister.order == [] and r.stopped_by == "time" and r.truncated
+
+
+def test_rules_given_replace_the_default_ones() -> None:
+    from scanner.classify.rules import RuleSet
+
+    tree: Tree = {"a": {"f": 1}, "recordings": {"f": 1}, "backup": {"f": 1}, "zz": {"f": 1}}
+    lister = Lister(tree)
+    run(lister, rules=RuleSet({}, ()))  # no rules: nothing is interesting
+    assert lister.order[:2] == ["/", "/a"]  # the first child, not "recordings", goes first
+    assert sorted(lister.order) == ["/", "/a", "/backup", "/recordings", "/zz"]
+
+
+def test_the_seed_picks_the_random_dive_and_defaults_to_zero() -> None:
+    tree: Tree = {f"d{i:02d}": {"f": 1} for i in range(30)}
+
+    def order(**kw: Any) -> list[str]:
+        lister = Lister(tree)
+        run(lister, ListingBounds(requests=4), **kw)
+        return lister.order
+
+    orders = {tuple(order(seed=s)) for s in range(8)}
+    assert len(orders) > 1  # another seed, another random pick
+    assert all(o[:2] == ("/", "/d00") and "/d29" in o for o in orders)  # first and last dive
+    assert order() == order(seed=0)
 
 
 def test_handles_are_passed_back() -> None:
@@ -373,6 +425,14 @@ def test_bad_duplicate_and_loop_counts_from_the_page() -> None:
     r = run(lister2)
     assert (r.bad, r.loops, r.truncated) == (2, 3, False)
 
+    async def lister3(path: str, handle: Any, budget: Budget) -> Page:
+        if path == "/":
+            return Page([Item("d", is_dir=True), Item("x", size=-1)], bad=2, loops=1)
+        return Page([Item("y", size=1)], bad=3, loops=2)
+
+    r = run(lister3)  # counts add up over pages
+    assert (r.bad, r.loops) == (2 + 1 + 3, 1 + 2)
+
 
 def test_same_path_from_two_pages_is_a_duplicate() -> None:
     # "/a" lists an entry "b" whose path equals one the root already listed? impossible; but a
@@ -407,6 +467,7 @@ def test_a_page_equal_to_an_ancestors_is_a_loop_in_any_order() -> None:
     "child_page",
     [
         [Item("a", is_dir=True), Item("f", size=2)],  # another size
+        [Item("a", is_dir=True), Item("f")],  # no size where the parent's page had 1
         [Item("a", is_dir=False), Item("f", size=1)],  # a file, not a directory
         [Item("b", is_dir=True), Item("f", size=1)],  # another name
     ],
@@ -530,13 +591,17 @@ def test_incomplete_page_truncates_without_a_reason() -> None:
 def test_not_listable_directories() -> None:
     async def lister(path: str, handle: Any, budget: Budget) -> Page:
         if path == "/":
-            return Page([Item("a", is_dir=True), Item("b", is_dir=True)])
+            return Page([Item("a", is_dir=True), Item("b", is_dir=True), Item("c", is_dir=True)])
+        if path == "/c":
+            return Page([Item("x", size=1), Item("y", size=1)])
         raise NotListable("403")
 
     c = Crawler(lister, ListingBounds())
     r = asyncio.run(c.run())
     assert c.not_listable == 2 and r.root_refused is None and r.partial == []
-    assert not r.truncated and r.stopped_by is None and r.dirs_listed == 1
+    assert not r.truncated and r.stopped_by is None and r.dirs_listed == 2
+    # the crawl finished: the counts are exact, the refused directories are not extrapolated
+    assert r.estimate is None
 
     async def refused(path: str, handle: Any, budget: Budget) -> Page:
         raise NotListable("login page")
