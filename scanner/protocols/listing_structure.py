@@ -235,6 +235,8 @@ def classify_link(base: str, href: str) -> Link:
         return Link("parent")
     base_segs = [s for s in base.split("/")[1:] if s != ""]
     joined = urljoin("/" + "/".join(_quote_seg(s) for s in base_segs) + "/", parts.path or "./")
+    if not joined.startswith("/"):  # urljoin drops the leading '/' when '..' climbs above it
+        joined = "/" + joined  # (RFC 3986: excess '..' stop at the root)
     segs = _segments(joined)
     if segs is None:
         return Link("other")
