@@ -60,7 +60,7 @@ snapshot() {
     echo "## addresses"; ip -o addr show | sed -E 's/^[0-9]+: //; s/ valid_lft.*//'
     echo "## routes"; ip route show table all
     echo "## rules"; ip rule show
-    echo "## netns"; ip netns list
+    echo "## netns"; ip netns list | grep '^nasscan-compose'  # (other labs come and go)
     echo "## iptables"; for t in iptables-save ip6tables-save iptables-legacy-save; do
       command -v $t >/dev/null && $t 2>/dev/null | grep -v '^#' ; done
     echo "## nft"; nft list ruleset 2>/dev/null
@@ -170,9 +170,14 @@ on_exit() {
 
 # ------------------------------------------------------------------ 1. install
 
-step "install: Docker engine, docker-compose, debootstrap (if missing), .venv"
-./scripts/setup.sh --scanner --docker
 VENV=$REPO/.venv
+if [ -x "$VENV/bin/nasscan" ]; then
+  step "install: Docker engine, docker-compose, debootstrap (if missing)"
+  ./scripts/setup.sh --scanner --docker --no-venv
+else
+  step "install: Docker engine, docker-compose, debootstrap (if missing), .venv"
+  ./scripts/setup.sh --scanner --docker
+fi
 for prog in dockerd containerd docker-compose debootstrap $DOCKER; do
   command -v "$prog" >/dev/null || fail "$prog missing after setup.sh --docker"
 done
@@ -271,8 +276,10 @@ else
   step "base rootfs from the cache: $tarball"
 fi
 $DOCKER import "$tarball" nasscan-compose-os >/dev/null
+# resolved by Debian's python3, the images' Python (environment markers differ between 3.11.x)
 step "wheelhouse for pip inside the builds (nasscan's dependencies, moto)"
-"$VENV/bin/python" -m pip wheel -q -w "$WORK/wheels" "$REPO[fleet,lab]" 'setuptools>=77'
+/usr/bin/python3 -m venv "$WORK/pip"
+"$WORK/pip/bin/python" -m pip wheel -q -w "$WORK/wheels" "$REPO[fleet,lab]" 'setuptools>=77'
 rm -f "$WORK"/wheels/nasscan-*.whl   # the image builds nasscan from its own copy of the source
 printf '%s\n' 'FROM nasscan-compose-os' 'COPY . /opt/nasscan-wheels/' \
   'ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/nasscan-wheels' \

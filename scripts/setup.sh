@@ -25,7 +25,7 @@ LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
           nftables util-linux webfs mini-httpd minidlna)
 TEST_DEBS=(nfs-common tftp-hpa nmap libnfs-utils curl postgresql chromium docker-compose
            python3-pyftpdlib time tmux poppler-utils redis-server)
-DOCKER_DEBS=(docker.io docker-compose debootstrap)
+DOCKER_DEBS=(docker.io docker-compose debootstrap python3-venv)
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
