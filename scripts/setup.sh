@@ -6,6 +6,8 @@
 #                                (what scripts/demo.sh needs)
 #   scripts/setup.sh --test      + the tests' tools (Debian packages, the dev extra, a wheelhouse
 #                                of the runtime dependencies); the default (scripts/test.sh)
+#   --docker                     + the Docker engine (docker.io), docker-compose and debootstrap
+#                                (scripts/compose-lab-test.sh); with any layer above
 #   --no-venv                    the Debian packages only
 # The daemons are installed so that none of them runs or is enabled as a system service
 # afterwards: a temporary /usr/sbin/policy-rc.d forbids starting them while apt-get runs (removed
@@ -23,17 +25,20 @@ LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
           nftables util-linux webfs mini-httpd minidlna)
 TEST_DEBS=(nfs-common tftp-hpa nmap libnfs-utils curl postgresql chromium docker-compose
            python3-pyftpdlib time tmux poppler-utils redis-server)
+DOCKER_DEBS=(docker.io docker-compose debootstrap python3-venv)
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 mode=test
 venv=1
+docker=0
 for arg in "$@"; do
   case $arg in
     --scanner) mode=scanner ;;
     --lab) mode=lab ;;
     --test) mode=test ;;
     --no-venv) venv=0 ;;
+    --docker) docker=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "setup: unknown option $arg" >&2; usage >&2; exit 2 ;;
   esac
@@ -44,6 +49,7 @@ case $mode in
   lab) DEBS=("${LAB_DEBS[@]}") ;;
   test) DEBS=("${LAB_DEBS[@]}" "${TEST_DEBS[@]}") ;;
 esac
+[ "$docker" = 0 ] || DEBS+=("${DOCKER_DEBS[@]}")
 
 # ------------------------------------------------------------------ Debian packages
 

@@ -509,7 +509,7 @@ def test_compose_runs_part_b_from_the_lab_config_files() -> None:
         assert dockerfile.is_file() and dockerfile.parent == COMPOSE.parent / sub, name
         text = dockerfile.read_text()
         assert "\nCMD [" in text, name
-        assert "FROM debian:bookworm-slim" in text, name
+        assert "ARG BASE=debian:bookworm-slim\nFROM ${BASE}\n" in text, name
         # the image runs the lab's own files from /cfg (the package data mounted read-only)
         assert f"/cfg/{sub}/" in text, name
         assert (LAB_CONFIG_DIR / sub).is_dir(), name
