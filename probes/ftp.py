@@ -34,7 +34,6 @@ from scanner.models import (
     Authentication,
     Encryption,
     Finding,
-    Kind,
     Listing,
     ProbeResult,
     ServiceInfo,
@@ -213,7 +212,8 @@ class FtpProbe(GatherJudgeProbe[FtpFacts]):
         if greeting is not None and greeting.code != 220:
             status = Status.REFUSED if greeting.kind == 4 else Status.PROTOCOL_ERROR
             return self._partial(facts, status, f"greeting {greeting.code}")
-        findings = self._findings(facts)
+        findings = [f for f in (self._cleartext_finding(facts), self._anonymous_finding(facts))
+                    if f is not None]
         status = Status.SUCCESS if facts.accepted else Status.AUTH_REQUIRED
         detail = None if facts.accepted else "anonymous login refused"
         if facts.listing_error is not None:
@@ -232,24 +232,18 @@ class FtpProbe(GatherJudgeProbe[FtpFacts]):
     def _partial(self, facts: FtpFacts, status: Status, detail: str) -> ProbeResult:
         """An attempt cut short. What was already proven stays reported: an accepted anonymous
         login is a finding even when the listing (e.g. unreachable passive ports) failed."""
-        findings: list[Finding] = []
-        if facts.accepted:
-            listing = facts.listing
-            if listing is None and facts.crawl is not None and facts.crawl.dirs_listed:
-                listing = facts.crawl.listing()
-            if listing is not None:
-                listing = listing.model_copy(
-                    update={"truncated": True, "partial": listing.partial or detail[:200]}
-                )
-            findings = [
-                f
-                for f in self._findings(facts, listing)
-                if f.kind is Kind.UNAUTHENTICATED_ACCESS
-            ]
+        listing = facts.listing
+        if listing is None and facts.crawl is not None and facts.crawl.dirs_listed:
+            listing = facts.crawl.listing()
+        if listing is not None:
+            listing = listing.model_copy(
+                update={"truncated": True, "partial": listing.partial or detail[:200]}
+            )
+        anonymous = self._anonymous_finding(facts, listing)
         return ProbeResult(
             status=status,
             protocol=PROTOCOL if facts.banner else None,
-            findings=findings,
+            findings=[anonymous] if anonymous is not None else [],
             detail=detail[:300],
             info=_info(facts),
         )
@@ -428,60 +422,66 @@ class FtpProbe(GatherJudgeProbe[FtpFacts]):
             return Encryption.REQUIRED
         return Encryption.UNKNOWN
 
-    def _findings(self, facts: FtpFacts, listing: Listing | None = None) -> list[Finding]:
-        """The findings the facts prove; ``listing`` replaces ``facts.listing`` (a cut one)."""
-        out: list[Finding] = []
+    def _cleartext_finding(self, facts: FtpFacts) -> Finding | None:
+        """Logins can travel in plaintext (encryption none or optional), or None."""
         enc = self._encryption(facts)
         plaintext_login = not facts.implicit_tls and (
             facts.plaintext_user_reply in (230, 331, 332) or facts.anonymous == "accepted"
         )
-        if plaintext_login and enc in (Encryption.NONE, Encryption.OPTIONAL):
-            out.append(self.cleartext(
-                facts,
-                "FTP logins can be sent in plaintext"
-                if enc is Encryption.OPTIONAL
-                else "FTP without encryption: logins and data travel in plaintext",
-                authentication=Authentication.UNKNOWN,
-                encryption=enc,
-                evidence={
-                    "auth_tls_in_feat": facts.auth_tls_offered,
-                    "auth_tls_accepted": facts.auth_tls_accepted,
-                    "plaintext_user_reply": facts.plaintext_user_reply,
-                    "anonymous_login": facts.anonymous,
-                },
-                remediation="Require TLS for logins and data (vsftpd: ssl_enable=YES, "
-                "force_local_logins_ssl=YES, force_local_data_ssl=YES) or use SFTP.",
-            ))  # fmt: skip
-        if facts.accepted:
-            listing = listing if listing is not None else facts.listing
-            evidence: dict[str, Any] = {
-                "user_reply": facts.anon_user_reply,
-                "pass_reply": facts.anon_pass_reply,
-                "banner": facts.banner[:120],
-            }
-            access: Access | None = None
-            if listing is not None:
-                access = Access.READ if facts.readable_hint else Access.LIST
-                evidence["method"] = facts.listing_method
-            else:
-                evidence["listing"] = "login accepted, listing refused or unavailable"
-            if facts.writable_hint:
-                evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
-            if facts.samples.size > 0:
-                evidence.update(facts.samples.evidence())
-            out.append(self.unauthenticated(
-                facts, "/",
-                "FTP accepts anonymous logins"
-                + (" and lists files" if listing is not None else ""),
-                authentication=Authentication.ANONYMOUS,
-                encryption=Encryption.REQUIRED if facts.anonymous_over_tls else enc,
-                access=access,
-                evidence=evidence,
-                listing=listing,
-                remediation="Disable anonymous FTP (vsftpd: anonymous_enable=NO) or restrict "
-                "it to a directory meant to be public.",
-            ))  # fmt: skip
-        return out
+        if not plaintext_login or enc not in (Encryption.NONE, Encryption.OPTIONAL):
+            return None
+        return self.cleartext(
+            facts,
+            "FTP logins can be sent in plaintext"
+            if enc is Encryption.OPTIONAL
+            else "FTP without encryption: logins and data travel in plaintext",
+            authentication=Authentication.UNKNOWN,
+            encryption=enc,
+            evidence={
+                "auth_tls_in_feat": facts.auth_tls_offered,
+                "auth_tls_accepted": facts.auth_tls_accepted,
+                "plaintext_user_reply": facts.plaintext_user_reply,
+                "anonymous_login": facts.anonymous,
+            },
+            remediation="Require TLS for logins and data (vsftpd: ssl_enable=YES, "
+            "force_local_logins_ssl=YES, force_local_data_ssl=YES) or use SFTP.",
+        )
+
+    def _anonymous_finding(
+        self, facts: FtpFacts, listing: Listing | None = None
+    ) -> Finding | None:
+        """The accepted anonymous login, or None; ``listing`` replaces ``facts.listing`` (a
+        listing cut short)."""
+        if not facts.accepted:
+            return None
+        listing = listing if listing is not None else facts.listing
+        evidence: dict[str, Any] = {
+            "user_reply": facts.anon_user_reply,
+            "pass_reply": facts.anon_pass_reply,
+            "banner": facts.banner[:120],
+        }
+        access: Access | None = None
+        if listing is not None:
+            access = Access.READ if facts.readable_hint else Access.LIST
+            evidence["method"] = facts.listing_method
+        else:
+            evidence["listing"] = "login accepted, listing refused or unavailable"
+        if facts.writable_hint:
+            evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
+        if facts.samples.size > 0:
+            evidence.update(facts.samples.evidence())
+        return self.unauthenticated(
+            facts, "/",
+            "FTP accepts anonymous logins" + (" and lists files" if listing is not None else ""),
+            authentication=Authentication.ANONYMOUS,
+            encryption=Encryption.REQUIRED if facts.anonymous_over_tls
+            else self._encryption(facts),
+            access=access,
+            evidence=evidence,
+            listing=listing,
+            remediation="Disable anonymous FTP (vsftpd: anonymous_enable=NO) or restrict "
+            "it to a directory meant to be public.",
+        )  # fmt: skip
 
 
 def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDialer, Any]:
