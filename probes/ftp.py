@@ -26,21 +26,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.crawl import Budget, Crawler, Item, Lister, NotListable, Page, join
+from scanner.classify.magic import choose_samples
+from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, NotListable, Page, join
 from scanner.dialer import Connection
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
     Finding,
-    Kind,
     Listing,
     ProbeResult,
     ServiceInfo,
     Status,
 )
-from scanner.probe import MAX_SAMPLE_READ, Probe, ProbeContext, ProbeOption
+from scanner.probe import ProbeContext, ProbeOption, not_applicable
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import ftp as ftpp
 
 PROTOCOL = "ftp"
@@ -52,9 +52,14 @@ ANON_PASSWORD = "nasscan@example.invalid"
 
 
 @dataclass
-class Facts:
-    banner: str = ""
+class FtpFacts(Facts):
     implicit_tls: bool = False
+    use_mlsd: bool = True
+    """Option ``ftp.mlsd``: list with MLSD when FEAT offers MLST."""
+    seed: int = 0
+    greeting: ftpp.Reply | None = None
+    """The first reply (None: no well-formed FTP reply arrived)."""
+    banner: str = ""
     feats: set[str] = field(default_factory=set)
     auth_tls_offered: bool = False
     auth_tls_accepted: bool | None = None
@@ -67,23 +72,27 @@ class Facts:
     listing: Listing | None = None
     listing_method: str | None = None
     mlsd: bool = False
-    crawler: Crawler | None = None
-    """The running crawl: a probe cut short still reports what it had listed."""
+    crawl: CrawlResult | None = None
+    """The crawl's result as it grows: a probe cut short still reports what it had listed."""
     writable_hint: str | None = None
     readable_hint: bool = False
     transcript: list[str] = field(default_factory=list)
-    service: ServiceInfo | None = None
-    listing_error: tuple[Status, str] | None = None
-    greeted: bool = False
-    """A well-formed FTP reply arrived as the greeting."""
-    sample_bytes: int = 0
-    """``--sample-bytes`` as given (0: no file is ever retrieved)."""
-    samples: dict[str, bytes] = field(default_factory=dict)
-    sample_errors: dict[str, str] = field(default_factory=dict)
-    sample_aborted: int = 0
+    listing_error: Cut | None = None
+    """What broke the listing (the probe went on): the attempt ends with its status."""
+    samples: Samples = field(default_factory=lambda: Samples(aborted=0))
+    """``--sample-bytes``: the first bytes of a few listed files (off: ``size == 0``)."""
+
+    @property
+    def greeted(self) -> bool:
+        """A well-formed FTP reply arrived as the greeting."""
+        return self.greeting is not None
+
+    @property
+    def accepted(self) -> bool:
+        return self.anonymous.startswith("accepted")
 
 
-class FtpProbe(Probe):
+class FtpProbe(GatherJudgeProbe[FtpFacts]):
     name: ClassVar[str] = "ftp"
     default_ports: ClassVar[tuple[int, ...]] = (21, 2121, 990)
     description: ClassVar[str] = (
@@ -93,6 +102,8 @@ class FtpProbe(Probe):
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("mlsd", "bool", True, "list with MLSD when FEAT offers MLST"),
     )
+    protocol_errors = (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError)
+    timeout_detail = "FTP server did not answer in time"
 
     def matches_greeting(self, greeting: bytes) -> bool:
         """A 220 reply line (single or multi-line) that is not an SMTP greeting."""
@@ -102,59 +113,21 @@ class FtpProbe(Probe):
         first = head.split(b"\n", 1)[0].upper()
         return b"SMTP" not in first and b"ESMTP" not in first
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        facts = Facts()
-        try:
-            return await asyncio.wait_for(self._run(service, ctx, facts), ctx.timeout * 0.9)
-        except (
-            TimeoutError,
-            ftpp.FtpProtocolError,
-            ValueError,
-            asyncio.IncompleteReadError,
-        ) as exc:
-            if service.port in SHARED_PORTS and not facts.greeted:
-                return ProbeResult(
-                    status=Status.NOT_APPLICABLE,
-                    detail=f"no FTP greeting ({type(exc).__name__})",
-                )
-            if isinstance(exc, TimeoutError):
-                return self._partial(Status.TIMEOUT, "FTP server did not answer in time", facts)
-            return self._partial(Status.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}", facts)
-        except ConnectionRefusedError as exc:
-            return ProbeResult(status=Status.REFUSED, detail=str(exc)[:200])
-        except OSError as exc:
-            return self._partial(Status.ERROR, f"{type(exc).__name__}: {exc}", facts)
-        except Exception as exc:  # never raise
-            return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
-
-    def _partial(self, status: Status, detail: str, facts: Facts) -> ProbeResult:
-        """An attempt cut short. What was already proven stays reported: an accepted anonymous
-        login is a finding even when the listing (e.g. unreachable passive ports) failed."""
-        findings: list[Finding] = []
-        if facts.service is not None and facts.anonymous.startswith("accepted"):
-            crawler = facts.crawler
-            if facts.listing is None and crawler is not None and crawler.result.dirs_listed:
-                facts.listing = crawler.result.listing()
-            if facts.listing is not None:
-                facts.listing.truncated = True
-                facts.listing.partial = facts.listing.partial or detail[:200]
-            findings = [
-                f
-                for f in self._findings(facts.service, facts)
-                if f.kind is Kind.UNAUTHENTICATED_ACCESS
-            ]
-        return ProbeResult(
-            status=status,
-            protocol=PROTOCOL if facts.banner else None,
-            findings=findings,
-            detail=detail[:300],
-            info=_info(facts),
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> FtpFacts:
+        samples = Samples.for_context(ctx, "ftp")
+        samples.aborted = 0
+        return FtpFacts(
+            service,
+            implicit_tls=service.port in IMPLICIT_TLS_PORTS or service.tls is True,
+            use_mlsd=bool(self.option(ctx, "mlsd")),
+            seed=int(ctx.option("seed", 0) or 0),
+            samples=samples,
         )
 
     # -- connections ----------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _session(
-        self, service: ServiceInfo, ctx: ProbeContext, facts: Facts
+        self, service: ServiceInfo, ctx: ProbeContext, facts: FtpFacts
     ) -> AsyncIterator[tuple[Connection, ftpp.FtpClient, ftpp.Reply]]:
         async with ctx.dialer.tcp(service.host, service.port, tls=facts.implicit_tls) as conn:
             client = ftpp.FtpClient(conn)
@@ -177,63 +150,76 @@ class FtpProbe(Probe):
         )
         return True
 
-    # -- the steps -------------------------------------------------------------------------------
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext, facts: Facts) -> ProbeResult:
-        facts.service = service
-        facts.implicit_tls = service.port in IMPLICIT_TLS_PORTS or service.tls is True
+    # -- gather ---------------------------------------------------------------------------------
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: FtpFacts, deadline: Deadline
+    ) -> None:
         # 1. greeting, FEAT, anonymous login in the clear (or over implicit TLS)
         async with self._session(service, ctx, facts) as (conn, client, greeting):
             facts.banner = greeting.message[:200]
-            facts.greeted = True
+            facts.greeting = greeting
             if greeting.code != 220:
-                status = Status.REFUSED if greeting.kind == 4 else Status.PROTOCOL_ERROR
-                return self._partial(status, f"greeting {greeting.code}", facts)
+                return
             feat = await client.command("FEAT")
             facts.feats = ftpp.parse_feat(feat)
             facts.auth_tls_offered = ftpp.auth_tls_offered(facts.feats)
             anon_ok = await self._anonymous(client, facts)
             if anon_ok:
                 facts.anonymous = "accepted"
-                await self._list_safely(service, ctx, client, facts)
+                await self._list_safely(service, ctx, client, facts, deadline)
                 await self._sample_safely(service, ctx, client, facts)
             else:
                 codes = [c for c in (facts.anon_user_reply, facts.anon_pass_reply) if c]
                 facts.anonymous = "refused (" + "/".join(str(c) for c in codes) + ")"
 
         # 2. can a login be attempted in plaintext? (a random name, no password ever sent)
-        if not facts.implicit_tls:
-            probe_user = "nasscan-" + secrets.token_hex(4)
-            async with self._session(service, ctx, facts) as (conn, client, _g):
+        if facts.implicit_tls:
+            return
+        probe_user = "nasscan-" + secrets.token_hex(4)
+        async with self._session(service, ctx, facts) as (conn, client, _g):
+            r = await client.command(f"USER {probe_user}")
+            facts.plaintext_user_reply = r.code
+        # 3. explicit TLS: offered/accepted? would the same USER be taken after AUTH TLS?
+        async with self._session(service, ctx, facts) as (conn, client, _g):
+            try:
+                facts.auth_tls_accepted = await self._start_tls(conn, client, ctx)
+            except (OSError, TimeoutError) as exc:
+                ctx.log.debug("ftp %s: TLS upgrade failed: %s", service.host, exc)
+                facts.auth_tls_accepted = False
+            if facts.auth_tls_accepted:
                 r = await client.command(f"USER {probe_user}")
-                facts.plaintext_user_reply = r.code
-            # 3. explicit TLS: offered/accepted? would the same USER be taken after AUTH TLS?
-            async with self._session(service, ctx, facts) as (conn, client, _g):
-                try:
-                    facts.auth_tls_accepted = await self._start_tls(conn, client, ctx)
-                except (OSError, TimeoutError) as exc:
-                    ctx.log.debug("ftp %s: TLS upgrade failed: %s", service.host, exc)
-                    facts.auth_tls_accepted = False
-                if facts.auth_tls_accepted:
-                    r = await client.command(f"USER {probe_user}")
-                    facts.tls_user_reply = r.code
-                    if not anon_ok:
-                        # anonymous may be allowed over TLS only
-                        await client.command("PBSZ 0")
-                        await client.command("PROT P")
-                        if await self._anonymous(client, facts, over_tls=True):
-                            facts.anonymous = "accepted over TLS only"
-                            facts.anonymous_over_tls = True
-                            await self._list_safely(service, ctx, client, facts)
-                            await self._sample_safely(service, ctx, client, facts)
+                facts.tls_user_reply = r.code
+                if not anon_ok:
+                    # anonymous may be allowed over TLS only
+                    await client.command("PBSZ 0")
+                    await client.command("PROT P")
+                    if await self._anonymous(client, facts, over_tls=True):
+                        facts.anonymous = "accepted over TLS only"
+                        facts.anonymous_over_tls = True
+                        await self._list_safely(service, ctx, client, facts, deadline)
+                        await self._sample_safely(service, ctx, client, facts)
 
-        findings = self._findings(service, facts)
-        accepted = facts.anonymous.startswith("accepted")
-        status = Status.SUCCESS if accepted else Status.AUTH_REQUIRED
-        detail = None if accepted else "anonymous login refused"
+    # -- judge ----------------------------------------------------------------------------------
+    def judge(self, facts: FtpFacts, cut: Cut | None) -> ProbeResult:
+        if cut is not None:
+            if (not facts.greeted and facts.service.port in SHARED_PORTS
+                    and cut.status in (Status.TIMEOUT, Status.PROTOCOL_ERROR)):
+                return not_applicable(f"no FTP greeting ({cut.error})")
+            if cut.status is Status.REFUSED and not facts.greeted:
+                return cut.result()
+            return self._partial(facts, cut.status, cut.detail)
+        greeting = facts.greeting
+        if greeting is not None and greeting.code != 220:
+            status = Status.REFUSED if greeting.kind == 4 else Status.PROTOCOL_ERROR
+            return self._partial(facts, status, f"greeting {greeting.code}")
+        findings = [f for f in (self._cleartext_finding(facts), self._anonymous_finding(facts))
+                    if f is not None]
+        status = Status.SUCCESS if facts.accepted else Status.AUTH_REQUIRED
+        detail = None if facts.accepted else "anonymous login refused"
         if facts.listing_error is not None:
             # the listing broke (hostile or firewalled data channel): say so in the status,
             # keep every finding already proven
-            status, detail = facts.listing_error
+            status, detail = facts.listing_error.status, facts.listing_error.detail
         return ProbeResult(
             status=status,
             protocol=PROTOCOL,
@@ -243,18 +229,39 @@ class FtpProbe(Probe):
             info=_info(facts),
         )
 
+    def _partial(self, facts: FtpFacts, status: Status, detail: str) -> ProbeResult:
+        """An attempt cut short. What was already proven stays reported: an accepted anonymous
+        login is a finding even when the listing (e.g. unreachable passive ports) failed."""
+        listing = facts.listing
+        if listing is None and facts.crawl is not None and facts.crawl.dirs_listed:
+            listing = facts.crawl.listing()
+        if listing is not None:
+            listing = listing.model_copy(
+                update={"truncated": True, "partial": listing.partial or detail[:200]}
+            )
+        anonymous = self._anonymous_finding(facts, listing)
+        return ProbeResult(
+            status=status,
+            protocol=PROTOCOL if facts.banner else None,
+            findings=[anonymous] if anonymous is not None else [],
+            detail=detail[:300],
+            info=_info(facts),
+        )
+
     async def _list_safely(
-        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
-    ) -> None:
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: FtpFacts,
+        deadline: Deadline,
+    ) -> None:  # fmt: skip
         """List through the shared crawler; what broke the listing is recorded, what was
         listed before it is kept (partial), the probe goes on."""
         crawler = Crawler(
             self._lister(service, ctx, client, facts), ctx.bounds,
             stop_on_error=True,  # the control connection is in an unknown state after a failure
-            deadline=asyncio.get_running_loop().time() + max(1.0, ctx.timeout * 0.5),
-            seed=int(ctx.option("seed", 0) or 0),
+            # about half the attempt's time at most: the TLS checks still have to run
+            deadline=deadline.sooner(max(1.0, deadline.total * 0.55)).at,
+            seed=facts.seed,
         )  # fmt: skip
-        facts.crawler = crawler
+        facts.crawl = crawler.result
         result = await crawler.run()
         facts.listing_method = "MLSD" if facts.mlsd else "LIST"
         if result.dirs_listed:
@@ -262,22 +269,24 @@ class FtpProbe(Probe):
         exc = result.last_error
         if exc is None:
             return
-        if isinstance(exc, TimeoutError):
-            facts.listing_error = (Status.TIMEOUT, "listing timed out")
-        elif isinstance(exc, (ftpp.FtpProtocolError, ValueError, asyncio.IncompleteReadError)):
-            facts.listing_error = (Status.PROTOCOL_ERROR, f"listing: {exc}"[:300])
-        else:
-            facts.listing_error = (Status.ERROR, f"listing: {type(exc).__name__}: {exc}"[:300])
+        cut = self.cut_for(exc)
+        if cut.status is Status.TIMEOUT:
+            facts.listing_error = Cut(Status.TIMEOUT, "listing timed out", cut.error)
+        elif cut.status is Status.PROTOCOL_ERROR:
+            facts.listing_error = Cut(Status.PROTOCOL_ERROR, f"listing: {cut.detail}"[:300],
+                                      cut.error)
+        else:  # the control connection worked: a failed data channel is an error, not refused
+            facts.listing_error = Cut(
+                Status.ERROR, f"listing: {cut.error}: {exc}"[:300], cut.error
+            )
 
     def _lister(
-        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: FtpFacts
     ) -> Lister:
         """List one directory (paths are relative to the login directory on the wire)."""
         open_data, upgrade = _data_channel(service, ctx)
         # option ftp.mlsd=false: LIST only (for servers whose MLSD is broken)
-        facts.mlsd = (
-            ftpp.feat_has(facts.feats, "MLST") and ctx.option("ftp.mlsd", True) is not False
-        )
+        facts.mlsd = ftpp.feat_has(facts.feats, "MLST") and facts.use_mlsd
         typed = False
 
         async def once(path: str, budget: Budget) -> ftpp.ListResult:
@@ -320,7 +329,7 @@ class FtpProbe(Probe):
         return list_dir
 
     async def _anonymous(
-        self, client: ftpp.FtpClient, facts: Facts, *, over_tls: bool = False
+        self, client: ftpp.FtpClient, facts: FtpFacts, *, over_tls: bool = False
     ) -> bool:
         r1, r2 = await client.login("anonymous", ANON_PASSWORD)
         if not over_tls or r1.code == 230 or (r2 and r2.code == 230):
@@ -331,26 +340,26 @@ class FtpProbe(Probe):
         return r2 is not None and r2.code == 230
 
     async def _sample_safely(
-        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: Facts
+        self, service: ServiceInfo, ctx: ProbeContext, client: ftpp.FtpClient, facts: FtpFacts
     ) -> None:
         """INTRUSIVE (``--sample-bytes N``): the first bytes of a few listed files, on the
         anonymous session that listed them. Never called into action when N is 0."""
-        n, count = ctx.sample_settings("ftp")
-        facts.sample_bytes = max(0, int(ctx.sample_bytes or 0))
-        if n == 0 or count == 0 or facts.listing is None or facts.listing_error is not None:
+        samples = facts.samples
+        if not samples.on or facts.listing is None or facts.listing_error is not None:
             return
-        chosen = choose_samples(facts.listing.entries, count)
+        chosen = choose_samples(facts.listing.entries, samples.files)
         if not chosen:
             return
+        n = samples.size
         open_data, upgrade = _data_channel(service, ctx)
         rt = ctx.dialer.read_timeout
         try:
             r = await client.command("TYPE I")
             if r.kind != 2:
-                facts.sample_errors["*"] = f"TYPE I refused ({r.code})"
+                samples.errors["*"] = f"TYPE I refused ({r.code})"
                 return
         except (TimeoutError, OSError, ftpp.FtpProtocolError, ValueError) as exc:
-            facts.sample_errors["*"] = f"{type(exc).__name__}: {exc}"[:120]
+            samples.errors["*"] = f"{type(exc).__name__}: {exc}"[:120]
             return
         for e in chosen:
             try:
@@ -371,19 +380,19 @@ class FtpProbe(Probe):
                 ValueError,
                 asyncio.IncompleteReadError,
             ) as exc:
-                facts.sample_errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
+                samples.errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
                 break  # the control connection is in an unknown state: no more commands on it
             if res.data or (res.reply is not None and res.reply.kind == 2):
-                facts.samples[e.path] = res.data[:n]
+                samples.data[e.path] = res.data[:n]
             elif res.reply is not None:
-                facts.sample_errors[e.path] = f"RETR {res.reply.code}"
-            facts.sample_aborted += int(res.aborted)
+                samples.errors[e.path] = f"RETR {res.reply.code}"
+            samples.aborted = (samples.aborted or 0) + int(res.aborted)
             if not res.in_sync:
-                facts.sample_errors.setdefault(e.path, "no clean end after ABOR")
+                samples.errors.setdefault(e.path, "no clean end after ABOR")
                 break
 
     @staticmethod
-    def _hints(facts: Facts, e: ftpp.FtpEntry, rel: str) -> None:
+    def _hints(facts: FtpFacts, e: ftpp.FtpEntry, rel: str) -> None:
         mode = e.mode or ""
         if not e.is_dir and not facts.readable_hint:
             unix_r = len(mode) == 10 and mode[7] == "r"  # unix: world-readable file
@@ -397,7 +406,7 @@ class FtpProbe(Probe):
                 facts.writable_hint = f"MLSD perm '{mode}' on {rel}"[:200]
 
     # -- findings --------------------------------------------------------------------------------
-    def _encryption(self, facts: Facts) -> Encryption:
+    def _encryption(self, facts: FtpFacts) -> Encryption:
         if facts.implicit_tls:
             return Encryption.REQUIRED
         plaintext_login = facts.plaintext_user_reply in (230, 331, 332) or (
@@ -413,76 +422,66 @@ class FtpProbe(Probe):
             return Encryption.REQUIRED
         return Encryption.UNKNOWN
 
-    def _findings(self, service: ServiceInfo, facts: Facts) -> list[Finding]:
-        out: list[Finding] = []
+    def _cleartext_finding(self, facts: FtpFacts) -> Finding | None:
+        """Logins can travel in plaintext (encryption none or optional), or None."""
         enc = self._encryption(facts)
         plaintext_login = not facts.implicit_tls and (
             facts.plaintext_user_reply in (230, 331, 332) or facts.anonymous == "accepted"
         )
+        if not plaintext_login or enc not in (Encryption.NONE, Encryption.OPTIONAL):
+            return None
+        return self.cleartext(
+            facts,
+            "FTP logins can be sent in plaintext"
+            if enc is Encryption.OPTIONAL
+            else "FTP without encryption: logins and data travel in plaintext",
+            authentication=Authentication.UNKNOWN,
+            encryption=enc,
+            evidence={
+                "auth_tls_in_feat": facts.auth_tls_offered,
+                "auth_tls_accepted": facts.auth_tls_accepted,
+                "plaintext_user_reply": facts.plaintext_user_reply,
+                "anonymous_login": facts.anonymous,
+            },
+            remediation="Require TLS for logins and data (vsftpd: ssl_enable=YES, "
+            "force_local_logins_ssl=YES, force_local_data_ssl=YES) or use SFTP.",
+        )
 
-        def finding(kind: Kind, title: str, **kw: Any) -> Finding:
-            return Finding(
-                host=service.host,
-                hostname=service.hostname,
-                port=service.port,
-                protocol=PROTOCOL,
-                kind=kind,
-                title=title,
-                probe=self.name,
-                **kw,
-            )
-
-        if plaintext_login and enc in (Encryption.NONE, Encryption.OPTIONAL):
-            out.append(
-                finding(
-                    Kind.CLEARTEXT_TRANSPORT,
-                    "FTP logins can be sent in plaintext"
-                    if enc is Encryption.OPTIONAL
-                    else "FTP without encryption: logins and data travel in plaintext",
-                    encryption=enc,
-                    evidence={
-                        "auth_tls_in_feat": facts.auth_tls_offered,
-                        "auth_tls_accepted": facts.auth_tls_accepted,
-                        "plaintext_user_reply": facts.plaintext_user_reply,
-                        "anonymous_login": facts.anonymous,
-                    },
-                    remediation="Require TLS for logins and data (vsftpd: ssl_enable=YES, "
-                    "force_local_logins_ssl=YES, force_local_data_ssl=YES) or use SFTP.",
-                )
-            )
-        if facts.anonymous.startswith("accepted"):
-            listing = facts.listing
-            evidence: dict[str, Any] = {
-                "user_reply": facts.anon_user_reply,
-                "pass_reply": facts.anon_pass_reply,
-                "banner": facts.banner[:120],
-            }
-            access: Access | None = None
-            if listing is not None:
-                access = Access.READ if facts.readable_hint else Access.LIST
-                evidence["method"] = facts.listing_method
-            else:
-                evidence["listing"] = "login accepted, listing refused or unavailable"
-            if facts.writable_hint:
-                evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
-            if facts.sample_bytes > 0:
-                evidence.update(_sample_evidence(facts))
-            out.append(
-                finding(
-                    Kind.UNAUTHENTICATED_ACCESS,
-                    "FTP accepts anonymous logins"
-                    + (" and lists files" if listing is not None else ""),
-                    authentication=Authentication.ANONYMOUS,
-                    encryption=Encryption.REQUIRED if facts.anonymous_over_tls else enc,
-                    resource="/",
-                    access=access,
-                    evidence=evidence,
-                    listing=listing,
-                    remediation="Disable anonymous FTP (vsftpd: anonymous_enable=NO) or restrict "
-                    "it to a directory meant to be public.",
-                )
-            )
-        return out
+    def _anonymous_finding(
+        self, facts: FtpFacts, listing: Listing | None = None
+    ) -> Finding | None:
+        """The accepted anonymous login, or None; ``listing`` replaces ``facts.listing`` (a
+        listing cut short)."""
+        if not facts.accepted:
+            return None
+        listing = listing if listing is not None else facts.listing
+        evidence: dict[str, Any] = {
+            "user_reply": facts.anon_user_reply,
+            "pass_reply": facts.anon_pass_reply,
+            "banner": facts.banner[:120],
+        }
+        access: Access | None = None
+        if listing is not None:
+            access = Access.READ if facts.readable_hint else Access.LIST
+            evidence["method"] = facts.listing_method
+        else:
+            evidence["listing"] = "login accepted, listing refused or unavailable"
+        if facts.writable_hint:
+            evidence["writable_hint"] = "HINT (not tested): " + facts.writable_hint
+        if facts.samples.size > 0:
+            evidence.update(facts.samples.evidence())
+        return self.unauthenticated(
+            facts, "/",
+            "FTP accepts anonymous logins" + (" and lists files" if listing is not None else ""),
+            authentication=Authentication.ANONYMOUS,
+            encryption=Encryption.REQUIRED if facts.anonymous_over_tls
+            else self._encryption(facts),
+            access=access,
+            evidence=evidence,
+            listing=listing,
+            remediation="Disable anonymous FTP (vsftpd: anonymous_enable=NO) or restrict "
+            "it to a directory meant to be public.",
+        )  # fmt: skip
 
 
 def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDialer, Any]:
@@ -503,25 +502,7 @@ def _data_channel(service: ServiceInfo, ctx: ProbeContext) -> tuple[ftpp.DataDia
     return open_data, upgrade
 
 
-def _sample_evidence(facts: Facts) -> dict[str, Any]:
-    """What ``--sample-bytes`` read (intrusive, so the finding says so)."""
-    n = min(facts.sample_bytes, MAX_SAMPLE_READ)
-    ev: dict[str, Any] = {
-        "intrusive": ["sample-bytes"],
-        "sample_bytes": n,
-        "sampled_files": len(facts.samples),
-    }
-    if facts.samples:
-        ev["sniffed"] = sniff_evidence(facts.samples)
-        ev["sample_aborted"] = facts.sample_aborted
-    if facts.sample_errors:
-        ev["sample_errors"] = dict(list(facts.sample_errors.items())[:4])
-    if facts.sample_bytes > n:
-        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
-    return ev
-
-
-def _info(facts: Facts) -> dict[str, Any]:
+def _info(facts: FtpFacts) -> dict[str, Any]:
     return {
         "banner": facts.banner,
         "implicit_tls": facts.implicit_tls,

@@ -22,11 +22,9 @@ from scanner.models import (
     Access,
     Authentication,
     Encryption,
-    Finding,
     ProbeResult,
     ServiceInfo,
     Status,
-    Transport,
 )
 from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe
@@ -60,12 +58,9 @@ class IscsiFacts(Facts):
 
 
 class ISCSIProbe(GatherJudgeProbe[IscsiFacts]):
-    name: ClassVar[str] = "iscsi"
-    default_ports: ClassVar[tuple[int, ...]] = (3260,)
-    transport: ClassVar[Transport] = Transport.TCP
-    description: ClassVar[str] = (
-        "iSCSI: discovery (SendTargets) and a per-target login with AuthMethod=None"
-    )
+    name = "iscsi"
+    default_ports = (3260,)
+    description = "iSCSI: discovery (SendTargets) and a per-target login with AuthMethod=None"
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("initiator", "str", iscsi.DEFAULT_INITIATOR, "initiator IQN we log in as"),
         ProbeOption("luns", "bool", True, "describe LUNs (REPORT LUNS, INQUIRY, READ CAPACITY)"),
@@ -123,7 +118,7 @@ class ISCSIProbe(GatherJudgeProbe[IscsiFacts]):
             status = Status.AUTH_REQUIRED if outcome.auth_required else Status.REFUSED
             return ProbeResult(status=status, protocol="iscsi", findings=[cleartext],
                                detail=f"discovery login: {outcome.detail}", info=info)
-        findings: list[Finding] = [cleartext]
+        findings = [cleartext]
         results: dict[str, str] = {}
         logouts: dict[str, bool] = {}
         for login in facts.logins:
@@ -134,7 +129,20 @@ class ISCSIProbe(GatherJudgeProbe[IscsiFacts]):
             results[name] = "open"
             if login.logout is not None:
                 logouts[name] = login.logout
-            findings.append(self._open_target(facts, login))
+            disks = [x for x in login.luns or [] if x.device_type == 0]
+            writable = any(x.write_protected is False for x in disks)
+            findings.append(self.unauthenticated(
+                facts, name, f"iSCSI target {name} accepts a login without authentication",
+                encryption=Encryption.NONE,
+                access=Access.WRITE if writable else Access.READ,
+                evidence={"auth_method": "None", "addresses": login.target.addresses[:4],
+                          "access": "block-level SCSI after login (no block read or "
+                          "written; write protection from MODE SENSE)",
+                          "luns": _lun_evidence(login.luns),
+                          "negotiated": dict(list(o.target_keys.items())[:8])},
+                remediation="Require CHAP (better mutual CHAP) and restrict the target's "
+                "initiator ACL to the hosts that use it.",
+            ))  # fmt: skip
         info["targets"] = results
         info["logouts"] = logouts
         n_open = sum(1 for v in results.values() if v == "open")
@@ -146,23 +154,6 @@ class ISCSIProbe(GatherJudgeProbe[IscsiFacts]):
             status, detail = cut.status, cut.detail
         return ProbeResult(status=status, protocol="iscsi", findings=findings, info=info,
                            detail=detail)
-
-    def _open_target(self, facts: IscsiFacts, login: TargetLogin) -> Finding:
-        t, luns = login.target, login.luns
-        disks = [x for x in luns or [] if x.device_type == 0]
-        writable = any(x.write_protected is False for x in disks)
-        return self.unauthenticated(
-            facts, t.name, f"iSCSI target {t.name} accepts a login without authentication",
-            encryption=Encryption.NONE,
-            access=Access.WRITE if writable else Access.READ,
-            evidence={"auth_method": "None", "addresses": t.addresses[:4],
-                      "access": "block-level SCSI after login (no block read or "
-                      "written; write protection from MODE SENSE)",
-                      "luns": _lun_evidence(luns),
-                      "negotiated": dict(list(login.outcome.target_keys.items())[:8])},
-            remediation="Require CHAP (better mutual CHAP) and restrict the target's "
-            "initiator ACL to the hosts that use it.",
-        )  # fmt: skip
 
 
 def _lun_evidence(luns: list[iscsi.LunInfo] | None) -> list[dict[str, Any]] | str:

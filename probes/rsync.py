@@ -23,17 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from scanner.catchall import NOT_ASKED, CatchAllCheck, ask_random
-from scanner.crawl import Budget, Item, NotListable, Page, crawl
+from scanner.crawl import Budget, CrawlResult, Item, NotListable, Page, crawl
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
     Finding,
-    Listing,
     ProbeResult,
     ServiceInfo,
     Status,
-    Transport,
 )
 from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, NotApplicable
@@ -78,14 +76,13 @@ class RsyncFacts(Facts):
     catch_all: CatchAllCheck = NOT_ASKED
     replies: dict[str, proto.ModuleReply] = field(default_factory=dict)
     """The answer to opening each candidate module, in the order asked."""
-    listings: dict[str, Listing] = field(default_factory=dict)
-    """Bounded ``rsync --list-only`` listings of open modules (a bonus)."""
+    listings: dict[str, CrawlResult] = field(default_factory=dict)
+    """Bounded ``rsync --list-only`` crawls of open modules (a bonus)."""
 
 
 class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
     name = "rsync"
     default_ports = (873,)
-    transport = Transport.TCP
     description = "rsync daemon modules readable without a password; rsync is never encrypted"
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("modules", "list", COMMON_MODULES, "module names tried besides #list"),
@@ -142,29 +139,9 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
         listed = {m.name: m for m in facts.modules}
         replies = facts.replies
         catch_all = facts.catch_all
-        findings: list[Finding] = []
         open_mods = [n for n, r in replies.items() if r.access == proto.ModuleAccess.OPEN]
         auth_mods = [n for n, r in replies.items() if r.access == proto.ModuleAccess.AUTH_REQUIRED]
-        for name in open_mods:
-            ev: dict[str, Any] = {
-                "url": f"rsync://{service.host}:{service.port}/{name}/",
-                "listed": name in listed,
-                "reply": "@RSYNCD: OK",
-            }
-            if name in listed and listed[name].comment:
-                ev["comment"] = listed[name].comment[:120]
-            ev.update(catch_all.evidence())
-            findings.append(self.unauthenticated(
-                facts, name,
-                f"rsync module '{name}' readable without a password"
-                + ("" if name in listed else " (not in the module list)"),
-                encryption=Encryption.NONE,
-                access=Access.READ,
-                evidence=ev,
-                listing=facts.listings.get(name),
-                remediation="Set 'auth users' and a secrets file on the module (or remove it),"
-                " and restrict 'hosts allow'; tunnel rsync over SSH.",
-            ))  # fmt: skip
+        findings = [self._open_module(facts, name, listed.get(name)) for name in open_mods]
         findings.append(self.cleartext(
             facts, f"rsync daemon on {service.host}:{service.port} speaks plaintext",
             authentication=Authentication.NONE if open_mods
@@ -200,6 +177,30 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             },
         )  # fmt: skip
 
+    def _open_module(
+        self, facts: RsyncFacts, name: str, listed: proto.Module | None
+    ) -> Finding:
+        service = facts.service
+        ev: dict[str, Any] = {
+            "url": f"rsync://{service.host}:{service.port}/{name}/",
+            "listed": listed is not None,
+            "reply": "@RSYNCD: OK",
+        }
+        if listed is not None and listed.comment:
+            ev["comment"] = listed.comment[:120]
+        ev.update(facts.catch_all.evidence())
+        return self.unauthenticated(
+            facts, name,
+            f"rsync module '{name}' readable without a password"
+            + ("" if listed is not None else " (not in the module list)"),
+            encryption=Encryption.NONE,
+            access=Access.READ,
+            evidence=ev,
+            listing=facts.listings[name].listing() if name in facts.listings else None,
+            remediation="Set 'auth users' and a secrets file on the module (or remove it),"
+            " and restrict 'hosts allow'; tunnel rsync over SSH.",
+        )  # fmt: skip
+
     async def _opens(self, service: ServiceInfo, ctx: ProbeContext, module: str) -> bool:
         async with ctx.dialer.tcp(service.host, service.port) as conn:
             reply = await proto.open_module(conn, module)
@@ -207,7 +208,7 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
 
     async def _list_files(
         self, service: ServiceInfo, ctx: ProbeContext, module: str, deadline: Deadline
-    ) -> Listing | None:
+    ) -> CrawlResult | None:
         """Bonus: ``rsync --list-only`` on the same in-scope address, bounded; None if absent."""
         exe = shutil.which("rsync")
         remaining = deadline.left()
@@ -241,9 +242,7 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             list_dir, ctx.bounds, seed=int(ctx.option("seed", 0) or 0),
             deadline=time.monotonic() + max(1.0, remaining - 1.0), parallel=LIST_PARALLEL,
         )  # fmt: skip
-        if not result.dirs_listed:
-            return None
-        return result.listing()
+        return result if result.dirs_listed else None
 
 
 def _list_only(

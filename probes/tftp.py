@@ -76,10 +76,10 @@ class TftpFacts(Facts):
 
 
 class TFTPProbe(GatherJudgeProbe[TftpFacts]):
-    name: ClassVar[str] = "tftp"
-    default_ports: ClassVar[tuple[int, ...]] = (69,)
-    transport: ClassVar[Transport] = Transport.UDP
-    description: ClassVar[str] = (
+    name = "tftp"
+    default_ports = (69,)
+    transport = Transport.UDP
+    description = (
         "TFTP: liveness by a random read request, then first blocks of well-known file names"
     )
     options: ClassVar[tuple[ProbeOption, ...]] = (

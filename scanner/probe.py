@@ -281,20 +281,52 @@ def not_applicable(detail: str = "not this protocol") -> ProbeResult:
     return ProbeResult(status=Status.NOT_APPLICABLE, detail=detail)
 
 
+class NotApplicable(Exception):
+    """Raised by a probe's gather: the service is not this probe's protocol (``not-applicable``)."""
+
+
+class AuthRequired(Exception):
+    """Raised by a probe's gather: the server demands credentials first (``auth-required``)."""
+
+
+ExceptionTypes = tuple[type[BaseException], ...]
+
+
+def status_for_exception(
+    exc: BaseException,
+    *,
+    foreign_errors: ExceptionTypes = (),
+    auth_errors: ExceptionTypes = (),
+    protocol_errors: ExceptionTypes = (),
+    timeout_detail: str = "timed out",
+) -> tuple[Status, str]:
+    """The one mapping from what ended a probe attempt (or one of its steps) to its ``Status``
+    and detail; ``scanner.probe_skeleton.GatherJudgeProbe.cut_for`` and ``result_for_exception``
+    both use it, so every probe says the same thing for the same failure."""
+    if isinstance(exc, NotApplicable) or (foreign_errors and isinstance(exc, foreign_errors)):
+        return Status.NOT_APPLICABLE, str(exc)[:200] or "not this protocol"
+    if isinstance(exc, AuthRequired) or (auth_errors and isinstance(exc, auth_errors)):
+        return Status.AUTH_REQUIRED, str(exc)[:300] or "authentication required"
+    if isinstance(exc, OutOfScopeError):
+        return Status.ERROR, str(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return Status.REFUSED, "connection refused"
+    if isinstance(exc, TimeoutError):
+        return Status.TIMEOUT, timeout_detail
+    if protocol_errors and isinstance(exc, protocol_errors):
+        return Status.PROTOCOL_ERROR, str(exc)[:300]
+    return Status.ERROR, f"{type(exc).__name__}: {exc}"[:300]
+
+
 def result_for_exception(
     exc: Exception,
     *,
-    protocol_errors: tuple[type[BaseException], ...] = (),
+    protocol_errors: ExceptionTypes = (),
     timeout_detail: str = "timed out",
 ) -> ProbeResult:
-    """The one mapping from what ended a probe attempt to its ``Status``: probes call it from
-    ``run`` so that they never raise and all say the same thing for the same failure."""
-    if isinstance(exc, OutOfScopeError):
-        return ProbeResult(status=Status.ERROR, detail=str(exc))
-    if isinstance(exc, ConnectionRefusedError):
-        return ProbeResult(status=Status.REFUSED, detail="connection refused")
-    if isinstance(exc, TimeoutError):
-        return ProbeResult(status=Status.TIMEOUT, detail=timeout_detail)
-    if protocol_errors and isinstance(exc, protocol_errors):
-        return ProbeResult(status=Status.PROTOCOL_ERROR, detail=str(exc)[:300])
-    return ProbeResult(status=Status.ERROR, detail=f"{type(exc).__name__}: {exc}"[:300])
+    """``status_for_exception`` as a ``ProbeResult``, for probes that write their own ``run``
+    (a ``GatherJudgeProbe`` never needs it)."""
+    status, detail = status_for_exception(
+        exc, protocol_errors=protocol_errors, timeout_detail=timeout_detail
+    )
+    return ProbeResult(status=status, detail=detail)

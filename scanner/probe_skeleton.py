@@ -37,7 +37,8 @@ What the base (``GatherJudgeProbe.run``, final) does for every probe:
    and returns before the engine's own cut-off at ``ctx.timeout``. A probe never computes
    ``ctx.timeout * x`` itself: it reads ``deadline.left()`` / ``deadline.expired()`` and gives
    sub-steps ``deadline.sooner(seconds)`` or ``deadline.timeout(cap)``;
-3. **one exception -> status mapping** (``GatherJudgeProbe.cut_for``), configured per probe by
+3. **one exception -> status mapping** (``GatherJudgeProbe.cut_for``, i.e.
+   ``scanner.probe.status_for_exception``), configured per probe by
    the class attributes ``foreign_errors`` (not this protocol: ``not-applicable``),
    ``auth_errors`` (``auth-required``), ``protocol_errors`` (``protocol-error``) and
    ``timeout_detail``; ``ConnectionRefusedError`` is ``refused``, ``TimeoutError`` (the deadline
@@ -71,7 +72,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, cast, final
 
 from scanner.classify.magic import sniff_evidence
-from scanner.dialer import OutOfScopeError
 from scanner.models import (
     Access,
     Authentication,
@@ -87,22 +87,28 @@ from scanner.probe import (
     COMMON_OPTIONS,
     MAX_SAMPLE_FILES,
     MAX_SAMPLE_READ,
+    AuthRequired,
+    NotApplicable,
     Probe,
     ProbeContext,
     ProbeOptionError,
+    status_for_exception,
 )
+
+__all__ = [
+    "GATHER_SHARE",
+    "AuthRequired",
+    "Cut",
+    "Deadline",
+    "Facts",
+    "GatherJudgeProbe",
+    "NotApplicable",
+    "Samples",
+]
 
 GATHER_SHARE = 0.9
 """The one deadline rule: ``gather`` may use this share of ``ctx.timeout``; the rest is the
 margin in which the partial facts are judged before the engine cuts the attempt off."""
-
-
-class NotApplicable(Exception):
-    """Raised by ``gather``: the service is not this probe's protocol (``not-applicable``)."""
-
-
-class AuthRequired(Exception):
-    """Raised by ``gather``: the server demands credentials before anything (``auth-required``)."""
 
 
 @dataclass(frozen=True)
@@ -292,25 +298,13 @@ class GatherJudgeProbe(Probe, Generic[F]):
             )
 
     def cut_for(self, exc: BaseException) -> Cut:
-        """The one mapping from what stopped an attempt (or one of its steps) to a status."""
-        error = type(exc).__name__
-        if isinstance(exc, NotApplicable) or (
-            self.foreign_errors and isinstance(exc, self.foreign_errors)
-        ):
-            return Cut(Status.NOT_APPLICABLE, str(exc)[:200] or "not this protocol", error)
-        if isinstance(exc, AuthRequired) or (
-            self.auth_errors and isinstance(exc, self.auth_errors)
-        ):
-            return Cut(Status.AUTH_REQUIRED, str(exc)[:300] or "authentication required", error)
-        if isinstance(exc, OutOfScopeError):
-            return Cut(Status.ERROR, str(exc), error)
-        if isinstance(exc, ConnectionRefusedError):
-            return Cut(Status.REFUSED, "connection refused", error)
-        if isinstance(exc, TimeoutError):
-            return Cut(Status.TIMEOUT, self.timeout_detail, error)
-        if self.protocol_errors and isinstance(exc, self.protocol_errors):
-            return Cut(Status.PROTOCOL_ERROR, str(exc)[:300], error)
-        return Cut(Status.ERROR, f"{error}: {exc}"[:300], error)
+        """The one mapping (``scanner.probe.status_for_exception``) from what stopped an attempt
+        (or one of its steps) to a status, with this probe's exception classes."""
+        status, detail = status_for_exception(
+            exc, foreign_errors=self.foreign_errors, auth_errors=self.auth_errors,
+            protocol_errors=self.protocol_errors, timeout_detail=self.timeout_detail,
+        )  # fmt: skip
+        return Cut(status, detail, type(exc).__name__)
 
     def option(self, ctx: ProbeContext, name: str, default: Any = ...) -> Any:
         """The typed value of this probe's declared option ``name``: as given on the command

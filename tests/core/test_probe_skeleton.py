@@ -24,7 +24,13 @@ from scanner.models import (
     Status,
     Transport,
 )
-from scanner.probe import MAX_SAMPLE_READ, ProbeContext, ProbeOption
+from scanner.probe import (
+    MAX_SAMPLE_READ,
+    ProbeContext,
+    ProbeOption,
+    result_for_exception,
+    status_for_exception,
+)
 from scanner.probe_skeleton import (
     GATHER_SHARE,
     AuthRequired,
@@ -252,3 +258,16 @@ def test_samples_evidence_keys() -> None:
     # counters left None stay out of the evidence
     plain = Samples(size=16, files=3, data={"/a": b"x"}).evidence()
     assert not {"sample_requests", "sample_aborted", "sample_range"} & set(plain)
+
+
+@pytest.mark.parametrize(
+    "exc", [ConnectionRefusedError(), TimeoutError(), BrokenError("x"), OSError("y"),
+            OutOfScopeError("192.0.2.1", 21)],
+)
+def test_probes_with_their_own_run_use_the_same_mapping(exc: Exception) -> None:
+    r = result_for_exception(exc, protocol_errors=(BrokenError,), timeout_detail="slow")
+    assert (r.status, r.detail) == status_for_exception(
+        exc, protocol_errors=(BrokenError,), timeout_detail="slow")
+    cut = StepProbe().cut_for(exc)
+    if not isinstance(exc, TimeoutError):  # StepProbe has its own timeout detail
+        assert (cut.status, cut.detail) == (r.status, r.detail)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lab_fixtures import Lab
 
-from probes.ftp import PROBE, Facts
+from probes.ftp import PROBE, FtpFacts
 from scanner.engine import Engine, ScanOptions
 from scanner.lab import content, manifest
 from scanner.lab.service import ensure_cert
@@ -109,9 +109,10 @@ def _iso_minute(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()[:16]
 
 
-def _facts(result: ProbeResult) -> Facts:
+def _facts(result: ProbeResult) -> FtpFacts:
     i = result.info
-    return Facts(
+    return FtpFacts(
+        ServiceInfo(host=FTPS, port=21),
         auth_tls_accepted=i["auth_tls_accepted"],
         plaintext_user_reply=i["plaintext_user_reply"],
         tls_user_reply=i["tls_user_reply"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from probes.rsync import PROBE, RsyncFacts
 from scanner.catchall import CatchAllCheck
+from scanner.crawl import CrawlResult
 from scanner.models import (
     Access,
     Authentication,
@@ -14,7 +15,6 @@ from scanner.models import (
     Entry,
     Finding,
     Kind,
-    Listing,
     ProbeResult,
     ServiceInfo,
     Status,
@@ -48,8 +48,8 @@ def cleartext(r: ProbeResult) -> Finding:
 
 
 def test_open_listed_and_unlisted_modules() -> None:
-    listing = Listing(entries=[Entry(path="/a.wav", size=4)])
-    r = PROBE.judge(facts(listings={"recordings": listing}), None)
+    crawl = CrawlResult(entries=[Entry(path="/a.wav", size=4)], dirs_listed=1)
+    r = PROBE.judge(facts(listings={"recordings": crawl}), None)
     assert (r.status, r.protocol, r.tls, r.detail) == (Status.SUCCESS, "rsync", False, None)
     found = unauth(r)
     assert set(found) == {"recordings", "hidden"}
@@ -59,7 +59,8 @@ def test_open_listed_and_unlisted_modules() -> None:
                             "reply": "@RSYNCD: OK", "comment": "call recordings"}
     assert (rec.access, rec.encryption, rec.authentication) == (
         Access.READ, Encryption.NONE, Authentication.NONE)
-    assert rec.listing == listing and hidden.listing is None
+    assert rec.listing is not None and hidden.listing is None
+    assert [e.path for e in rec.listing.entries] == ["/a.wav"]
     assert hidden.evidence["listed"] is False and hidden.title.endswith("(not in the module list)")
     c = cleartext(r)
     assert c.authentication is Authentication.NONE and c.resource is None
