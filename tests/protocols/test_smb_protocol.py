@@ -1,4 +1,5 @@
-"""scanner.protocols.smb2 on constructed bytes, captured Samba bytes, and hypothesis."""
+"""scanner.protocols.smb messages, SMB1 and NTLM on constructed bytes, captured Samba bytes, and
+hypothesis."""
 
 from __future__ import annotations
 
