@@ -105,12 +105,15 @@ def nmap_found(path: str) -> set[tuple[str, int]]:
 def timed(cmd: list[str], ns: Netns, limit: float) -> tuple[float, float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = subprocess.run([*ns.prefix(), *cmd], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=limit, check=False)  # fmt: skip
+    try:
+        rc = subprocess.run([*ns.prefix(), *cmd], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, timeout=limit, check=False).returncode
+    except subprocess.TimeoutExpired:  # run() killed it (our child, by PID)
+        rc = -9
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.returncode
+    return wall, cpu, rc
 
 
 def main() -> int:
@@ -149,7 +152,10 @@ def main() -> int:
                     load = os.getloadavg()[0]
                     cmd = nasscan_cmd(out) if tool == "nasscan" else nmap_cmd(out)
                     wall, cpu, rc = timed(cmd, ns, a.limit)
-                    found = nasscan_found(out) if tool == "nasscan" else nmap_found(out)
+                    try:
+                        found = nasscan_found(out) if tool == "nasscan" else nmap_found(out)
+                    except (OSError, ValueError, ET.ParseError):  # cut off: no whole report
+                        found = set()
                     hits = len(found & planted)
                     rows[tool].append((wall, cpu, hits, load))
                     missed = sorted(planted - found)
@@ -158,7 +164,8 @@ def main() -> int:
                     if tool == "nasscan" and a.keep:
                         keep = Path(a.keep) / f"nasscan-{i}.json"
                         keep.write_bytes(Path(out).read_bytes())
-                    print(f"run {i + 1} {tool}: {wall:.2f} s, {cpu:.2f} CPU s, "
+                    cut = f" (cut off at {a.limit:g} s)" if rc == -9 else ""
+                    print(f"run {i + 1} {tool}{cut}: {wall:.2f} s, {cpu:.2f} CPU s, "
                           f"{hits}/{len(planted)} found, {len(found - planted)} elsewhere, "
                           f"rc {rc}, load {load:.2f}", flush=True)  # fmt: skip
         finally:
