@@ -36,7 +36,6 @@ Read-only: Browse and HEAD only. Intrusive, only with ``--sample-bytes N``: the 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -46,16 +45,8 @@ from urllib.parse import urlsplit
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
-from scanner.http_samples import sample_first_bytes
-from scanner.models import (
-    Access,
-    Encryption,
-    Finding,
-    ProbeResult,
-    ServiceInfo,
-    Status,
-    Transport,
-)
+from scanner.http_samples import NET_ERRORS, sample_first_bytes
+from scanner.models import Access, Encryption, Finding, ProbeResult, ServiceInfo, Status
 from scanner.probe import ProbeContext
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import upnp
@@ -66,7 +57,6 @@ DESCRIPTION_PATHS = ("/rootDesc.xml", "/description.xml", "/DeviceDescription.xm
 PAGE = 200
 """Objects asked for per Browse call."""
 MAX_DESCRIPTION = 256 * 1024
-NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 PROTOCOL_ERRORS = (upnp.UPnPError, UnsafeXMLError, HttpError)
 
 
@@ -275,7 +265,6 @@ def _lister(st: _State) -> Lister:
 class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
     name = "dlna"
     default_ports = (8200, 50001, 32469, 9000)
-    transport = Transport.TCP
     description = (
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"
         " 1900, device description, Browse); plain-HTTP media"
@@ -512,12 +501,8 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
 
     def _unauth(self, facts: DlnaFacts, result: CrawlResult, cut: Cut | None) -> Finding:
         assert facts.device is not None
-        listing = result.listing()
-        if not facts.crawl_done:  # cut in the middle of the crawl: what it had listed
-            listing = listing.model_copy(update={
-                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
-                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
-            })  # fmt: skip
+        # cut in the middle of the crawl: what it had listed, marked truncated
+        listing = result.listing(cut=cut.detail if cut and not facts.crawl_done else None)
         files = sum(1 for e in result.entries if not e.is_dir)
         ev: dict[str, Any] = {
             "description": facts.description_url, "control_url": facts.control_url,

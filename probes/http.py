@@ -594,12 +594,8 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
         )  # fmt: skip
 
     def _unauth(self, facts: HttpFacts, res: ResourceFacts, cut: Cut | None) -> Finding:
-        listing = res.crawl.listing()
-        if not res.done:  # cut in the middle of the crawl: what it had listed
-            listing = listing.model_copy(update={
-                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
-                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
-            })  # fmt: skip
+        # cut in the middle of the crawl: what it had listed, marked truncated
+        listing = res.crawl.listing(cut=cut.detail if cut and not res.done else None)
         what = "WebDAV collection" if res.protocol == "webdav" else "directory listing"
         ev: dict[str, Any] = {"url": res.url, "family": res.family, "pages": res.crawl.requests}
         if res.protocol == "webdav":
