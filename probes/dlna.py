@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
-from scanner.http_samples import NET_ERRORS, sample_first_bytes
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
 from scanner.models import Access, Encryption, Finding, ProbeResult, ServiceInfo, Status
 from scanner.probe import ProbeContext
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
@@ -355,7 +355,7 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
         paths = await self._ssdp(service, ctx, facts)
         paths += [p for p in DESCRIPTION_PATHS if p not in paths]
         for path in paths[:6]:
-            left = deadline.left()
+            left = deadline.left() - STOP_MARGIN
             if left < 0.3:
                 break
             try:
@@ -386,7 +386,7 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
                 ctx.dialer.check(ctl.hostname or "", ctl.port or 80)
             except OutOfScopeError:
                 facts.control_out_of_scope = True
-        st = _State(facts, target, _path_of(cd.control_url), deadline.at - 0.3,
+        st = _State(facts, target, _path_of(cd.control_url), deadline.at - STOP_MARGIN,
                     max_body=min(2 * 1024 * 1024, ctx.bounds.bytes))  # fmt: skip
         # the listing's request budget; one more request is kept for the HEAD of one item
         budget = Budget(max(1, ctx.bounds.requests - 1), ctx.bounds.bytes, st.deadline)

@@ -44,7 +44,7 @@ from scanner.catchall import NOT_ASKED, CatchAllCheck
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, NotListable, Page
 from scanner.dialer import OutOfScopeError
-from scanner.http_samples import NET_ERRORS, sample_first_bytes
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
 from scanner.models import (
     Access,
     Authentication,
@@ -423,7 +423,7 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
         self, service: ServiceInfo, ctx: ProbeContext, facts: HttpFacts, deadline: Deadline
     ) -> None:
         budget = _Budget(
-            deadline=deadline.at,
+            deadline=deadline.at - STOP_MARGIN,
             # discovery (/, a soft-404 baseline, the storage paths, OPTIONS, PROPFINDs) has its
             # own allowance; each listing root's crawl gets ctx.bounds.requests of its own
             requests_left=max(ctx.bounds.requests, DISCOVERY_REQUESTS),

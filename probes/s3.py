@@ -31,7 +31,7 @@ from scanner.catchall import NOT_ASKED, CatchAllCheck, ask_random
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, NotListable, Page
 from scanner.dialer import OutOfScopeError
-from scanner.http_samples import NET_ERRORS, sample_first_bytes
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
 from scanner.models import Access, Authentication, Encryption, ProbeResult, ServiceInfo, Status
 from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
@@ -142,13 +142,13 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
             await asyncio.wait_for(target.probe_scheme(), max(1.0, deadline.total / 2))
         facts.tls = target.tls
         facts.base_url = f"{target.scheme}://{target.authority}"
-        end = deadline.at
+        end = deadline.at - STOP_MARGIN
         if end - time.monotonic() < 0.3:
             return
         try:
             root = await target.request(
                 "GET", "/", max_body=max(0, min(target.max_body, ctx.bounds.bytes)),
-                timeout=min(target.request_timeout, deadline.left()),
+                timeout=min(target.request_timeout, end - time.monotonic()),
             )  # fmt: skip
         except NET_ERRORS:
             return
