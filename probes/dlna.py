@@ -47,7 +47,7 @@ from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
 from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
 from scanner.models import Access, Encryption, Finding, ProbeResult, ServiceInfo, Status
-from scanner.probe import ProbeContext
+from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import upnp
 from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpTarget
@@ -72,7 +72,7 @@ def _ssdp_off(ctx: ProbeContext) -> bool:
 
 async def _ssdp_search(host: str, ctx: ProbeContext) -> list[upnp.SsdpReply]:
     port = int(ctx.option("dlna.ssdp_port", upnp.SSDP_PORT))
-    timeout = float(ctx.option("dlna.ssdp_timeout", min(1.0, ctx.timeout / 10)))
+    timeout = float(ctx.option("dlna.ssdp_timeout") or min(1.0, ctx.timeout / 10))
     cache = _SSDP.setdefault(ctx.dialer, {})
     task = cache.get((host, port))
     if task is None:
@@ -269,6 +269,14 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"
         " 1900, device description, Browse); plain-HTTP media"
     )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("ssdp", "bool", True,
+                    "one unicast SSDP M-SEARCH to UDP 1900 of the scanned address"),
+        ProbeOption("ssdp_port", "int", upnp.SSDP_PORT, "UDP port of the SSDP search", minimum=1),
+        ProbeOption("ssdp_timeout", "float", None,
+                    "seconds to wait for SSDP answers (default: min(1, probe timeout / 10))",
+                    minimum=0.1),
+    )  # fmt: skip
     facts_type = DlnaFacts
     protocol_errors: ClassVar[tuple[type[BaseException], ...]] = PROTOCOL_ERRORS
 
