@@ -6,9 +6,9 @@ import pytest
 
 from probes.dlna import PROBE as DLNA
 from probes.nfs import PROBE as NFS
-from scanner.probe import ProbeOptionError, parse_probe_options
+from scanner.probe import Probe, ProbeOptionError, parse_probe_options
 
-PROBES = {"dlna": DLNA, "nfs": NFS}
+PROBES: dict[str, Probe] = {"dlna": DLNA, "nfs": NFS}
 
 
 def test_dlna_ssdp_options_parse_typed() -> None:
