@@ -36,7 +36,6 @@ Read-only: Browse and HEAD only. Intrusive, only with ``--sample-bytes N``: the 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -46,17 +45,9 @@ from urllib.parse import urlsplit
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, Page
 from scanner.dialer import Dialer, OutOfScopeError
-from scanner.http_samples import sample_first_bytes
-from scanner.models import (
-    Access,
-    Encryption,
-    Finding,
-    ProbeResult,
-    ServiceInfo,
-    Status,
-    Transport,
-)
-from scanner.probe import ProbeContext
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
+from scanner.models import Access, Encryption, Finding, ProbeResult, ServiceInfo, Status
+from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import upnp
 from scanner.protocols.http_client import MAX_PAGE_BODY, HttpError, HttpTarget
@@ -66,7 +57,6 @@ DESCRIPTION_PATHS = ("/rootDesc.xml", "/description.xml", "/DeviceDescription.xm
 PAGE = 200
 """Objects asked for per Browse call."""
 MAX_DESCRIPTION = 256 * 1024
-NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 PROTOCOL_ERRORS = (upnp.UPnPError, UnsafeXMLError, HttpError)
 
 
@@ -82,7 +72,7 @@ def _ssdp_off(ctx: ProbeContext) -> bool:
 
 async def _ssdp_search(host: str, ctx: ProbeContext) -> list[upnp.SsdpReply]:
     port = int(ctx.option("dlna.ssdp_port", upnp.SSDP_PORT))
-    timeout = float(ctx.option("dlna.ssdp_timeout", min(1.0, ctx.timeout / 10)))
+    timeout = float(ctx.option("dlna.ssdp_timeout") or min(1.0, ctx.timeout / 10))
     cache = _SSDP.setdefault(ctx.dialer, {})
     task = cache.get((host, port))
     if task is None:
@@ -275,11 +265,18 @@ def _lister(st: _State) -> Lister:
 class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
     name = "dlna"
     default_ports = (8200, 50001, 32469, 9000)
-    transport = Transport.TCP
     description = (
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"
         " 1900, device description, Browse); plain-HTTP media"
     )
+    options: ClassVar[tuple[ProbeOption, ...]] = (
+        ProbeOption("ssdp", "bool", True,
+                    "one unicast SSDP M-SEARCH to UDP 1900 of the scanned address"),
+        ProbeOption("ssdp_port", "int", upnp.SSDP_PORT, "UDP port of the SSDP search", minimum=1),
+        ProbeOption("ssdp_timeout", "float", None,
+                    "seconds to wait for SSDP answers (default: min(1, probe timeout / 10))",
+                    minimum=0.1),
+    )  # fmt: skip
     facts_type = DlnaFacts
     protocol_errors: ClassVar[tuple[type[BaseException], ...]] = PROTOCOL_ERRORS
 
@@ -366,7 +363,7 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
         paths = await self._ssdp(service, ctx, facts)
         paths += [p for p in DESCRIPTION_PATHS if p not in paths]
         for path in paths[:6]:
-            left = deadline.left()
+            left = deadline.left() - STOP_MARGIN
             if left < 0.3:
                 break
             try:
@@ -397,7 +394,7 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
                 ctx.dialer.check(ctl.hostname or "", ctl.port or 80)
             except OutOfScopeError:
                 facts.control_out_of_scope = True
-        st = _State(facts, target, _path_of(cd.control_url), deadline.at - 0.3,
+        st = _State(facts, target, _path_of(cd.control_url), deadline.at - STOP_MARGIN,
                     max_body=min(2 * 1024 * 1024, ctx.bounds.bytes))  # fmt: skip
         # the listing's request budget; one more request is kept for the HEAD of one item
         budget = Budget(max(1, ctx.bounds.requests - 1), ctx.bounds.bytes, st.deadline)
@@ -512,12 +509,8 @@ class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
 
     def _unauth(self, facts: DlnaFacts, result: CrawlResult, cut: Cut | None) -> Finding:
         assert facts.device is not None
-        listing = result.listing()
-        if not facts.crawl_done:  # cut in the middle of the crawl: what it had listed
-            listing = listing.model_copy(update={
-                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
-                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
-            })  # fmt: skip
+        # cut in the middle of the crawl: what it had listed, marked truncated
+        listing = result.listing(cut=cut.detail if cut and not facts.crawl_done else None)
         files = sum(1 for e in result.entries if not e.is_dir)
         ev: dict[str, Any] = {
             "description": facts.description_url, "control_url": facts.control_url,

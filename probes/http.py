@@ -22,13 +22,18 @@ collection already reported as ``unauthenticated-access``, a few of its listed f
 the server sends (``HttpTarget.first_bytes``), no redirects followed; the bytes are sniffed into
 ``evidence["sniffed"]`` and the finding says sampling was used (``evidence["intrusive"]``).
 With ``sample_bytes == 0`` no file body is ever requested.
+
+Gather/judge (``scanner.probe_skeleton``): ``gather`` records ``HttpFacts`` (whether ``/``
+answered or is S3, the soft-404 baseline, the catch-all answer, one ``ResourceFacts`` per listing
+root or WebDAV collection with its crawl as it fills and its samples, the DAV classes and write
+methods of ``OPTIONS /``, the Basic/Digest challenges met); ``judge`` decides the findings and
+the status, also for an attempt cut short (the entries listed before the cut, truncated).
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -36,32 +41,25 @@ from urllib.parse import quote, unquote, urlsplit
 
 from probes.http_confirm import Fetch, confirm_listing
 from scanner.catchall import NOT_ASKED, CatchAllCheck
-from scanner.classify.magic import choose_samples, sniff_evidence
-from scanner.crawl import Budget, CrawlResult, Item, Lister, NotListable, Page, crawl
+from scanner.classify.magic import choose_samples
+from scanner.crawl import Budget, Crawler, CrawlResult, Item, Lister, NotListable, Page
 from scanner.dialer import OutOfScopeError
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
 from scanner.models import (
     Access,
     Authentication,
     Encryption,
     Finding,
-    Kind,
     ProbeResult,
     ServiceInfo,
     Status,
     Transport,
 )
-from scanner.probe import (
-    MAX_SAMPLE_FILES,
-    MAX_SAMPLE_READ,
-    Probe,
-    ProbeContext,
-    ProbeOption,
-    result_for_exception,
-)
+from scanner.probe import ProbeContext, ProbeOption
+from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import s3 as s3proto
 from scanner.protocols.http_client import (
     MAX_PAGE_BODY,
-    HttpError,
     HttpResponse,
     HttpTarget,
     looks_like_http,
@@ -83,7 +81,6 @@ TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 209
 MAX_REDIRECTS = 3
 DISCOVERY_REQUESTS = 2 + len(DEFAULT_PATHS) + 1 + len(DAV_PATHS) + 8
 SAMPLE = 10
-NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 
 
 @dataclass
@@ -107,9 +104,11 @@ class _Budget:
 
 @dataclass
 class _State:
+    """The live part of one attempt: the facts being filled, the target, the shared bounds."""
+
+    facts: HttpFacts
     target: HttpTarget
     budget: _Budget
-    auth_challenges: list[dict[str, str]] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
     server: str = ""
     max_entries: int = 2000
@@ -151,8 +150,8 @@ async def _get(
         if resp.status == 401:
             for ch in resp.headers_all("www-authenticate"):
                 scheme = ch.split(" ", 1)[0].strip().lower()
-                if scheme in ("basic", "digest") and len(st.auth_challenges) < 8:
-                    st.auth_challenges.append(
+                if scheme in ("basic", "digest") and len(st.facts.auth_challenges) < 8:
+                    st.facts.auth_challenges.append(
                         {"path": path, "scheme": scheme, "challenge": ch[:120]}
                     )
         if follow and resp.status in (301, 302, 303, 307, 308):
@@ -321,71 +320,84 @@ async def _propfind(st: _State, path: str) -> tuple[HttpResponse, list[Any]] | N
 
 
 async def _crawl(
-    st: _State, ctx: ProbeContext, lister: Lister, first: Page, key: str, first_bytes: int
-) -> CrawlResult:
+    st: _State, ctx: ProbeContext, lister: Lister, first: Page, res: ResourceFacts,
+    first_bytes: int,
+) -> None:  # fmt: skip
     """One resource's crawl by the shared crawler: its own request/byte budget (the first page,
-    already fetched, counts), the service's deadline."""
+    already fetched, counts), the service's deadline. The resource joins the facts before the
+    crawl starts, so an attempt cut mid-crawl still reports what was listed."""
     budget = Budget(max(1, ctx.bounds.requests), ctx.bounds.bytes, st.budget.deadline - 0.3)
     budget.spend(first_bytes)
-    return await crawl(
-        lister, ctx.bounds, first=first, root_key=key, budget=budget,
+    crawler = Crawler(
+        lister, ctx.bounds, first=first, root_key=res.key, budget=budget,
         seed=int(ctx.option("seed", 0) or 0), max_errors=5,
     )  # fmt: skip
+    res.crawl = crawler.result
+    st.facts.resources.append(res)
+    await crawler.run()
+    res.done = True
 
 
-async def _sample(st: _State, ctx: ProbeContext, finding: Finding) -> None:
+async def _sample(st: _State, res: ResourceFacts) -> None:
     """INTRUSIVE (``--sample-bytes N``): read the first bytes of a few files of a listing that
     is already an ``unauthenticated-access`` finding, on the same host and port, and record
-    what they are. Never called when ``ctx.sample_bytes == 0``."""
-    n, count = ctx.sample_settings("http")
-    if n == 0 or finding.kind != Kind.UNAUTHENTICATED_ACCESS or finding.listing is None:
-        return
-    root = _norm_dir(finding.resource or "/")
+    what they are. Never called without ``--sample-bytes``."""
+    root = _norm_dir(res.root)
     entries = [
         e.model_copy(update={"path": root + e.path.lstrip("/")})
-        for e in finding.listing.entries
+        for e in res.crawl.entries
         if e.path.startswith("/") and not e.path.startswith("//")
     ]
-    samples: dict[str, bytes] = {}
-    errors: dict[str, str] = {}
-    ranged: dict[str, str] = {}
-    requests = 0
-    for e in choose_samples(entries, count):
-        left = st.budget.remaining()
-        if left < 0.3:
-            errors[e.path] = "no time left"
-            break
-        requests += 1
-        try:
-            resp = await st.target.first_bytes(
-                _quote_path(e.path), n, timeout=max(0.3, min(st.target.request_timeout, left))
-            )
-        except (OutOfScopeError, ValueError) as exc:
-            errors[e.path] = str(exc)[:120]
-            continue
-        except NET_ERRORS as exc:
-            errors[e.path] = f"{type(exc).__name__}: {exc}"[:120]
-            continue
-        if resp.status not in (200, 206):
-            errors[e.path] = f"HTTP {resp.status}"
-            continue
-        samples[e.path] = resp.body[:n]
-        ranged[e.path] = "honoured" if resp.status == 206 else "ignored (200, cut at N bytes)"
-    ev = finding.evidence
-    ev["intrusive"] = ["sample-bytes"]
-    ev["sample_bytes"] = n
-    ev["sampled_files"] = len(samples)
-    ev["sample_requests"] = requests
-    if samples:
-        ev["sniffed"] = sniff_evidence(samples)
-        ev["sample_range"] = dict(list(ranged.items())[:MAX_SAMPLE_FILES])
-    if errors:
-        ev["sample_errors"] = dict(list(errors.items())[:4])
-    if int(ctx.sample_bytes or 0) > n:
-        ev["sample_note"] = f"at most {MAX_SAMPLE_READ} bytes are read per file"
+    files = [(e.path, _quote_path(e.path)) for e in choose_samples(entries, res.samples.files)]
+    await sample_first_bytes(st.target, res.samples, files, st.budget.deadline)
 
 
-class HttpProbe(Probe):
+@dataclass
+class ResourceFacts:
+    """One listing root or WebDAV collection readable without authentication."""
+
+    protocol: str
+    """``http`` (a directory listing) or ``webdav`` (PROPFIND 207 Multi-Status)."""
+    root: str
+    url: str
+    family: str
+    key: str
+    """The crawl's root key (the URL path, ``dav:`` + path for WebDAV)."""
+    crawl: CrawlResult = field(default_factory=CrawlResult)
+    """Filled as the crawl goes (``done``: it finished)."""
+    done: bool = False
+    samples: Samples = field(default_factory=Samples)
+
+
+@dataclass
+class HttpFacts(Facts):
+    """What one HTTP attempt saw (empty: that step was not reached)."""
+
+    tls: bool | None = None
+    answered: bool = False
+    """``GET /`` got an HTTP answer."""
+    s3: bool = False
+    """``GET /`` is an S3 API (left to the s3 probe)."""
+    server: str = ""
+    """The ``Server`` header of the first answers (``/`` and the soft-404 baseline)."""
+    soft404: bool = False
+    """A random path answered 200 (pages are compared with it)."""
+    catch_all: CatchAllCheck = NOT_ASKED
+    resources: list[ResourceFacts] = field(default_factory=list)
+    """Listings, then WebDAV collections, in the order found."""
+    dav: list[str] | None = None
+    """The DAV classes ``OPTIONS /`` announced."""
+    write_methods: list[str] = field(default_factory=list)
+    """Write methods ``OPTIONS /`` advertised (never tried)."""
+    auth_challenges: list[dict[str, str]] = field(default_factory=list)
+    """Basic/Digest challenges met (path, scheme, challenge)."""
+    requests: int = 0
+    bytes: int = 0
+    sample: Samples = field(default_factory=Samples)
+    """``--sample-bytes``: the per-resource sampling settings (size 0: off)."""
+
+
+class HttpProbe(GatherJudgeProbe[HttpFacts]):
     name = "http"
     default_ports = (80, 443, 8000, 8008, 8080, 8081, 8443, 8888, 5000, 5001, 9000)
     transport = Transport.TCP
@@ -394,6 +406,7 @@ class HttpProbe(Probe):
         ProbeOption("paths", "list", DEFAULT_PATHS, "paths fetched besides /"),
         ProbeOption("dav_paths", "list", (), "extra paths tried with PROPFIND"),
     )
+    facts_type = HttpFacts
 
     tls_ports: ClassVar[frozenset[int]] = TLS_PORTS
 
@@ -402,16 +415,15 @@ class HttpProbe(Probe):
             return service.greeting.startswith(b"HTTP/")
         return bool(await looks_like_http(ctx.dialer, service.host, service.port))
 
-    async def run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        try:
-            return await self._run(service, ctx)
-        except Exception as exc:  # never raise
-            return result_for_exception(exc)
+    def new_facts(self, service: ServiceInfo, ctx: ProbeContext) -> HttpFacts:
+        return HttpFacts(service, sample=Samples.for_context(ctx, "http"))
 
-    async def _run(self, service: ServiceInfo, ctx: ProbeContext) -> ProbeResult:
-        started = time.monotonic()
+    # -- gather ----------------------------------------------------------------------------------
+    async def gather(
+        self, service: ServiceInfo, ctx: ProbeContext, facts: HttpFacts, deadline: Deadline
+    ) -> None:
         budget = _Budget(
-            deadline=started + max(1.0, ctx.timeout * 0.85),
+            deadline=deadline.at - STOP_MARGIN,
             # discovery (/, a soft-404 baseline, the storage paths, OPTIONS, PROPFINDs) has its
             # own allowance; each listing root's crawl gets ctx.bounds.requests of its own
             requests_left=max(ctx.bounds.requests, DISCOVERY_REQUESTS),
@@ -423,36 +435,45 @@ class HttpProbe(Probe):
                 service.hostname if service.port in (80, 443) else
                 f"{service.hostname}:{service.port}"
             ),
-            request_timeout=min(10.0, max(1.0, ctx.timeout / 3)),
+            request_timeout=min(10.0, max(1.0, deadline.total / 3)),
             max_body=min(MAX_PAGE_BODY, ctx.bounds.bytes), cache=ctx.responses,
         )  # fmt: skip
         if target.tls is None:
             await asyncio.wait_for(target.probe_scheme(), max(1.0, budget.remaining()))
-        st = _State(target, budget, max_entries=ctx.bounds.entries)
+        facts.tls = target.tls
+        st = _State(facts, target, budget, max_entries=ctx.bounds.entries)
+        try:
+            await self._gather(st, ctx)
+        finally:
+            facts.requests, facts.bytes = target.requests, target.bytes_read
+
+    def _new_resource(
+        self, st: _State, protocol: str, root: str, family: str, key: str
+    ) -> ResourceFacts:
+        url = f"{st.target.scheme}://{st.target.authority}{_quote_path(root)}"
+        sample = st.facts.sample
+        samples = Samples(size=sample.size, files=sample.files, note=sample.note, requests=0,
+                          ranged={})  # fmt: skip
+        return ResourceFacts(protocol, root, url, family, key, samples=samples)
+
+    async def _gather(self, st: _State, ctx: ProbeContext) -> None:
+        facts = st.facts
         got = await _get(st, "GET", "/")
         if got is None:
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=target.tls
-            )
+            return
+        facts.answered = True
         root_got = got
         _, root_resp = got
         if _is_s3(root_resp):
-            return ProbeResult(
-                status=Status.NOT_APPLICABLE, protocol="s3", tls=target.tls,
-                detail="S3 API endpoint: reported by the s3 probe",
-            )  # fmt: skip
+            facts.s3 = True
+            return
         base = await _baseline(st)
-
-        findings: list[Finding] = []
-        info: dict[str, Any] = {
-            "server": st.server,
-            "tls": target.tls,
-            "soft404": base.status == 200,
-        }
+        facts.server = st.server
+        facts.soft404 = base.status == 200
+        facts.catch_all = base.catch_all
         listing_roots: list[str] = []
-        guessed = [p for p in ctx.option_list("http.paths", DEFAULT_PATHS) if p != "/"]
+        guessed = [p for p in self.option(ctx, "paths") if p != "/"]
         paths = ["/", *base.catch_all.guesses(guessed)]  # none from a server listing any path
-        info.update(base.catch_all.evidence())
         for path in paths:
             path = _norm_dir("/" + path.lstrip("/"))
             if any(path.startswith(r) for r in listing_roots):
@@ -463,7 +484,7 @@ class HttpProbe(Probe):
                 break
             got = root_got if path == "/" else await _get(st, "GET", _quote_path(path))
             if got is None:
-                if budget.truncated:
+                if st.budget.truncated:
                     break
                 continue
             final, resp = got
@@ -489,145 +510,147 @@ class HttpProbe(Probe):
                 continue
             st.visited.add(root)
             first = Page(_items(parsed, root), complete=not (parsed.truncated or resp.truncated))
-            result = await _crawl(st, ctx, _http_lister(st, root), first, root, len(resp.body))
+            res = self._new_resource(st, "http", root, parsed.family, root)
+            await _crawl(st, ctx, _http_lister(st, root), first, res, len(resp.body))
             listing_roots.append(root)
-            url = f"{target.scheme}://{target.authority}{_quote_path(root)}"
-            finding = self._unauth(service, "http", root, result, url, target.tls, parsed.family)
-            finding.evidence.update(base.catch_all.evidence())
-            if ctx.sample_bytes > 0:
-                await _sample(st, ctx, finding)
-            findings.append(finding)
+            if res.samples.size > 0:
+                await _sample(st, res)
+        await self._webdav(st, ctx)
 
-        dav_info = await self._webdav(st, service, ctx, findings)
-        info.update(dav_info)
-        if st.auth_challenges:
-            info["auth_challenges"] = st.auth_challenges[:4]
-
-        if not target.tls:
-            clear = self._cleartext(service, st, findings, dav_info)
-            if clear is not None:
-                findings.append(clear)
-        info["requests"] = target.requests
-        info["bytes"] = target.bytes_read
-        if ctx.sample_bytes > 0:
-            info["intrusive"] = ["sample-bytes"]
-            info["sample_requests"] = sum(
-                int(f.evidence.get("sample_requests", 0)) for f in findings
-            )
-        if any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings):
-            status = Status.SUCCESS
-        elif st.auth_challenges:
-            status = Status.AUTH_REQUIRED
-        else:
-            status = Status.SUCCESS
-        return ProbeResult(
-            status=status, protocol="https" if target.tls else "http", tls=target.tls,
-            findings=findings, info=info,
-            detail=None if findings else "no listing or WebDAV without authentication",
-        )  # fmt: skip
-
-    async def _webdav(
-        self, st: _State, service: ServiceInfo, ctx: ProbeContext, findings: list[Finding]
-    ) -> dict[str, Any]:
-        info: dict[str, Any] = {}
+    async def _webdav(self, st: _State, ctx: ProbeContext) -> None:
+        facts = st.facts
         got = await _get(st, "OPTIONS", "/", follow=False)
         dav_header = allow = None
         if got is not None:
             _, resp = got
             dav_header = resp.header("dav")
             allow = resp.header("allow") or resp.header("public")
-        writes = advertised_write_methods(allow)
+        facts.write_methods = advertised_write_methods(allow)
         if dav_header:
-            info["dav"] = dav_classes(dav_header)
-        if writes:
-            info["write_methods_advertised"] = writes
+            facts.dav = dav_classes(dav_header)
         candidates = list(DAV_PATHS)
-        for p in ctx.option_list("http.dav_paths", ()):
+        for p in self.option(ctx, "dav_paths"):
             candidates.append(_norm_dir("/" + str(p).lstrip("/")))
         for path in candidates:
             if "dav:" + path in st.visited:
                 continue
-            res = await _propfind(st, path)
-            if res is None:
+            got_dav = await _propfind(st, path)
+            if got_dav is None:
                 if st.budget.truncated:
                     break
                 continue
-            resp, resources = res
+            resp, resources = got_dav
             if resp.status != 207 or not resources:
                 continue
             st.visited.add("dav:" + path)
             first = Page(_dav_items(resources, path), complete=not resp.truncated)
-            result = await _crawl(
-                st, ctx, _dav_lister(st, path), first, "dav:" + path, len(resp.body)
-            )
-            url = f"{st.target.scheme}://{st.target.authority}{_quote_path(path)}"
-            f = self._unauth(service, "webdav", path, result, url, st.target.tls, "webdav")
-            f.evidence["method"] = "PROPFIND Depth: 1 -> 207 Multi-Status"
-            if dav_header:
-                f.evidence["dav"] = dav_classes(dav_header)
-            if writes:
-                f.evidence["write_methods_advertised"] = writes
-                f.evidence["note"] = "write methods are advertised (not tried)"
-            if ctx.sample_bytes > 0:
-                await _sample(st, ctx, f)
-            findings.append(f)
-        return info
+            res = self._new_resource(st, "webdav", path, "webdav", "dav:" + path)
+            await _crawl(st, ctx, _dav_lister(st, path), first, res, len(resp.body))
+            if res.samples.size > 0:
+                await _sample(st, res)
 
-    def _unauth(
-        self, service: ServiceInfo, protocol: str, root: str, result: CrawlResult, url: str,
-        tls: bool | None, family: str,
-    ) -> Finding:  # fmt: skip
-        what = "WebDAV collection" if protocol == "webdav" else "directory listing"
-        ev: dict[str, Any] = {"url": url, "family": family, "pages": result.requests}
-        files = sum(1 for e in result.entries if not e.is_dir)
-        return Finding(
-            host=service.host, hostname=service.hostname, port=service.port,
-            protocol=protocol, kind=Kind.UNAUTHENTICATED_ACCESS,
-            authentication=Authentication.NONE,
-            encryption=Encryption.REQUIRED if tls else Encryption.NONE,
-            resource=root, access=Access.LIST,
-            title=f"{what} at {url} readable without authentication "
-            f"({files} files{'+' if result.truncated else ''} seen)",
-            evidence=ev,
-            remediation="Turn off automatic directory listings (autoindex/Indexes/dir-listing)"
-            " and WebDAV for anonymous users, and require authentication for stored files.",
-            probe=self.name,
-            listing=result.listing(),
+    # -- judge -----------------------------------------------------------------------------------
+    def judge(self, facts: HttpFacts, cut: Cut | None) -> ProbeResult:
+        tls = facts.tls
+        if not facts.answered:
+            if cut is not None:
+                return cut.result(tls=tls)
+            return ProbeResult(status=Status.NOT_APPLICABLE, detail="no HTTP answer", tls=tls)
+        if facts.s3:
+            return ProbeResult(
+                status=Status.NOT_APPLICABLE, protocol="s3", tls=tls,
+                detail="S3 API endpoint: reported by the s3 probe",
+            )  # fmt: skip
+        findings = [self._unauth(facts, res, cut) for res in facts.resources]
+        if not tls:
+            clear = self._cleartext(facts, findings)
+            if clear is not None:
+                findings.append(clear)
+        info: dict[str, Any] = {"server": facts.server, "tls": tls, "soft404": facts.soft404}
+        info.update(facts.catch_all.evidence())
+        if facts.dav is not None:
+            info["dav"] = facts.dav
+        if facts.write_methods:
+            info["write_methods_advertised"] = facts.write_methods
+        if facts.auth_challenges:
+            info["auth_challenges"] = facts.auth_challenges[:4]
+        info["requests"] = facts.requests
+        info["bytes"] = facts.bytes
+        if facts.sample.size > 0:
+            info["intrusive"] = ["sample-bytes"]
+            info["sample_requests"] = sum(r.samples.requests or 0 for r in facts.resources)
+        if facts.resources:
+            status = Status.SUCCESS
+        elif facts.auth_challenges:
+            status = Status.AUTH_REQUIRED
+        else:
+            status = Status.SUCCESS
+        protocol = "https" if tls else "http"
+        if cut is not None:
+            return cut.result(protocol=protocol, tls=tls, findings=findings, info=info)
+        return ProbeResult(
+            status=status, protocol=protocol, tls=tls, findings=findings, info=info,
+            detail=None if findings else "no listing or WebDAV without authentication",
         )  # fmt: skip
 
-    def _cleartext(
-        self, service: ServiceInfo, st: _State, findings: list[Finding], dav: dict[str, Any]
-    ) -> Finding | None:
-        tls_port = service.port in self.tls_ports
+    def _unauth(self, facts: HttpFacts, res: ResourceFacts, cut: Cut | None) -> Finding:
+        # cut in the middle of the crawl: what it had listed, marked truncated
+        listing = res.crawl.listing(cut=cut.detail if cut and not res.done else None)
+        what = "WebDAV collection" if res.protocol == "webdav" else "directory listing"
+        ev: dict[str, Any] = {"url": res.url, "family": res.family, "pages": res.crawl.requests}
+        if res.protocol == "webdav":
+            ev["method"] = "PROPFIND Depth: 1 -> 207 Multi-Status"
+            if facts.dav is not None:
+                ev["dav"] = facts.dav
+            if facts.write_methods:
+                ev["write_methods_advertised"] = facts.write_methods
+                ev["note"] = "write methods are advertised (not tried)"
+        else:
+            ev.update(facts.catch_all.evidence())
+        if facts.sample.size > 0:
+            ev.update(res.samples.evidence())
+        files = sum(1 for e in res.crawl.entries if not e.is_dir)
+        return self.unauthenticated(
+            facts, res.root,
+            f"{what} at {res.url} readable without authentication "
+            f"({files} files{'+' if listing.truncated else ''} seen)",
+            protocol=res.protocol,
+            encryption=Encryption.REQUIRED if facts.tls else Encryption.NONE,
+            access=Access.LIST, evidence=ev, listing=listing,
+            remediation="Turn off automatic directory listings (autoindex/Indexes/dir-listing)"
+            " and WebDAV for anonymous users, and require authentication for stored files.",
+        )  # fmt: skip
+
+    def _cleartext(self, facts: HttpFacts, findings: list[Finding]) -> Finding | None:
+        port = facts.service.port
+        tls_port = port in self.tls_ports
         served = sorted({f.resource or "/" for f in findings})
-        if not (tls_port or st.auth_challenges or served):
+        challenges = facts.auth_challenges
+        if not (tls_port or challenges or served):
             return None
         ev: dict[str, Any] = {"scheme": "http", "tls_handshake": "failed, plaintext answered"}
         reasons = []
         if tls_port:
-            ev["tls_conventional_port"] = service.port
-            reasons.append(f"plain HTTP on port {service.port}, a port conventionally used for TLS")
-        if st.auth_challenges:
-            ev["auth_over_plaintext"] = sorted({c["scheme"] for c in st.auth_challenges})
+            ev["tls_conventional_port"] = port
+            reasons.append(f"plain HTTP on port {port}, a port conventionally used for TLS")
+        if challenges:
+            ev["auth_over_plaintext"] = sorted({c["scheme"] for c in challenges})
             ev["auth_paths"] = sorted(  # not the random soft-404 path: it differs every scan
-                {c["path"] for c in st.auth_challenges if not c["path"].startswith("/nasscan-")}
+                {c["path"] for c in challenges if not c["path"].startswith("/nasscan-")}
             )[:5]
             reasons.append("Basic/Digest credentials would travel unencrypted")
         if served:
             ev["exposed_resources"] = served[:10]
             reasons.append("listings/WebDAV served without encryption")
         ev["reasons"] = reasons
-        return Finding(
-            host=service.host, hostname=service.hostname, port=service.port,
-            protocol="http", kind=Kind.CLEARTEXT_TRANSPORT,
+        return self.cleartext(
+            facts, f"Plain HTTP on {facts.service.host}:{port}: " + "; ".join(reasons),
+            protocol="http",
             authentication=Authentication.NONE if served
-            else Authentication.REQUIRED if st.auth_challenges else Authentication.UNKNOWN,
-            encryption=Encryption.NONE, resource=None,
-            title=f"Plain HTTP on {service.host}:{service.port}: " + "; ".join(reasons),
+            else Authentication.REQUIRED if challenges else Authentication.UNKNOWN,
             evidence=ev,
             remediation="Serve this over HTTPS only (redirect or close plain HTTP), and never"
             " offer Basic/Digest authentication over plaintext.",
-            probe=self.name,
         )  # fmt: skip
 
 

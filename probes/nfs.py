@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from scanner.classify.magic import choose_samples
-from scanner.crawl import Budget, Item, Page, crawl, join
+from scanner.crawl import Budget, Crawler, CrawlResult, Item, Page, join
 from scanner.models import (
     Access,
     Encryption,
@@ -91,6 +92,22 @@ class ExportFacts:
     errors: list[str] = field(default_factory=list)
     samples: Samples = field(default_factory=Samples)
     """``--sample-bytes``: the first bytes read (NFSv3 READ)."""
+    crawling: dict[str, CrawlResult] = field(default_factory=dict)
+    """Crawls running (by version) when the attempt was cut: what they had listed."""
+
+    def settled(self, cut: Cut | None) -> ExportFacts:
+        """The export as judged: with a cut, a crawl that was running counts as a version that
+        listed the export (with AUTH_SYS) once it had listed the root, its listing truncated."""
+        running = {v: r for v, r in self.crawling.items() if r.dirs_listed}
+        if cut is None or not running:
+            return self
+        listing = self.listing
+        for result in running.values():
+            listing = _merge(listing, result.listing(cut=cut.detail))
+        return dataclasses.replace(
+            self, versions=self.versions | set(running), listing=listing,
+            flavors=self.flavors | {AuthFlavor.AUTH_SYS}, crawling={},
+        )  # fmt: skip
 
 
 @dataclass
@@ -147,6 +164,8 @@ async def crawl_export(
     bounds: ListingBounds,
     handles: dict[str, Any] | None = None,
     seed: int = 0,
+    progress: dict[str, CrawlResult] | None = None,
+    version: str = "",
 ) -> Listing:
     """One export through the shared crawler: each READDIR(PLUS) call is one request of the
     budget; a repeated cookie stops that directory (never re-counted). An error on the export's
@@ -154,6 +173,8 @@ async def crawl_export(
     kept and the listing says it is partial.
 
     ``handles``, when given, collects the handle of every listed file (for ``--sample-bytes``).
+    ``progress``, when given, holds the crawl's result under ``version`` while it runs (so an
+    attempt cut mid-crawl can still report what was listed); it is removed when the crawl ends.
     """
 
     async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
@@ -187,7 +208,12 @@ async def crawl_export(
                 break
         return Page(items, complete=complete, loops=loops)
 
-    result = await crawl(list_dir, bounds, root_key=root, seed=seed, stop_on_error=True)
+    crawler = Crawler(list_dir, bounds, root_key=root, seed=seed, stop_on_error=True)
+    if progress is not None:
+        progress[version] = crawler.result
+    result = await crawler.run()
+    if progress is not None:
+        progress.pop(version, None)
     if not result.dirs_listed and result.last_error is not None:
         raise result.last_error
     return result.listing()
@@ -304,7 +330,8 @@ class NFSProbe(GatherJudgeProbe[NfsFacts]):
         # findings name the NFS port (2049 unless rpcbind says otherwise), whichever port was
         # probed, so the finding id is the same from 111 and from 2049
         at = Facts(facts.service.model_copy(update={"port": facts.nfs_port}))
-        for st in facts.exports.values():
+        exports = [st.settled(cut) for st in facts.exports.values()]
+        for st in exports:
             flavors = sorted(rpc.flavor_name(f) for f in st.flavors)
             if st.versions:
                 findings.append(self._unauth(facts, at, st, flavors))
@@ -316,7 +343,7 @@ class NFSProbe(GatherJudgeProbe[NfsFacts]):
             elif accessible and st.flavors - {AuthFlavor.KRB5P}:
                 findings.append(self._cleartext(at, st, flavors, Encryption.OPTIONAL))
         status = Status.SUCCESS
-        n_open = sum(1 for s in facts.exports.values() if s.versions)
+        n_open = sum(1 for s in exports if s.versions)
         detail = f"{len(facts.exports)} export(s), {n_open} open"
         if not findings and auth_only:
             status = Status.AUTH_REQUIRED
@@ -522,7 +549,8 @@ class _Gather:
         handles: dict[str, Any] = {}
         try:
             listing = await crawl_export(
-                res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds, handles, self.facts.seed
+                res.fhandle, _v3_lister(nc, self.cred), self.ctx.bounds, handles, self.facts.seed,
+                progress=st.crawling, version="nfsv3",
             )
             st.versions.add("nfsv3")
             st.listing = _merge(st.listing, listing)
@@ -619,7 +647,8 @@ class _Gather:
                 continue
             st = self.export(p)
             try:
-                listing = await crawl_export(p, lister, bounds, seed=f.seed)
+                listing = await crawl_export(p, lister, bounds, seed=f.seed,
+                                             progress=st.crawling, version="nfsv4")
             except V4Error as exc:
                 if exc.status == nfs4.NFS4ERR_WRONGSEC:
                     await self._v4_wrongsec(nc, *_split(p))

@@ -25,33 +25,30 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scanner.catchall import NOT_ASKED, CatchAllCheck, ask_random
 from scanner.classify.magic import choose_samples
 from scanner.crawl import Budget, Crawler, CrawlResult, Item, NotListable, Page
 from scanner.dialer import OutOfScopeError
-from scanner.http_samples import NET_ERRORS, sample_first_bytes
-from scanner.models import (
-    Access,
-    Authentication,
-    Encryption,
-    Finding,
-    Kind,
-    ProbeResult,
-    ServiceInfo,
-    Status,
-    Transport,
-)  # fmt: skip
+from scanner.http_samples import NET_ERRORS, STOP_MARGIN, sample_first_bytes
+from scanner.models import Access, Authentication, Encryption, ProbeResult, ServiceInfo, Status
 from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, Samples
 from scanner.protocols import s3 as proto
 from scanner.protocols.http_client import MAX_PAGE_BODY, HttpResponse, HttpTarget
 
+if TYPE_CHECKING:
+    from scanner.models import Finding, Transport
+
 COMMON_BUCKETS = (
     "backup", "backups", "data", "files", "public", "recordings", "uploads", "media", "logs",
     "archive", "assets", "static", "www", "share", "storage", "dump",
 )  # fmt: skip
+REMEDIATION = (
+    "Remove public/anonymous list permissions from the bucket policy and ACLs (block public"
+    " access), and require signed requests."
+)
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
 
 
@@ -97,7 +94,6 @@ class S3Facts(Facts):
 class S3Probe(GatherJudgeProbe[S3Facts]):
     name = "s3"
     default_ports = (9000, 7480, 8333, 9020)
-    transport = Transport.TCP
     description = "S3-compatible buckets listable without credentials; plaintext S3 endpoints"
     options: ClassVar[tuple[ProbeOption, ...]] = (
         ProbeOption("buckets", "list", COMMON_BUCKETS, "bucket names tried besides ListBuckets"),
@@ -146,13 +142,13 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
             await asyncio.wait_for(target.probe_scheme(), max(1.0, deadline.total / 2))
         facts.tls = target.tls
         facts.base_url = f"{target.scheme}://{target.authority}"
-        end = deadline.at
+        end = deadline.at - STOP_MARGIN
         if end - time.monotonic() < 0.3:
             return
         try:
             root = await target.request(
                 "GET", "/", max_body=max(0, min(target.max_body, ctx.bounds.bytes)),
-                timeout=min(target.request_timeout, deadline.left()),
+                timeout=min(target.request_timeout, end - time.monotonic()),
             )  # fmt: skip
         except NET_ERRORS:
             return
@@ -305,7 +301,7 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
             info["sample_requests"] = sum(bf.samples.requests or 0 for bf in facts.tried)
         info["buckets"] = facts.buckets[:50]
         info.update(facts.catch_all.evidence())
-        unauth = any(f.kind == Kind.UNAUTHENTICATED_ACCESS for f in findings)
+        unauth = any(bf.crawl is not None for bf in facts.tried)
         status = Status.SUCCESS if unauth or facts.listed else Status.AUTH_REQUIRED
         if cut is not None:
             return cut.result(protocol="s3", tls=tls, findings=findings, info=info)
@@ -313,12 +309,8 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
 
     def _unauth(self, facts: S3Facts, bf: BucketFacts, cut: Cut | None) -> Finding:
         assert bf.crawl is not None
-        listing = bf.crawl.listing()
-        if not bf.done:  # cut in the middle of the crawl: what it had listed
-            listing = listing.model_copy(update={
-                "truncated": True, "stopped_by": listing.stopped_by or "deadline",
-                "partial": listing.partial or (cut.detail if cut else "crawl cut short"),
-            })  # fmt: skip
+        # cut in the middle of the crawl: what it had listed, marked truncated
+        listing = bf.crawl.listing(cut=cut.detail if cut and not bf.done else None)
         files = sum(1 for e in bf.crawl.entries if not e.is_dir)
         ev: dict[str, Any] = {
             "url": f"{facts.base_url}/{bf.name}?list-type=2",
@@ -330,16 +322,12 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
         }
         if facts.sample.size > 0:
             ev.update(bf.samples.evidence())
-        return self.unauthenticated(
-            facts, bf.name,
-            f"S3 bucket '{bf.name}' listable without credentials "
-            f"({files}{'+' if listing.truncated else ''} objects)",
-            authentication=Authentication.ANONYMOUS,
-            encryption=Encryption.REQUIRED if facts.tls else Encryption.NONE,
-            access=Access.LIST, evidence=ev, listing=listing,
-            remediation="Remove public/anonymous list permissions from the bucket policy"
-            " and ACLs (block public access), and require signed requests.",
-        )  # fmt: skip
+        more = "+" if listing.truncated else ""
+        title = f"S3 bucket '{bf.name}' listable without credentials ({files}{more} objects)"
+        encryption = Encryption.REQUIRED if facts.tls else Encryption.NONE
+        return self.unauthenticated(facts, bf.name, title, remediation=REMEDIATION, evidence=ev,
+                                    listing=listing, access=Access.LIST, encryption=encryption,
+                                    authentication=Authentication.ANONYMOUS)  # fmt: skip
 
 
 def _s3_refusal(resp: HttpResponse) -> str:

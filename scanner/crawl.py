@@ -200,12 +200,17 @@ class CrawlResult:
     def listed_anything(self) -> bool:
         return self.dirs_listed > 0
 
-    def listing(self) -> Listing:
-        """The model's ``Listing`` (triage reads it; never serialised itself)."""
+    def listing(self, cut: str | None = None) -> Listing:
+        """The model's ``Listing`` (triage reads it; never serialised itself).
+
+        ``cut``: why the crawl was stopped from outside before it finished (a probe's deadline
+        hit while it ran): what it had listed is kept, marked truncated, stopped by the
+        deadline, partial for that reason."""
+        partial = "; ".join(self.partial)[:300] if self.partial else None
         return Listing(
             entries=self.entries,
-            truncated=self.truncated,
-            partial="; ".join(self.partial)[:300] if self.partial else None,
+            truncated=self.truncated or cut is not None,
+            partial=partial or (cut[:300] if cut is not None else None),
             skipped=self.bad,
             loops=self.loops,
             duplicates=self.duplicates,
@@ -213,7 +218,7 @@ class CrawlResult:
             directories_seen=self.dirs_seen,
             requests=self.requests,
             bytes_read=self.bytes,
-            stopped_by=self.stopped_by,
+            stopped_by=self.stopped_by or ("deadline" if cut is not None else None),
             estimate=self.estimate.basis()
             | {
                 "files": self.estimate.files,

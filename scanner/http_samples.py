@@ -1,5 +1,6 @@
-"""``--sample-bytes`` over HTTP: the one loop the HTTP-speaking probes (HTTP listings and
-WebDAV, S3, DLNA) use to read the first bytes of a few listed files into a ``Samples``.
+"""What the HTTP-speaking probes (HTTP listings and WebDAV, S3, DLNA) share: their network
+errors, their stop margin before the deadline, and ``--sample-bytes`` over HTTP: the one loop
+that reads the first bytes of a few listed files into a ``Samples``.
 
 INTRUSIVE and only called when ``samples.on``: per chosen file one ``HttpTarget.first_bytes``
 (``GET`` + ``Range: bytes=0-(N-1)``, at most N body bytes taken whatever the server sends, no
@@ -21,6 +22,10 @@ from scanner.protocols.http_client import HttpError, HttpResponse, HttpTarget
 NET_ERRORS = (OSError, TimeoutError, HttpError, ssl.SSLError, asyncio.IncompleteReadError)
 MIN_LEFT = 0.3
 """Seconds that must be left before the deadline to send one more sample request."""
+STOP_MARGIN = 0.5
+"""Seconds before the skeleton's deadline at which the HTTP-speaking probes (HTTP, S3, DLNA)
+stop sending: their requests' timeouts end there, so an attempt with a hanging server ends by
+itself (a truncated result) rather than by the skeleton's cut."""
 
 
 def http_status(resp: HttpResponse) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from probes.nfs import PROBE, ExportFacts, NfsFacts
+from scanner.crawl import CrawlResult
 from scanner.models import (
     Access,
     Authentication,
@@ -172,3 +173,24 @@ def test_cut_after_an_export_keeps_what_it_proved() -> None:
     assert {x.kind for x in res.findings} == {Kind.UNAUTHENTICATED_ACCESS,
                                               Kind.CLEARTEXT_TRANSPORT}
     assert "export_states" in res.info
+
+
+def test_cut_mid_crawl_reports_the_export_as_far_as_it_was_listed() -> None:
+    f = facts()
+    st = ExportFacts("/export/open", clients=())
+    st.flavors = {AuthFlavor.AUTH_SYS}
+    st.crawling = {"nfsv3": CrawlResult(entries=[Entry(path="/2019", is_dir=True)],
+                                        dirs_listed=1)}
+    silent = ExportFacts("/export/other", clients=())
+    silent.crawling = {"nfsv3": CrawlResult()}  # cut before its root was listed: proves nothing
+    f.exports = {st.path: st, silent.path: silent}
+    res = PROBE.judge(f, Cut(Status.TIMEOUT, "no RPC reply in time", "TimeoutError"))
+    assert res.status is Status.TIMEOUT
+    unauth = [x for x in res.findings if x.kind is Kind.UNAUTHENTICATED_ACCESS]
+    assert [x.resource for x in unauth] == ["/export/open"]
+    assert unauth[0].evidence["versions"] == ["nfsv3"]
+    listing = unauth[0].listing
+    assert listing is not None and listing.truncated and listing.stopped_by == "deadline"
+    assert [e.path for e in listing.entries] == ["/2019"]
+    # without a cut a crawl still in the facts is not judged (it cannot be: gather finished)
+    assert not [x for x in PROBE.judge(f, None).findings if x.kind is Kind.UNAUTHENTICATED_ACCESS]
