@@ -110,17 +110,14 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
         candidates += facts.catch_all.guesses(facts.extra, listed)
         candidates = candidates[: max(1, ctx.bounds.resources)]
 
-        async def ask(name: str) -> None:
+        for name in candidates:  # one at a time: a daemon's connection limit is not ours to test
+            if deadline.expired():
+                break
             try:
                 async with ctx.dialer.tcp(service.host, service.port) as conn:
                     facts.replies[name] = await proto.open_module(conn, name)
             except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
                 facts.replies[name] = proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
-
-        # every module asked at once (the dialer's per-host cap bounds the connections); the
-        # replies are kept in the order asked, whatever order they came back in
-        await asyncio.gather(*(ask(name) for name in candidates))
-        facts.replies = {n: facts.replies[n] for n in candidates if n in facts.replies}
 
         async def list_one(name: str) -> None:
             listing = await self._list_files(service, ctx, name, deadline)
