@@ -278,3 +278,63 @@ def test_human_numbers() -> None:
     assert [human_size(n) for n, _ in rows] == [text for _, text in rows]
     assert human_count(1234567) == "1,234,567"
     assert estimate_text(5, {}) == "about 5 files (estimated from 0 of 0 directories seen)"
+
+
+def test_every_kind_and_access_has_its_word() -> None:
+    from scanner.triage import _ACCESS_WORD, _BASE_SEVERITY
+
+    assert set(_BASE_SEVERITY) | {Kind.UNAUTHENTICATED_ACCESS} == set(Kind)
+    assert set(_ACCESS_WORD) == set(Access)
+
+
+def _open(count: Any, title: str, resource: str = "/r") -> Finding:
+    """An already triaged open finding as loaded back from JSON: evidence only."""
+    headline = count if not isinstance(count, int) else {"count": count, "text": "files"}
+    return Finding(
+        host=HOST, port=445, protocol="smb", kind=Kind.UNAUTHENTICATED_ACCESS,
+        authentication=Authentication.GUEST, access=Access.READ, severity=Severity.HIGH,
+        title=title, resource=resource, evidence={"headline": headline},
+    )  # fmt: skip
+
+
+def test_the_largest_open_resource_speaks_for_the_service() -> None:
+    head = f"{HOST}:445 smb: "
+    tail = ", readable by anyone (guest login) in /r (+1 more open resource)"
+    for pair in ([_open(1, "a"), _open(5, "b")], [_open(5, "b"), _open(1, "a")]):
+        assert summarise_service(pair) == f"{head}5 files{tail}"
+    # a headline without a count, or none at all, ranks as 0: the first of equals speaks
+    no_count = _open({"text": "files"}, "no count")
+    not_dict = _open("junk", "not a dict")
+    text_count = _open({"count": "7"}, "text count")
+    for other in (no_count, not_dict, text_count):
+        assert summarise_service([_open(0, "zero"), other]) == f"{head}0 files{tail}"
+        first = summarise_service([other, _open(0, "zero")])
+        assert first == f"{head}{other.title} (+1 more open resource)"
+    # from JSON: a headline without its text says files
+    bare = _open({"count": 2}, "bare")
+    assert summarise_service([bare]) == f"{head}2 files, readable by anyone (guest login) in /r"
+
+
+def test_one_byte_is_a_size() -> None:
+    f = _finding(Listing(entries=[Entry(path="x.txt", size=1)]), resource="/")
+    assert _service(f) == f"{HOST}:443 http: 1 file, 1 B, readable by anyone"
+
+
+def test_counts_pairs_weights_and_confirmations() -> None:
+    rules = load_rules()
+    listing = Listing(
+        entries=[
+            Entry(path="811218-9876.wav", size=None),
+            Entry(path="a/b/550505-5557.wav", size=None),
+            Entry(path="a/b/c/d.wav", size=3),
+        ],
+        estimate={"files": 9, "depth_weights": [5.0, 2.0]},
+    )
+    s = analyse_listing(listing, None, rules, {"x": "wav", "y": "mp3", "z": "text", "w": 7})
+    assert s.sizes_unknown == 2
+    assert dict(s.pairs) == {("personal-id", "recording"): 2}
+    assert dict(s.confirmed) == {"recording": 2}
+    # depth = slashes - 1 (at least 0): weights 5, 2 and, past them, 0: recording 5 + 2 + 0
+    assert s.categories_estimated == {"personal-id": 7, "recording": 7}
+    odd = Listing(entries=listing.entries, estimate={"files": 9, "depth_weights": "52"})
+    assert analyse_listing(odd, None, rules).categories_estimated == {}
