@@ -283,10 +283,8 @@ def triage_finding(finding: Finding, rules: RuleSet | None = None) -> Finding:
     content: ContentSummary | None = None
     evidence = dict(finding.evidence)
     if finding.kind == Kind.UNAUTHENTICATED_ACCESS or finding.listing is not None:
-        sniffed = evidence.get("sniffed")
-        content = analyse_listing(
-            finding.listing, finding.resource, rs, sniffed if isinstance(sniffed, dict) else None
-        )
+        # analyse_listing reads only a dict of sniffed types (anything else is ignored)
+        content = analyse_listing(finding.listing, finding.resource, rs, evidence.get("sniffed"))
         if finding.listing is not None:
             evidence.update(content.evidence(rs))
         elif content.resource_categories:  # nothing listed (e.g. a block device): name only

@@ -338,3 +338,30 @@ def test_counts_pairs_weights_and_confirmations() -> None:
     assert s.categories_estimated == {"personal-id": 7, "recording": 7}
     odd = Listing(entries=listing.entries, estimate={"files": 9, "depth_weights": "52"})
     assert analyse_listing(odd, None, rules).categories_estimated == {}
+
+
+def test_which_findings_are_analysed() -> None:
+    listing = Listing(entries=[Entry(path="a.wav", size=4)])
+    clear = _transport(Kind.CLEARTEXT_TRANSPORT, Encryption.NONE, "FTP without TLS")
+    with_listing = triage_finding(clear.model_copy(update={"listing": listing}))
+    assert with_listing.evidence["categories"] == {"recording": 1}
+    assert with_listing.severity == Severity.MEDIUM  # content does not raise a transport finding
+    named = triage_finding(clear.model_copy(update={"resource": "/samtal"}))
+    assert named.evidence == {}  # no listing, not an access finding: nothing to analyse
+    odd = triage_finding(_finding(listing, evidence={"sniffed": ["wav"]}))
+    assert "confirmed_by_content" not in odd.evidence
+
+
+def test_estimate_without_totals() -> None:
+    s = analyse_listing(Listing(entries=[], estimate={"bytes": 5}), None, load_rules())
+    ev = s.evidence(load_rules())
+    assert (ev["files_estimated"], ev["bytes_estimated"]) == (0, 5)
+    assert ev["estimate_text"] == "about 0 files (estimated from 0 of 0 directories seen)"
+    s = analyse_listing(Listing(entries=[], estimate={"files": 3}), None, load_rules())
+    assert s.evidence(load_rules())["bytes_estimated"] == 0
+
+
+def test_resource_names_in_the_line() -> None:
+    for resource, suffix in [("/XX/", " in /XX/"), ("X", " in X"), ("/", ""), ("//", "")]:
+        f = _finding(Listing(entries=[Entry(path="x.txt", size=0)]), resource=resource)
+        assert _service(f) == f"{HOST}:443 http: 1 file, readable by anyone{suffix}"
