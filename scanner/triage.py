@@ -115,9 +115,8 @@ class ContentSummary:
         """The most telling count, e.g. 1,204 'audio recordings named with personal identity
         numbers', plus up to two other categories."""
 
-        def prio(c: str) -> tuple[int, int]:
-            cat = rules.categories.get(c)
-            return (cat.priority if cat else 0, self.categories[c])
+        def prio(c: str) -> tuple[int, int]:  # c is one of the present categories below
+            return (rules.categories[c].priority, self.categories[c])
 
         present = [c for c, n in self.categories.items() if n > 0 and c in rules.categories]
         nouns = [c for c in present if rules.categories[c].qualifier is None]
@@ -325,7 +324,7 @@ def _headline_text(f: Finding) -> str | None:
 
 def _rank(f: Finding) -> tuple[int, int]:
     h = f.evidence.get("headline")
-    count = h.get("count", 0) if isinstance(h, dict) else 0
+    count = h.get("count") if isinstance(h, dict) else 0
     return (f.severity.rank, count if isinstance(count, int) else 0)
 
 

@@ -365,3 +365,48 @@ def test_resource_names_in_the_line() -> None:
     for resource, suffix in [("/XX/", " in /XX/"), ("X", " in X"), ("/", ""), ("//", "")]:
         f = _finding(Listing(entries=[Entry(path="x.txt", size=0)]), resource=resource)
         assert _service(f) == f"{HOST}:443 http: 1 file, readable by anyone{suffix}"
+
+
+def _headline(paths: list[str]) -> dict[str, Any]:
+    listing = Listing(entries=[Entry(path=p, size=1) for p in paths])
+    rules = load_rules()
+    return analyse_listing(listing, None, rules).evidence(rules)["headline"]
+
+
+def test_headline_rows() -> None:
+    # priority, not the alphabet: credentials (70) before database (65)
+    h = _headline(["a.kdbx", "b.sql", "c.sql"])
+    assert (h["category"], h["count"], h["text"]) == ("credentials", 1, "credential or key file")
+    assert h["also"] == {"database dumps": 2}
+    # the best three others by priority: credentials 70, database 65, backup 60 (not disk-image 55)
+    h = _headline(["r.wav", "k.pem", "d.sql", "b.bak", "v.vmdk"])
+    assert h["also"] == {"credential or key file": 1, "database dump": 1}
+    # a qualifier covering at least half of the primary's files
+    h = _headline(["811218-9876.wav", "550505-5557.wav", "c.wav", "d.wav"])
+    assert h["text"] == "audio recordings named with personal identity numbers"
+    h = _headline(["811218-9876.wav", "c.wav", "d.wav"])
+    assert h["text"] == "audio recordings"
+    # qualifiers alone: personal-id (80) before phone (40)
+    h = _headline(["811218-9876.txt", "550505-5557.txt", "070-1234567.txt"])
+    assert (h["category"], h["count"]) == ("personal-id", 2)
+    assert h["text"] == "files named with personal identity numbers"
+    h = _headline(["811218-9876.txt"])
+    assert h["text"] == "file named with a personal identity number"
+    assert _headline(["a.txt", "b.txt"])["text"] == "files"
+
+
+def test_zero_counts_and_unknown_categories_are_not_present() -> None:
+    from collections import Counter
+
+    from scanner.triage import ContentSummary
+
+    rules = load_rules()
+    s = ContentSummary(
+        files=2,
+        categories=Counter({"recording": 0, "unknown-category": 3}),
+        confirmed=Counter({"medical": 0}),
+    )
+    assert s.critical_categories(rules) == []
+    assert s.headline(rules) == {
+        "count": 2, "text": "files", "category": None, "at_least": False, "also": {},
+    }  # fmt: skip
