@@ -101,6 +101,8 @@ REFUSED = [
     ("fe80::1%1-fe80::5%1", "IPv6 zone index (%) not supported in a scope"),
     ("[10.0.0.1]", "malformed target"),
     ("[10.0.0.1]-[10.0.0.3]", "malformed target"),
+    ("[fd00::1", "malformed address"),
+    ("fd00::1]", "malformed address"),
     ("[10.0.0.1]-[::1]", "brackets only around an IPv6 address"),
     ("10.0.0.300", "malformed address"),
     ("10.1", "malformed address"),
@@ -400,7 +402,11 @@ def test_split_specs_rows(tmp_path: Path) -> None:
 async def test_build_scope_rows() -> None:
     with pytest.raises(TargetError) as err:
         await build_scope([])
-    assert err.value.reason == "no targets given"
+    assert (err.value.token, err.value.reason) == ("", "no targets given")
+    many = [f"127.0.0.{i}" for i in range(1, 20)]
+    with pytest.raises(TargetError) as err:
+        await build_scope(many, ["127.0.0.0/24"])
+    assert err.value.token == " ".join(many)[:80] and len(err.value.token) == 80
     scope = await build_scope(["127.0.0.1-3", "127.0.0.2-5"], ["127.0.0.4"])
     assert scope.intervals == [Interval(4, 127 * 2**24 + 1, 127 * 2**24 + 3),
                                Interval(4, 127 * 2**24 + 5, 127 * 2**24 + 5)]  # fmt: skip
