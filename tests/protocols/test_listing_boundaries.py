@@ -410,3 +410,37 @@ def test_xml_entry_without_text_or_date() -> None:
     parsed = parse_listing(body)
     assert parsed is not None
     assert parsed.entries == [ListedItem("", 3, None, False), ListedItem("b", None, None, False)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"files": [{"name": "a.txt", "size": 5, "mtime": "2024-01-02 03:04"},
+                   {"name": "d", "is_dir": True}, {"name": "b.txt", "size": 7}]},
+        [{"filename": "a.txt", "bytes": 5, "modified": "2024-01-02 03:04"},
+         {"filename": "d", "type": "dir"}, {"filename": "b.txt", "bytes": 7}],
+    ],
+)  # fmt: skip
+def test_generic_json_listings(data: object) -> None:
+    parsed = parse_listing(json.dumps(data).encode())
+    assert parsed is not None
+    assert (parsed.family, parsed.structural, parsed.truncated) == ("generic-json", True, False)
+    assert parsed.entries[0] == ListedItem("a.txt", 5, "2024-01-02T03:04:00", False)
+    assert parsed.entries[-1] == ListedItem("b.txt", 7, None, False)
+
+
+def test_json_formats_without_dates() -> None:
+    nginx = [{"name": "a", "type": "file", "size": 1}]
+    assert parse_listing(json.dumps(nginx).encode()).entries == [  # type: ignore[union-attr]
+        ListedItem("a", 1, None, False)
+    ]
+    caddy = [{"name": "d/", "is_dir": True, "url": "./d/"}, {"name": "e", "is_dir": False,
+              "url": "./e", "size": 2}]  # fmt: skip
+    assert parse_listing(json.dumps(caddy).encode()).entries == [  # type: ignore[union-attr]
+        ListedItem("d", None, None, True),
+        ListedItem("e", 2, None, False),
+    ]
+    # not every row a Caddy row (one without its url): not read as Caddy's format
+    mixed = [{"name": "d/", "is_dir": True, "url": "./d/"}, {"name": "e", "is_dir": False}]
+    parsed = parse_listing(json.dumps(mixed).encode())
+    assert parsed is None or parsed.family != "caddy-json"
