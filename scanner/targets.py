@@ -24,6 +24,7 @@ import ipaddress
 import random
 import re
 import socket
+import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ def _cidr(text: str, token: str) -> Interval:
     addr = _addr(addr_s, token)
     if int(prefix_s) > addr.max_prefixlen:
         raise TargetError(token, "malformed CIDR")
-    net = ipaddress.ip_network(f"{addr}/{prefix_s}", strict=False)
+    net = ipaddress.ip_interface(f"{addr}/{prefix_s}").network
     return Interval(net.version, int(net.network_address), int(net.broadcast_address))
 
 
@@ -119,7 +120,7 @@ def _range(text: str, token: str) -> Interval:
     if hi_s.isascii() and hi_s.isdigit():
         if lo.version != 4:
             raise TargetError(token, "malformed range (an IPv6 range names both ends in full)")
-        if not _DECIMAL.fullmatch(hi_s):
+        if hi_s.startswith("0") and hi_s != "0":
             raise TargetError(token, "malformed range (a leading zero: octal or decimal?)")
         if int(hi_s) > 255:
             raise TargetError(token, "malformed range (a last-octet range ends at 0-255)")
@@ -163,7 +164,7 @@ def split_specs(values: Iterable[str]) -> list[str]:
     out: list[str] = []
     for value in values:
         for line in value.splitlines() or [value]:
-            line = line.split("#", 1)[0]
+            line = line.partition("#")[0]
             out.extend(t for t in re.split(r"[,\s]+", line) if t)
     return out
 
@@ -173,7 +174,7 @@ def read_target_file(path: str, stdin_text: str | None = None) -> list[str]:
     if path == "-":
         return split_specs([stdin_text or ""])
     try:
-        return split_specs([Path(path).read_text(encoding="utf-8", errors="replace")])
+        return split_specs([Path(path).read_bytes().decode("utf-8", errors="replace")])
     except OSError as exc:
         raise TargetError(path, f"cannot read target file ({exc.strerror or exc})") from None
 
@@ -213,9 +214,12 @@ def _subtract(include: list[Interval], exclude: list[Interval]) -> list[Interval
     return out
 
 
+_PACK4 = struct.Struct("!I").pack
+
+
 def _fmt(version: int, value: int) -> str:
     if version == 4:
-        return socket.inet_ntoa(value.to_bytes(4, "big"))
+        return socket.inet_ntoa(_PACK4(value))
     return str(ipaddress.IPv6Address(value))
 
 
@@ -351,7 +355,8 @@ async def _intervals(
         results = await asyncio.gather(
             *(_resolve(n, timeout) for n in names), return_exceptions=unresolved is not None
         )
-        for name, addrs in zip(names, results, strict=True):
+        for i, name in enumerate(names):
+            addrs = results[i]
             if isinstance(addrs, BaseException):
                 if unresolved is None or not isinstance(addrs, TargetError):
                     raise addrs
@@ -513,7 +518,7 @@ class TargetSpace:
             start = ivs[0].start
             ntoa = socket.inet_ntoa
             for idx in self.iter_indices(seed, shard):
-                yield ntoa((start + idx % hosts).to_bytes(4, "big")), ports[idx // hosts]
+                yield ntoa(_PACK4(start + idx % hosts)), ports[idx // hosts]
             return
         host_at = self.scope.host_at
         for idx in self.iter_indices(seed, shard):

@@ -329,7 +329,7 @@ def _dir_base(path: str) -> str:
 
 
 def _items(
-    tok: _Tokenizer, base: str, *, meta_side: str = "after", dir_marker: str | None = None
+    tok: _Tokenizer, base: str, *, meta_side: str, dir_marker: str | None
 ) -> list[ListedItem]:
     items: dict[str, ListedItem] = {}
     for a in tok.anchors:
@@ -468,7 +468,7 @@ def _parse_tokens(tok: _Tokenizer, base: str, server: str) -> ParsedListing | No
         return None
     if family == "iis":
         return ParsedListing(family, _items(tok, base, meta_side="before", dir_marker="<dir>"))
-    return ParsedListing(family, _items(tok, base))
+    return ParsedListing(family, _items(tok, base, meta_side="after", dir_marker=None))
 
 
 # -- JSON and XML formats ----------------------------------------------------------------------
@@ -526,11 +526,12 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
         if el.tag not in ("file", "directory"):
             return None
         size = el.get("size") or ""
+        mtime = el.get("mtime")
         out.append(
             ListedItem(
-                name=(el.text or "").strip(),
+                name=el.text.strip() if el.text else "",
                 size=parse_decimal(size),
-                mtime=normalise_date(el.get("mtime", "")),
+                mtime=normalise_date(mtime) if mtime else None,
                 is_dir=el.tag == "directory",
             )
         )

@@ -278,3 +278,135 @@ def test_human_numbers() -> None:
     assert [human_size(n) for n, _ in rows] == [text for _, text in rows]
     assert human_count(1234567) == "1,234,567"
     assert estimate_text(5, {}) == "about 5 files (estimated from 0 of 0 directories seen)"
+
+
+def test_every_kind_and_access_has_its_word() -> None:
+    from scanner.triage import _ACCESS_WORD, _BASE_SEVERITY
+
+    assert set(_BASE_SEVERITY) | {Kind.UNAUTHENTICATED_ACCESS} == set(Kind)
+    assert set(_ACCESS_WORD) == set(Access)
+
+
+def _open(count: Any, title: str, resource: str = "/r") -> Finding:
+    """An already triaged open finding as loaded back from JSON: evidence only."""
+    headline = count if not isinstance(count, int) else {"count": count, "text": "files"}
+    return Finding(
+        host=HOST, port=445, protocol="smb", kind=Kind.UNAUTHENTICATED_ACCESS,
+        authentication=Authentication.GUEST, access=Access.READ, severity=Severity.HIGH,
+        title=title, resource=resource, evidence={"headline": headline},
+    )  # fmt: skip
+
+
+def test_the_largest_open_resource_speaks_for_the_service() -> None:
+    head = f"{HOST}:445 smb: "
+    tail = ", readable by anyone (guest login) in /r (+1 more open resource)"
+    for pair in ([_open(1, "a"), _open(5, "b")], [_open(5, "b"), _open(1, "a")]):
+        assert summarise_service(pair) == f"{head}5 files{tail}"
+    # a headline without a count, or none at all, ranks as 0: the first of equals speaks
+    no_count = _open({"text": "files"}, "no count")
+    not_dict = _open("junk", "not a dict")
+    text_count = _open({"count": "7"}, "text count")
+    for other in (no_count, not_dict, text_count):
+        assert summarise_service([_open(0, "zero"), other]) == f"{head}0 files{tail}"
+        first = summarise_service([other, _open(0, "zero")])
+        assert first == f"{head}{other.title} (+1 more open resource)"
+    # from JSON: a headline without its text says files
+    bare = _open({"count": 2}, "bare")
+    assert summarise_service([bare]) == f"{head}2 files, readable by anyone (guest login) in /r"
+
+
+def test_one_byte_is_a_size() -> None:
+    f = _finding(Listing(entries=[Entry(path="x.txt", size=1)]), resource="/")
+    assert _service(f) == f"{HOST}:443 http: 1 file, 1 B, readable by anyone"
+
+
+def test_counts_pairs_weights_and_confirmations() -> None:
+    rules = load_rules()
+    listing = Listing(
+        entries=[
+            Entry(path="811218-9876.wav", size=None),
+            Entry(path="a/b/550505-5557.wav", size=None),
+            Entry(path="a/b/c/d.wav", size=3),
+        ],
+        estimate={"files": 9, "depth_weights": [5.0, 2.0]},
+    )
+    s = analyse_listing(listing, None, rules, {"x": "wav", "y": "mp3", "z": "text", "w": 7})
+    assert s.sizes_unknown == 2
+    assert dict(s.pairs) == {("personal-id", "recording"): 2}
+    assert dict(s.confirmed) == {"recording": 2}
+    # depth = slashes - 1 (at least 0): weights 5, 2 and, past them, 0: recording 5 + 2 + 0
+    assert s.categories_estimated == {"personal-id": 7, "recording": 7}
+    odd = Listing(entries=listing.entries, estimate={"files": 9, "depth_weights": "52"})
+    assert analyse_listing(odd, None, rules).categories_estimated == {}
+
+
+def test_which_findings_are_analysed() -> None:
+    listing = Listing(entries=[Entry(path="a.wav", size=4)])
+    clear = _transport(Kind.CLEARTEXT_TRANSPORT, Encryption.NONE, "FTP without TLS")
+    with_listing = triage_finding(clear.model_copy(update={"listing": listing}))
+    assert with_listing.evidence["categories"] == {"recording": 1}
+    assert with_listing.severity == Severity.MEDIUM  # content does not raise a transport finding
+    named = triage_finding(clear.model_copy(update={"resource": "/samtal"}))
+    assert named.evidence == {}  # no listing, not an access finding: nothing to analyse
+    odd = triage_finding(_finding(listing, evidence={"sniffed": ["wav"]}))
+    assert "confirmed_by_content" not in odd.evidence
+
+
+def test_estimate_without_totals() -> None:
+    s = analyse_listing(Listing(entries=[], estimate={"bytes": 5}), None, load_rules())
+    ev = s.evidence(load_rules())
+    assert (ev["files_estimated"], ev["bytes_estimated"]) == (0, 5)
+    assert ev["estimate_text"] == "about 0 files (estimated from 0 of 0 directories seen)"
+    s = analyse_listing(Listing(entries=[], estimate={"files": 3}), None, load_rules())
+    assert s.evidence(load_rules())["bytes_estimated"] == 0
+
+
+def test_resource_names_in_the_line() -> None:
+    for resource, suffix in [("/XX/", " in /XX/"), ("X", " in X"), ("/", ""), ("//", "")]:
+        f = _finding(Listing(entries=[Entry(path="x.txt", size=0)]), resource=resource)
+        assert _service(f) == f"{HOST}:443 http: 1 file, readable by anyone{suffix}"
+
+
+def _headline(paths: list[str]) -> dict[str, Any]:
+    listing = Listing(entries=[Entry(path=p, size=1) for p in paths])
+    rules = load_rules()
+    return analyse_listing(listing, None, rules).evidence(rules)["headline"]
+
+
+def test_headline_rows() -> None:
+    # priority, not the alphabet: credentials (70) before database (65)
+    h = _headline(["a.kdbx", "b.sql", "c.sql"])
+    assert (h["category"], h["count"], h["text"]) == ("credentials", 1, "credential or key file")
+    assert h["also"] == {"database dumps": 2}
+    # the best three others by priority: credentials 70, database 65, backup 60 (not disk-image 55)
+    h = _headline(["r.wav", "k.pem", "d.sql", "b.bak", "v.vmdk"])
+    assert h["also"] == {"credential or key file": 1, "database dump": 1}
+    # a qualifier covering at least half of the primary's files
+    h = _headline(["811218-9876.wav", "550505-5557.wav", "c.wav", "d.wav"])
+    assert h["text"] == "audio recordings named with personal identity numbers"
+    h = _headline(["811218-9876.wav", "c.wav", "d.wav"])
+    assert h["text"] == "audio recordings"
+    # qualifiers alone: personal-id (80) before phone (40)
+    h = _headline(["811218-9876.txt", "550505-5557.txt", "070-1234567.txt"])
+    assert (h["category"], h["count"]) == ("personal-id", 2)
+    assert h["text"] == "files named with personal identity numbers"
+    h = _headline(["811218-9876.txt"])
+    assert h["text"] == "file named with a personal identity number"
+    assert _headline(["a.txt", "b.txt"])["text"] == "files"
+
+
+def test_zero_counts_and_unknown_categories_are_not_present() -> None:
+    from collections import Counter
+
+    from scanner.triage import ContentSummary
+
+    rules = load_rules()
+    s = ContentSummary(
+        files=2,
+        categories=Counter({"recording": 0, "unknown-category": 3}),
+        confirmed=Counter({"medical": 0}),
+    )
+    assert s.critical_categories(rules) == []
+    assert s.headline(rules) == {
+        "count": 2, "text": "files", "category": None, "at_least": False, "also": {},
+    }  # fmt: skip

@@ -364,3 +364,83 @@ def test_charset() -> None:
     assert parsed is not None and parsed.entries[0].name == "\ufffd.txt"  # %E9 is no UTF-8
     unknown = parse_listing(_nginx(NGINX_ROWS), content_type="text/html; charset=x-nonsense")
     assert unknown is not None and unknown.entries == NGINX_ENTRIES
+
+
+def _dominance_of(hrefs: list[str]) -> float:
+    from scanner.protocols.listing import _dominance, _Tokenizer
+
+    tok = _Tokenizer()
+    tok.feed("".join(f'<a href="{h}">x</a>' for h in hrefs))
+    tok.close()
+    return _dominance(tok, BASE)
+
+
+@pytest.mark.parametrize(
+    ("hrefs", "share"),
+    [
+        ([], 1.0),
+        (["../", "/", "/data", "?C=N;O=D", "#top", ""], 1.0),  # none counts as a link
+        (["?C=N;O=D", "/other/x"], 0.0),
+        (["#top", "/other/x"], 0.0),
+        (["/other/x"], 0.0),
+        (["a.txt"], 1.0),
+        (["//host/", "a.txt"], 0.5),  # another host's root is no ancestor here
+        (["/dat", "a.txt"], 0.5),  # '/dat' is not an ancestor of '/data/'
+        (["a.txt", "b/", "http://h/x", "mailto:a@b"], 0.5),
+    ],
+)
+def test_dominance_rows(hrefs: list[str], share: float) -> None:
+    assert _dominance_of(hrefs) == share
+
+
+def test_xhtml_self_closing_tags() -> None:
+    page = (
+        '<html><head><title>Index of /data/</title><script src="x.js"/><style/></head>'
+        '<body><h1>Index of /data/</h1><hr/><pre><a href="../">../</a>\r\n'
+        + "\r\n".join(NGINX_ROWS)
+        + "\r\n</pre><hr/></body></html>"
+    ).encode()
+    parsed = parse_listing(page, path="/data/")
+    assert parsed is not None and parsed.family == "nginx"
+    assert parsed.entries == NGINX_ENTRIES
+
+
+def test_xml_entry_without_text_or_date() -> None:
+    body = b'<?xml version="1.0"?><list><file size="3"/><file mtime="">b</file></list>'
+    parsed = parse_listing(body)
+    assert parsed is not None
+    assert parsed.entries == [ListedItem("", 3, None, False), ListedItem("b", None, None, False)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"files": [{"name": "a.txt", "size": 5, "mtime": "2024-01-02 03:04"},
+                   {"name": "d", "is_dir": True}, {"name": "b.txt", "size": 7}]},
+        [{"filename": "a.txt", "bytes": 5, "modified": "2024-01-02 03:04"},
+         {"filename": "d", "type": "dir"}, {"filename": "b.txt", "bytes": 7}],
+    ],
+)  # fmt: skip
+def test_generic_json_listings(data: object) -> None:
+    parsed = parse_listing(json.dumps(data).encode())
+    assert parsed is not None
+    assert (parsed.family, parsed.structural, parsed.truncated) == ("generic-json", True, False)
+    assert parsed.entries[0] == ListedItem("a.txt", 5, "2024-01-02T03:04:00", False)
+    assert parsed.entries[-1] == ListedItem("b.txt", 7, None, False)
+
+
+def test_json_formats_without_dates() -> None:
+    nginx = [{"name": "a", "type": "file", "size": 1}]
+    assert parse_listing(json.dumps(nginx).encode()).entries == [  # type: ignore[union-attr]
+        ListedItem("a", 1, None, False)
+    ]
+    caddy = [{"name": "d/", "is_dir": True, "url": "./d/"}, {"name": "e", "is_dir": False,
+              "url": "./e", "size": 2}]  # fmt: skip
+    assert parse_listing(json.dumps(caddy).encode()).entries == [  # type: ignore[union-attr]
+        ListedItem("d", None, None, True),
+        ListedItem("e", 2, None, False),
+    ]
+    # not every row a Caddy row (one without its url): not read as Caddy's format
+    mixed = [{"name": "d/", "is_dir": True, "url": "./d/"}, {"name": "e", "is_dir": False}]
+    parsed = parse_listing(json.dumps(mixed).encode())
+    assert parsed is None or parsed.family != "caddy-json"
