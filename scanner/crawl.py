@@ -216,7 +216,7 @@ def depth_of(path: str) -> int:
 def _name_ok(name: object) -> bool:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME:
         return False
-    if name in (".", "..") or "/" in name or "\x00" in name:
+    if name in (".", "..") or "/" in name:
         return False
     try:
         name.encode("utf-8")  # lone surrogates (undecodable bytes) fail here
@@ -296,6 +296,7 @@ class Crawler:
         self._keys: set[Hashable] = set()
         self._levels: dict[int, _Level] = {0: _Level()}
         self._errors = 0
+        self._depth_cut = False
         self.max_errors = max_errors
         self.not_listable = 0
 
@@ -323,9 +324,9 @@ class Crawler:
                 break
             d = self._next()
         r.requests, r.bytes = self.budget.requests, self.budget.bytes
-        if self._heap:
-            r.truncated = True
-            r.stopped_by = r.stopped_by or self.budget.stopped or "requests"
+        # (directories left in the queue: a bound stopped the crawl, it set truncated and why)
+        if self._depth_cut:  # branches cut by the depth bound, the rest was listed
+            r.stopped_by = r.stopped_by or "depth"
         r.estimate = self._estimate() if r.truncated else None
         return r
 
@@ -376,7 +377,7 @@ class Crawler:
         if fp in d.ancestors:  # (ancestors had children: never an empty page's fingerprint)
             r.loops += 1  # the same page as an ancestor's: a self/parent link
             return
-        level = self._levels.setdefault(d.depth, _Level())
+        level = self._levels[d.depth]  # made when its parent was listed (the root's: at start)
         level.listed += 1
         r.dirs_listed += 1
         names: set[str] = set()
@@ -415,7 +416,7 @@ class Crawler:
         depth = d.depth + 1
         if depth >= self.bounds.depth:  # depth N lists N levels: the root is level 0
             self.result.truncated = True
-            self.result.stopped_by = self.result.stopped_by or "depth"
+            self._depth_cut = True  # the other branches go on
             return
         rng = self._rng(d.path)
         scores = [interest(it.name, self.rules) for it, _ in children]

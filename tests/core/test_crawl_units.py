@@ -70,6 +70,7 @@ def test_join_and_depth_rows() -> None:
     ("name", "ok"),
     [
         ("a", True), ("a b", True), (" ", True), ("x" * MAX_NAME, True), ("\x7f", True),
+        ("\x00", False), ("\x1f", False),
         ("caf\u00e9", True), ("...", True), (".hidden", True),
         ("x" * (MAX_NAME + 1), False), ("", False), (".", False), ("..", False), ("a/b", False),
         ("/", False), ("a\x00b", False), ("a\x1fb", False), ("\t", False), ("\n", False),
@@ -266,6 +267,17 @@ def test_depth_bound_lists_exactly_n_levels() -> None:
     lister = Lister(tree)
     r = run(lister, ListingBounds(depth=3))
     assert lister.order == ["/", "/a", "/a/b"] and r.stopped_by == "depth"
+    # the depth bound cuts branches, not the crawl: the other directories within it are listed
+    wide: Tree = {"a": {"b": {"f": 1}}, "z": {"y": {"f": 1}}, "k": {"g": 1}}
+    lister = Lister(wide)
+    r = run(lister, ListingBounds(depth=2))
+    assert sorted(lister.order) == ["/", "/a", "/k", "/z"]
+    assert sorted(e.path for e in r.entries) == ["/a", "/a/b", "/k", "/k/g", "/z", "/z/y"]
+    assert r.truncated and r.stopped_by == "depth"
+    # a bound that stops the crawl is named before a depth cut
+    lister = Lister(wide)
+    r = run(lister, ListingBounds(depth=2, requests=2))
+    assert len(lister.order) == 2 and r.stopped_by == "requests"
     # a directory without subdirectories at the last level is no reason to say "depth"
     flat: Tree = {"a": {"f": 1}}
     r = run(Lister(flat), ListingBounds(depth=2))
@@ -295,6 +307,14 @@ def test_entries_bound_rows(n: int, truncated: bool) -> None:
     assert [e.path for e in r.entries] == [f"/f{i}" for i in range(min(n, 3))]
     assert r.truncated is truncated
     assert r.stopped_by == ("entries" if truncated else None)
+
+
+def test_loops_found_before_the_entries_bound_are_counted() -> None:
+    first = Page([Item("up", is_dir=True, key="R"), Item("f1", size=1), Item("f2", size=1),
+                  Item("f3", size=1)])  # fmt: skip
+    r = run(Lister({}), ListingBounds(entries=2), first=first, root_key="R")
+    assert [e.path for e in r.entries] == ["/up", "/f1"] and r.stopped_by == "entries"
+    assert r.loops == 1
 
 
 def test_entries_bound_stops_the_whole_crawl() -> None:
