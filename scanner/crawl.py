@@ -243,7 +243,7 @@ def depth_of(path: str) -> int:
 def _name_ok(name: object) -> bool:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME:
         return False
-    if name in (".", "..") or "/" in name or "\x00" in name:
+    if name in (".", "..") or "/" in name:
         return False
     try:
         name.encode("utf-8")  # lone surrogates (undecodable bytes) fail here
@@ -286,7 +286,6 @@ def _fingerprint(items: list[Item]) -> str:
 @dataclass
 class _Level:
     listed: int = 0
-    seen: int = 0
     files: int = 0
     bytes: int = 0
     subdirs: int = 0
@@ -329,9 +328,9 @@ class Crawler:
         self._heap: list[tuple[tuple[Any, ...], int, _Dir]] = []
         self._seq = 0
         self._keys: set[Hashable] = set()
-        self._paths: set[str] = set()
-        self._levels: dict[int, _Level] = {0: _Level(seen=1)}
+        self._levels: dict[int, _Level] = {0: _Level()}
         self._errors = 0
+        self._depth_cut = False
         self.max_errors = max_errors
         self.not_listable = 0
 
@@ -362,9 +361,9 @@ class Crawler:
                 break
             d = self._next()
         r.requests, r.bytes = self.budget.requests, self.budget.bytes
-        if self._heap:
-            r.truncated = True
-            r.stopped_by = r.stopped_by or self.budget.stopped or "requests"
+        # (directories left in the queue: a bound stopped the crawl, it set truncated and why)
+        if self._depth_cut:  # branches cut by the depth bound, the rest was listed
+            r.stopped_by = r.stopped_by or "depth"
         r.estimate = self._estimate() if r.truncated else None
         return r
 
@@ -440,11 +439,11 @@ class Crawler:
         if self.budget.bytes_left <= 0:
             r.truncated = True
             r.stopped_by = r.stopped_by or "bytes"
-        fp = _fingerprint(page.items) if page.items else ""
-        if fp and fp in d.ancestors:
+        fp = _fingerprint(page.items)
+        if fp in d.ancestors:  # (ancestors had children: never an empty page's fingerprint)
             r.loops += 1  # the same page as an ancestor's: a self/parent link
             return
-        level = self._levels.setdefault(d.depth, _Level())
+        level = self._levels[d.depth]  # made when its parent was listed (the root's: at start)
         level.listed += 1
         r.dirs_listed += 1
         names: set[str] = set()
@@ -457,15 +456,11 @@ class Crawler:
                 r.duplicates += 1
                 continue
             names.add(it.name)
-            path = join(d.path, it.name)
-            if path in self._paths:
-                r.duplicates += 1
-                continue
+            path = join(d.path, it.name)  # unique: each directory is listed once
             if len(r.entries) >= self.bounds.entries:
                 r.truncated = True
                 r.stopped_by = "entries"
                 break
-            self._paths.add(path)
             r.entries.append(
                 Entry(path=path, size=None if it.is_dir else it.size, mtime=it.mtime,
                       is_dir=it.is_dir)
@@ -473,13 +468,13 @@ class Crawler:
             if it.is_dir:
                 level.subdirs += 1
                 r.dirs_seen += 1
-                self._levels.setdefault(d.depth + 1, _Level()).seen += 1
+                self._levels.setdefault(d.depth + 1, _Level())  # the next depth was seen
                 if not it.link:
                     children.append((it, path))
             else:
                 level.files += 1
                 level.bytes += it.size or 0
-        self._plan(d, children, (*d.ancestors, fp) if fp else d.ancestors)
+        self._plan(d, children, (*d.ancestors, fp))
 
     def _plan(self, d: _Dir, children: list[tuple[Item, str]], ancestors: tuple[str, ...]) -> None:
         if not children:
@@ -487,7 +482,7 @@ class Crawler:
         depth = d.depth + 1
         if depth >= self.bounds.depth:  # depth N lists N levels: the root is level 0
             self.result.truncated = True
-            self.result.stopped_by = self.result.stopped_by or "depth"
+            self._depth_cut = True  # the other branches go on
             return
         rng = self._rng(d.path)
         scores = [interest(it.name, self.rules) for it, _ in children]
@@ -508,39 +503,35 @@ class Crawler:
                 self._push((1, -scores[i], depth, rng.random()), child)
 
     def _estimate(self) -> Estimate | None:
+        # Depths 0..max all have a level: a depth gets one when a directory of the depth above
+        # is listed and holds a subdirectory. Directories at depth d+1 number the subdirectories
+        # of the listed ones at d times d's weight (>= the ones seen, >= the ones listed).
         r = self.result
         levels = self._levels
-        if not levels:
-            return None
-        max_depth = max(levels)
-        n_dirs: dict[int, float] = {0: 1.0}
+        n_dirs = [1.0]
         weights: list[float] = []
         files = 0.0
         nbytes = 0.0
         unsampled: list[int] = []
-        for depth in range(0, max_depth + 1):
-            lv = levels.get(depth, _Level())
-            n = n_dirs.get(depth, 0.0)
-            if lv.listed == 0:
-                if n > 0:
-                    unsampled.append(depth)
+        for depth in range(max(levels) + 1):
+            lv = levels[depth]
+            if lv.listed == 0:  # seen here, none listed: nothing to extrapolate from
+                unsampled.append(depth)
                 weights.append(0.0)
                 break
-            n = max(n, float(lv.listed))
-            w = n / lv.listed
+            w = n_dirs[depth] / lv.listed
             weights.append(w)
             files += lv.files * w
             nbytes += lv.bytes * w
-            nxt = levels.get(depth + 1, _Level())
-            n_dirs[depth + 1] = max(float(nxt.seen), lv.subdirs * w)
+            n_dirs.append(lv.subdirs * w)
         seen_files = sum(1 for e in r.entries if not e.is_dir)
-        est_files = max(round(files), seen_files)
+        est_files = round(files)  # the files of the listed directories are among them
         if est_files <= seen_files:
             return None
         return Estimate(
             files=est_files,
             bytes=round(nbytes),
-            directories=round(sum(n_dirs.values())),
+            directories=round(sum(n_dirs)),
             directories_listed=r.dirs_listed,
             directories_seen=r.dirs_seen,
             depth_weights=tuple(round(w, 4) for w in weights),

@@ -56,7 +56,7 @@ async def test_ask_random_answers() -> None:
         return 200  # not a bool: made one
 
     got = await ask_random(truthy)  # type: ignore[arg-type]
-    assert got.accepted is True and got.name.startswith("nasscan-")
+    assert got.accepted is True and re.fullmatch(r"nasscan-[0-9a-f]{16}", got.name)
 
     async def empty(name: str) -> object:
         return ""

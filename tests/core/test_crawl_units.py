@@ -70,6 +70,7 @@ def test_join_and_depth_rows() -> None:
     ("name", "ok"),
     [
         ("a", True), ("a b", True), (" ", True), ("x" * MAX_NAME, True), ("\x7f", True),
+        ("\x00", False), ("\x1f", False),
         ("caf\u00e9", True), ("...", True), (".hidden", True),
         ("x" * (MAX_NAME + 1), False), ("", False), (".", False), ("..", False), ("a/b", False),
         ("/", False), ("a\x00b", False), ("a\x1fb", False), ("\t", False), ("\n", False),
@@ -266,6 +267,17 @@ def test_depth_bound_lists_exactly_n_levels() -> None:
     lister = Lister(tree)
     r = run(lister, ListingBounds(depth=3))
     assert lister.order == ["/", "/a", "/a/b"] and r.stopped_by == "depth"
+    # the depth bound cuts branches, not the crawl: the other directories within it are listed
+    wide: Tree = {"a": {"b": {"f": 1}}, "z": {"y": {"f": 1}}, "k": {"g": 1}}
+    lister = Lister(wide)
+    r = run(lister, ListingBounds(depth=2))
+    assert sorted(lister.order) == ["/", "/a", "/k", "/z"]
+    assert sorted(e.path for e in r.entries) == ["/a", "/a/b", "/k", "/k/g", "/z", "/z/y"]
+    assert r.truncated and r.stopped_by == "depth"
+    # a bound that stops the crawl is named before a depth cut
+    lister = Lister(wide)
+    r = run(lister, ListingBounds(depth=2, requests=2))
+    assert len(lister.order) == 2 and r.stopped_by == "requests"
     # a directory without subdirectories at the last level is no reason to say "depth"
     flat: Tree = {"a": {"f": 1}}
     r = run(Lister(flat), ListingBounds(depth=2))
@@ -295,6 +307,14 @@ def test_entries_bound_rows(n: int, truncated: bool) -> None:
     assert [e.path for e in r.entries] == [f"/f{i}" for i in range(min(n, 3))]
     assert r.truncated is truncated
     assert r.stopped_by == ("entries" if truncated else None)
+
+
+def test_loops_found_before_the_entries_bound_are_counted() -> None:
+    first = Page([Item("up", is_dir=True, key="R"), Item("f1", size=1), Item("f2", size=1),
+                  Item("f3", size=1)])  # fmt: skip
+    r = run(Lister({}), ListingBounds(entries=2), first=first, root_key="R")
+    assert [e.path for e in r.entries] == ["/up", "/f1"] and r.stopped_by == "entries"
+    assert r.loops == 1
 
 
 def test_entries_bound_stops_the_whole_crawl() -> None:
@@ -337,6 +357,14 @@ def test_first_page_is_charged_and_the_root_not_listed_again() -> None:
     assert lister.order == [] and r.requests == 1 and r.truncated and r.stopped_by == "requests"
 
 
+def test_every_planned_loop_is_counted() -> None:
+    lister = Lister({"me": {}})
+    first = Page([Item("up1", is_dir=True, key="R"), Item("up2", is_dir=True, key="R"),
+                  Item("me", is_dir=True)])  # fmt: skip
+    r = run(lister, first=first, root_key="R")
+    assert lister.order == ["/me"] and r.loops == 2
+
+
 def test_a_child_keyed_as_the_root_of_a_first_page_is_a_loop() -> None:
     lister = Lister({})
     first = Page([Item("up", is_dir=True, key="R"), Item("me", is_dir=True, key="/")])
@@ -363,6 +391,40 @@ def test_rules_given_replace_the_default_ones() -> None:
     run(lister, rules=RuleSet({}, ()))  # no rules: nothing is interesting
     assert lister.order[:2] == ["/", "/a"]  # the first child, not "recordings", goes first
     assert sorted(lister.order) == ["/", "/a", "/backup", "/recordings", "/zz"]
+
+
+def test_the_most_interesting_names_dive_whatever_their_place() -> None:
+    # "2019" (10) comes before "backup" (20) and "recordings" (30): the two best dive, best first
+    names = ["a", "2019", "backup", "recordings", "p1", "p2", "p3", "p4", "p5", "z"]
+    for seed in range(5):
+        lister = Lister({n: {"f": 1} for n in names})
+        run(lister, ListingBounds(requests=3), seed=seed)
+        assert lister.order == ["/", "/recordings", "/backup"]
+
+
+def test_a_rule_weight_of_one_is_interesting(tmp_path: Any) -> None:
+    from scanner.classify.rules import load_rules
+
+    extra = tmp_path / "tiny.toml"
+    extra.write_text('[[rule]]\nname = "tiny"\ncategory = "recording"\nwhere = "resource"\n'
+                     'how = "regex"\npatterns = ["^tiny$"]\nweight = 1\n')  # fmt: skip
+    rules = load_rules([extra])
+    names = [f"p{i:02d}" for i in range(15)] + ["tiny"] + [f"q{i:02d}" for i in range(14)]
+    for seed in range(3):
+        lister = Lister({n: {"f": 1} for n in names})
+        run(lister, ListingBounds(requests=2), seed=seed, rules=rules)
+        assert lister.order == ["/", "/tiny"]
+
+
+def test_widening_prefers_interest_whatever_the_seed() -> None:
+    # dives: "a" (first), "z" (last), "recordings" and "backup" (interesting), one random;
+    # the rest widen: "2019" (10 points) before the plain ones
+    names = ["a", "recordings", "backup", "p1", "p2", "p3", "2019", "p4", "z"]
+    for seed in range(6):
+        lister = Lister({n: {"f": 1} for n in names})
+        run(lister, seed=seed)
+        plain = [lister.order.index(f"/p{i}") for i in range(1, 5)]
+        assert lister.order.index("/2019") < sorted(plain)[1]  # at most one (random) dive before
 
 
 def test_the_seed_picks_the_random_dive_and_defaults_to_zero() -> None:
@@ -432,6 +494,16 @@ def test_bad_duplicate_and_loop_counts_from_the_page() -> None:
 
     r = run(lister3)  # counts add up over pages
     assert (r.bad, r.loops) == (2 + 1 + 3, 1 + 2)
+
+
+def test_every_repeated_name_is_counted() -> None:
+    async def lister(path: str, handle: Any, budget: Budget) -> Page:
+        return Page([Item("a", size=1), Item("a", size=2), Item("b", size=3), Item("a", size=4),
+                      Item("b", is_dir=True)])  # fmt: skip
+
+    r = run(lister)
+    assert [(e.path, e.size) for e in r.entries] == [("/a", 1), ("/b", 3)]
+    assert r.duplicates == 3 and r.requests == 1
 
 
 def test_same_path_from_two_pages_is_a_duplicate() -> None:
@@ -665,6 +737,14 @@ def test_estimate_three_levels_by_hand() -> None:
     assert lister.order == ["/", "/d0", "/d0/e0", "/d0/e1"]
     assert r.estimate == Estimate(files=27, bytes=129, directories=10, directories_listed=4,
                                   directories_seen=6, depth_weights=(1.0, 3.0, 3.0))  # fmt: skip
+
+
+def test_estimate_files_without_size_add_no_bytes() -> None:
+    # as the one-level example, but the files have no size: 20 files, 0 bytes
+    tree: Tree = {f"d{i}": {f"f{j}": None for j in range(5)} for i in range(4)}
+    r = run(Lister(tree), ListingBounds(requests=3))
+    assert r.estimate is not None
+    assert (r.estimate.files, r.estimate.bytes) == (20, 0)
 
 
 def test_estimate_rounds_weights_to_four_places() -> None:

@@ -153,3 +153,30 @@ def test_resolve_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     # a secret not required and found nowhere is simply absent
     options, secrets = resolve_probe_options({}, probes)
     assert options == {} and secrets == []
+
+
+def test_resolve_goes_on_after_a_given_key(tmp_path: Path) -> None:
+    # "smb.domain" (given) sorts before "smb.password" (looked up): both end up in the options
+    _secrets(tmp_path, '"smb.password" = "pw"\n')
+    options, secrets = resolve_probe_options({"smb.domain": "D"}, {"smb": SMB},
+                                             required=["smb.domain"])  # fmt: skip
+    assert options == {"smb.domain": "D", "smb.password": "pw"} and secrets == ["smb.password"]
+
+
+def test_resolve_reads_the_secrets_file_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import scanner.credentials as cred
+
+    calls: list[Path | None] = []
+    real = cred.load_secrets_file
+
+    def counting(path: Path | None = None) -> dict[str, str]:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cred, "load_secrets_file", counting)
+    _secrets(tmp_path, '"smb.password" = "pw"\n"smb.domain" = "D"\n')
+    options, _ = cred.resolve_probe_options({}, {"smb": SMB}, required=["smb.domain"])
+    assert options == {"smb.domain": "D", "smb.password": "pw"}
+    assert calls == [None]  # two keys looked up, one read

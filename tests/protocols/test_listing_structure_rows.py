@@ -616,3 +616,132 @@ def test_doctype_and_comments_are_not_text() -> None:
     res = analyse("<!DOCTYPE html><!-- a b c --><a href='a'>a</a>", "/")
     assert res is not None and res.entries == [("a", False, None, None)]
     assert res.evidence.free_words == 0
+
+
+# -- rows, lines and siblings ------------------------------------------------------------------
+
+
+def test_a_single_entry_row_stops_below_the_page() -> None:
+    # one entry: its row is its own element, not the page (whatever wraps it)
+    for page in ("<p>intro words here</p><a href='a'>a</a> 5 KB",
+                 "<html><body><p>intro words here</p><a href='a'>a</a> 5 KB</body></html>",
+                 "<html><p>intro words here</p><a href='a'>a</a> 5 KB</html>",
+                 "<body><p>intro words here</p><a href='a'>a</a> 5 KB</body>"):  # fmt: skip
+        res = analyse(page, "/")
+        assert res is not None
+        # the row: the link and the text beside it ("KB" is its one word), not the intro
+        assert res.entries == [("a", False, 5120, None)], page
+        assert res.evidence.row_words == [1] and res.evidence.free_words == 5
+
+
+def test_title_of_the_root() -> None:
+    page = "<title>/</title><ul>" + "".join(
+        f"<li><a href='{n}'>{n}</a></li>" for n in "abc") + "</ul>"  # fmt: skip
+    res = analyse(page, "/")
+    assert res is not None and res.evidence.path_shown
+
+
+def test_path_shown_keeps_trailing_letters_of_the_name() -> None:
+    assert _path_shown("/x/boX/", "Folder boX", []) is True
+    assert _path_shown("/x/boX/", "Folder bo", []) is False
+
+
+def test_max_links_is_passed_on() -> None:
+    page = "<pre>" + "".join(f"<a href='f{i}'>f{i}</a> {i}\n" for i in range(2000)) + "</pre>"
+    res = structural_listing(page, "/", max_links=10)  # checked after each 32 KiB of text
+    assert res is not None and res.truncated and len(res.entries) < 2000
+    full = structural_listing(page, "/")
+    assert full is not None and not full.truncated and len(full.entries) == 2000
+
+
+def test_two_shared_lines_add_up() -> None:
+    page = ("<p><a href='a'>a</a> <a href='b'>b</a></p>"
+            "<p><a href='c'>c</a> <a href='d'>d</a></p>")  # fmt: skip
+    res = analyse(page, "/")
+    assert res is not None and res.evidence.shared == 4
+
+
+def test_newlines_outside_pre_do_not_split_lines() -> None:
+    page = "<div><a href='a'>a</a> 1 KB\n<a href='b'>b</a> 2 KB\n<a href='c'>c</a> 3 KB\n</div>"
+    res = analyse(page, "/")
+    assert res is not None and res.evidence.shared == 3
+    assert structural_listing(page, "/") is None
+
+
+def test_pre_header_lines_stay_out_of_the_rows() -> None:
+    page = ("<pre>\nName Size Date\n-----\n<a href='a'>a</a> 1 KB\n<a href='b'>b</a> 2 KB\n"
+            "<a href='c'>c</a> 3 KB\n</pre>")  # fmt: skip
+    res = analyse(page, "/")
+    assert res is not None
+    assert res.evidence.row_words == [1, 1, 1] and res.evidence.shared == 0
+    assert [s for _, _, s, _ in res.entries] == [1024, 2048, 3072]
+    assert res.evidence.free_words == 4  # "Name Size Date" and "-----"
+
+
+def test_header_rows_are_barriers() -> None:
+    page = ("<table><thead><tr><th>Name Size</th></tr></thead>"
+            "<tr><td>Header words</td></tr>"
+            + "".join(f"<tr><td><a href='{n}'>{n}</a></td><td>{s} KB</td></tr>"
+                      for n, s in [("a", 1), ("b", 2), ("c", 3)])
+            + "<tbody><tr><td>Total words</td></tr></tbody></table>")  # fmt: skip
+    res = analyse(page, "/")
+    assert res is not None
+    assert res.evidence.row_words == [1, 1, 1]
+    assert [s for _, _, s, _ in res.entries] == [1024, 2048, 3072]
+    page2 = ("<div><table><tr><td>Legend words</td></tr></table>"
+             + "".join(f"<span>{s} KB</span><div><a href='{n}'>{n}</a></div>"
+                       for n, s in [("a", 1), ("b", 2), ("c", 3)]) + "</div>")  # fmt: skip
+    res2 = analyse(page2, "/")
+    assert res2 is not None
+    assert res2.evidence.row_words == [1, 1, 1]
+    assert [s for _, _, s, _ in res2.entries] == [1024, 2048, 3072]
+
+
+def test_a_sibling_holding_another_link_is_a_barrier() -> None:
+    page = ("<div><div><a href='../'>Parent Directory</a></div>"
+            + "".join(f"<span>{s} KB</span><div><a href='{n}'>{n}</a></div>"
+                      for n, s in [("a", 1), ("b", 2), ("c", 3)]) + "</div>")  # fmt: skip
+    res = analyse(page, "/x/")
+    assert res is not None
+    assert res.evidence.row_words == [1, 1, 1] and res.evidence.parent
+    assert [s for _, _, s, _ in res.entries] == [1024, 2048, 3072]
+
+
+def test_bare_text_siblings_carry_sizes() -> None:
+    page = ("<div>" + "".join(f"<div><a href='{n}'>{n}</a></div> {s} KB "
+                              for n, s in [("a", 1), ("b", 2), ("c", 3)]) + "</div>")  # fmt: skip
+    assert [s for _, _, s, _ in _entries(page)] == [1024, 2048, 3072]
+
+
+def test_sibling_texts_on_a_tie_go_to_the_row_before() -> None:
+    # one text before the first row, one after the last: the texts follow their rows
+    page = ("<div><span>1 KB</span><div><a href='a'>a</a></div><div><a href='b'>b</a></div>"
+            "<span>2 KB</span></div>")  # fmt: skip
+    assert [(n, s) for n, _, s, _ in _entries(page)] == [("a", None), ("b", 2048)]
+
+
+def test_table_rows_have_no_words_left() -> None:
+    res = structural_listing(TABLE_PAGE, "/")
+    assert res is not None and res.evidence.row_words == [1, 1, 0, 0]  # "KB", "MB"
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        ([{"name": "a", "type": "file", "size": 0}], [("a", False, 0, None)]),
+        ([{"name": "boX/", "type": "dir"}], [("boX", True, None, None)]),
+        ([{"name": "/", "type": "dir"}, {"name": "a", "type": "file"}],
+         [("a", False, None, None)]),
+        ([{"name": "a", "type": "file", "size": " " * 62 + "123"}], [("a", False, 12, None)]),
+        ([{"name": "a", "type": "file", "mtime": "x" * 49 + "2019-03-14 10:15"}],
+         [("a", False, None, None)]),
+        ([{"name": "a", "mtime": "x" * 49 + "2019-03-14 10:15"}], None),
+    ],
+)
+def test_json_edge_rows(data: Any, want: list[Any] | None) -> None:
+    assert json_listing(data) == want
+
+
+def test_attr_date_reads_64_characters() -> None:
+    assert _attr_date({"data-date": "x" * 48 + "2019-03-14 10:15"}) == "2019-03-14T10:15:00"
+    assert _attr_date({"data-date": "x" * 49 + "2019-03-14 10:15"}) is None

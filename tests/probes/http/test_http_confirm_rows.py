@@ -199,3 +199,38 @@ def test_at_most_max_tries_entries() -> None:
     server = Server({}, resp(404))
     assert confirm(server, page(*items)) is False
     assert server.asked == [("HEAD", f"/d/f{i}") for i in range(3)]
+
+
+def _dir_page(path: str) -> bytes:
+    # absolute links: children of ``path`` only when the page is read as ``path``'s listing
+    rows = "".join(f"<a href='{path}{n}'>{n}</a> 14-Mar-2019 10:15 {s}\n"
+                   for n, s in [("x.txt", 12), ("y.txt", 13), ("z.txt", 14)])  # fmt: skip
+    return (f"<html><head><title>Index of {path.rstrip('/')}</title></head><body>"
+            f"<pre><a href='../'>../</a>\n{rows}</pre></body></html>").encode()
+
+
+def test_the_soft_404_page_is_compared_without_the_path_in_either_form() -> None:
+    for name in ("sub", "subX"):
+        body = _dir_page(f"/d/{name}/")
+        path = f"/d/{name}/".encode()
+        soft = body.replace(path, b"").replace(path.rstrip(b"/"), b"")
+        item = ListedItem(name, is_dir=True)
+        server = Server({("GET", f"/d/{name}/"): resp(200, body, content_type="text/html")})
+        assert confirm(server, page(item), soft404=soft) is False, name
+        server = Server({("GET", f"/d/{name}/"): resp(200, body, content_type="text/html")})
+        assert confirm(server, page(item), soft404=soft + b" ") is True, name
+
+
+def test_the_soft_404_comparison_reads_64_kib() -> None:
+    body = _dir_page("/d/sub/") + b"<!--" + b"x" * 70_000 + b"-->"
+    soft = body.replace(b"/d/sub/", b"").replace(b"/d/sub", b"")[:65536]
+    server = Server({("GET", "/d/sub/"): resp(200, body, content_type="text/html")})
+    assert confirm(server, page(D), soft404=soft) is False
+
+
+def test_the_directory_page_is_read_as_that_directory() -> None:
+    server = Server({("GET", "/d/sub/"): resp(200, _dir_page("/d/sub/"), content_type="text/html")})
+    assert confirm(server, page(D)) is True
+    # the same links on a page read as another directory are not its entries
+    server = Server({("GET", "/d/sub/"): resp(200, _dir_page("/e/sub/"), content_type="text/html")})
+    assert confirm(server, page(D)) is False
