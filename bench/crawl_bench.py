@@ -1,7 +1,7 @@
 """Crawl benchmark: each listing probe against the lab's crawl shapes (deep, wide, flat), with the
 DEFAULT bounds (``ListingBounds()``: 50 requests, 2,000 entries, 4 MB per resource, depth 32) and
 the engine's default probe timeout. Per protocol and shape: listing requests and bytes of the
-resource (from the crawl itself, the server logs of ``tests/test_crawl_lab.py`` check the same
+resource (from the crawl itself, the server logs of ``tests/crawl/test_crawl_lab.py`` check the same
 numbers), wall seconds of the probe run, peak memory traced during the run (``tracemalloc``),
 files seen and the estimate.
 

@@ -1,7 +1,7 @@
 """Every parser entry point in ``scanner/protocols/`` with the error types it declares.
 
-Used by the hypothesis property tests (``tests/test_parser_properties.py``) and by the long
-mutation run (``bench/fuzz.py``): a parser fed any bytes either returns or raises one of its
+Used by the hypothesis property tests (``tests/protocols/test_parser_properties.py``) and by the
+long mutation run (``bench/fuzz.py``): a parser fed any bytes either returns or raises one of its
 declared types; anything else (IndexError, RecursionError, OverflowError, ...) is a finding.
 """
 
