@@ -534,7 +534,7 @@ def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, An
 
 
 def _baseline_ids(ref: str, store: Any) -> set[str]:
-    from scanner.history.diff import BaselineError, load_baseline_file
+    from scanner.diff import BaselineError, load_baseline_file
     from scanner.history.store import HistoryError
 
     if Path(ref).is_file():
@@ -600,7 +600,8 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     engine = Engine(scope, options, resume=resume_state)
     recorder = None
     if record and store is not None:
-        from scanner.history.jobs import Recorder, provisional_scope
+        from scanner.engine import provisional_scope
+        from scanner.history.jobs import Recorder
 
         if scan_id is None:
             engine.report.scope = provisional_scope(scope, options)

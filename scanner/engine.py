@@ -41,14 +41,8 @@ from scanner.models import (
 from scanner.pacing import Liveness
 from scanner.ports import PortSpec
 from scanner.probe import ListingBounds, Probe, ProbeContext
-from scanner.sweep import (
-    PairSlice,
-    PairSpace,
-    SweepConfig,
-    Sweeper,
-    SweepStats,
-    default_processes,
-)
+from scanner.sweep import PairSlice, Sweeper, default_processes
+from scanner.sweep_types import PairSpace, SweepConfig, SweepStats
 from scanner.targets import Scope, TargetSpace
 from scanner.triage import triage_finding
 from scanner.udpsweep import UdpPrepass
@@ -777,3 +771,13 @@ async def scan_targets(
         raise ScopeNeedsConfirmation(why)
     options = ScanOptions(ports=spec, probes=chosen, **option_fields)
     return await run_scan(scope, options, on_finding=on_finding)
+
+
+def provisional_scope(scope: Scope, options: ScanOptions) -> dict[str, Any]:
+    """The scope as recorded when the scan starts (the engine adds the rest when it ends)."""
+    return {
+        "targets": scope.targets,
+        "exclusions": scope.exclusions,
+        "ports": str(options.ports),
+        "probes": [p.name for p in options.probes],
+    }

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from scanner.classify import personnummer, phone
+from scanner.personal import personnummer, phone
 from scanner.redact import redact_text, redact_url, secrets_generation
 
 __all__ = ["mask_data", "mask_model", "mask_report", "mask_text", "mask_url"]

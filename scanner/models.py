@@ -21,6 +21,8 @@ from pydantic import (
     model_serializer,
 )
 
+from scanner.masking import mask_data
+
 
 class Status(StrEnum):
     """How one probe attempt ended (zgrab2's idea): probes return one of these, never raise."""
@@ -97,8 +99,6 @@ class _MaskedOutput(BaseModel):
     @model_serializer(mode="wrap")
     def _mask_personal_ids(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
         # No return annotation on purpose: pydantic then keeps the model's own JSON schema.
-        from scanner.masking import mask_data  # lazy: masking imports the classifier
-
         return mask_data(handler(self))
 
 

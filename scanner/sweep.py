@@ -39,12 +39,14 @@ import signal
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
 
 from scanner.dialer import RateLimiter
-from scanner.pacing import DEFAULT_FLOOR, Liveness, RttTimeouts
+from scanner.pacing import Liveness, RttTimeouts
+from scanner.sweep_types import RESOURCE_ERRNOS, PairSpace, SweepConfig, SweepStats
+from scanner.synscan import SynScanner
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -57,9 +59,6 @@ __all__ = [
     "default_processes",
 ]
 
-RESOURCE_ERRNOS = frozenset(
-    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EAGAIN, errno.EADDRNOTAVAIL, errno.ENOMEM}
-)
 _CLOSED_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
 _TIMEOUT_ERRNOS = frozenset({errno.ETIMEDOUT})
 
@@ -75,12 +74,6 @@ _EINPROGRESS = errno.EINPROGRESS
 _ECONNABORTED = errno.ECONNABORTED
 _ECONNREFUSED = errno.ECONNREFUSED
 _SPARE_MAX = 64
-
-
-class PairSpace(Protocol):
-    """What the sweep needs from ``scanner.targets.TargetSpace``."""
-
-    def iter_pairs(self, seed: int, shard: tuple[int, int]) -> Iterable[tuple[str, int]]: ...
 
 
 class PairSlice:
@@ -113,45 +106,6 @@ class PairSlice:
         lo = share(self.start)
         hi = None if self.stop is None else share(self.stop)
         return itertools.islice(iter(self.space.iter_pairs(seed, shard)), lo, hi)
-
-
-@dataclass
-class SweepConfig:
-    concurrency: int
-    connect_timeout: float
-    retries: int
-    rate: float | None
-    processes: int = 1
-    # Seconds without a single socket created (only resource errors) before giving up.
-    resource_give_up: float = 10.0
-    liveness: bool = True
-    """Retries only for hosts that answered or are not yet judged (``scanner.pacing``)."""
-    min_timeout: float = DEFAULT_FLOOR
-    """Floor of the measured per-network timeout (``connect_timeout`` is the ceiling)."""
-    syn: bool = False
-    """Raw-SYN probes (``scanner.synscan``, root, IPv4) instead of connect() in every process."""
-
-
-@dataclass
-class SweepStats:
-    attempted: int = 0  # distinct (host, port) pairs taken from the space
-    open: int = 0
-    closed: int = 0  # refused (RST)
-    timeouts: int = 0  # no answer after all retries (filtered)
-    resource_errors: int = 0  # EMFILE/ENOBUFS/... events; each one was retried, never a result
-    retried: int = 0  # extra connection attempts after a timeout
-    unreachable: int = 0  # EHOSTUNREACH/ENETUNREACH/EPERM...: not open, not a refusal
-    unresolved: int = 0  # pairs never answered because resource errors persisted (scan error)
-    presumed_silent: int = 0  # timeouts not retried: their host never answered its first pairs
-
-    def add(self, other: SweepStats) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    @property
-    def complete(self) -> bool:
-        """True when every attempted pair got a real answer (open, closed, timeout, unreachable)."""
-        return self.unresolved == 0
 
 
 def default_processes() -> int:
@@ -567,8 +521,6 @@ class Sweeper:
         if self.cfg.processes > 1:
             self.stats = await self._run_processes(space, seed, shard, found, alive)
         elif self.cfg.syn:
-            from scanner.synscan import SynScanner
-
             syn = SynScanner(self.cfg, self.limiter)
             self.stats = await syn.run(space, seed, shard, found, alive)
         else:
@@ -774,8 +726,6 @@ def _child_main(
     reported = 0
     try:
         if cfg.syn:
-            from scanner.synscan import SynScanner
-
             stats = SynScanner(cfg)._scan(space, seed, shard, found, alive)
             out.extend(b"S " + json.dumps(asdict(stats)).encode() + b"\n")
             flush()

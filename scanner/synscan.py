@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from scanner.dialer import RateLimiter
 from scanner.pacing import Liveness, RttTimeouts
-from scanner.sweep import RESOURCE_ERRNOS, PairSpace, SweepConfig, SweepStats
+from scanner.sweep_types import RESOURCE_ERRNOS, PairSpace, SweepConfig, SweepStats
 
 _IP_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBHHH")
 _SYN = 0x02

@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# For tests/test_setup_script.py only: a scratch root for policy-rc.d, /run/systemd, /etc/init.d.
+# For tests/packaging/test_setup_script.py only: a scratch root for policy-rc.d, /run/systemd, /etc/init.d.
 ROOT=${NASSCAN_SETUP_ROOT:-}
 
 LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
@@ -184,7 +184,7 @@ case $mode in
     if .venv/bin/python -m pip show -q nasscan-plugin-test >/dev/null 2>&1; then
       .venv/bin/python -m pip uninstall -q -y nasscan-plugin-test
     fi
-    # The runtime dependencies as wheels: tests/test_install.py installs the built wheel into
+    # The runtime dependencies as wheels: tests/packaging/test_install.py installs the built wheel into
     # a fresh venv from there (pytest runs in the lab's namespace, which has no network).
     mkdir -p .cache/wheelhouse
     .venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \

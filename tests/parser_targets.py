@@ -1,7 +1,7 @@
 """Every parser entry point in ``scanner/protocols/`` with the error types it declares.
 
-Used by the hypothesis property tests (``tests/test_parser_properties.py``) and by the long
-mutation run (``bench/fuzz.py``): a parser fed any bytes either returns or raises one of its
+Used by the hypothesis property tests (``tests/protocols/test_parser_properties.py``) and by the
+long mutation run (``bench/fuzz.py``): a parser fed any bytes either returns or raises one of its
 declared types; anything else (IndexError, RecursionError, OverflowError, ...) is a finding.
 """
 
@@ -16,6 +16,7 @@ from scanner.protocols import (
     http_client,
     iscsi,
     listing,
+    listing_fields,
     listing_structure,
     mount,
     nfs3,
@@ -87,9 +88,9 @@ def _listing(data: bytes) -> object:
 
 def _listing_text(data: bytes) -> object:
     text = _text(data)
-    listing.parse_size(text)
-    listing.find_date(text)
-    return listing.normalise_date(text)
+    listing_fields.parse_size(text)
+    listing_fields.find_date(text)
+    return listing_fields.normalise_date(text)
 
 
 def _rsync(data: bytes) -> object:
@@ -179,7 +180,7 @@ TARGETS: tuple[Target, ...] = (
     Target("listing.parse_listing", _listing, (), ("listing_corpus/*.html",
                                                      "listing_corpus/*.json",
                                                      "listing_corpus/*.xml")),
-    Target("listing.sizes_dates", _listing_text, ()),
+    Target("listing_fields.sizes_dates", _listing_text, ()),
     Target("mount.decode_exports", _xdr(mount.decode_exports), (XDRError,),
            ("captures/rpc_mount_*.bin",)),
     Target("mount.decode_mnt", _xdr(mount.decode_mnt), (XDRError,),

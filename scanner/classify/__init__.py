@@ -1,8 +1,8 @@
 """Classification of exposed content from names, paths and sizes (no file bodies).
 
 - ``rules``: the rule model, loader and validator (``load_rules``, ``RuleSet``, ``RuleError``);
-- ``personnummer``: Swedish personal identity numbers (Luhn, coordination numbers) and masking;
-- ``phone``: Swedish phone numbers;
+- the ``personnummer`` and ``phone`` detectors come from ``scanner.personal`` (shared with
+  masking);
 - ``magic``: content types from first bytes, for ``--sample-bytes``.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from scanner.classify.rules import default_rules, split_name
 from scanner.models import Entry
 
 # The type names ``sniff`` returns, and the rule category each one confirms.
@@ -145,8 +146,6 @@ def sniff(first_bytes: bytes) -> str | None:
 def choose_samples(entries: Iterable[Entry], count: int = 3) -> list[Entry]:
     """Which files to read the first bytes of: up to ``count``, one per extension, the
     classified ones (by the default rules) first, never directories or empty files."""
-    from scanner.classify.rules import default_rules, split_name
-
     rules = default_rules()
     scored: list[tuple[int, int, Entry]] = []
     for i, e in enumerate(entries):

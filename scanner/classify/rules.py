@@ -37,8 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from scanner.classify import personnummer, phone
 from scanner.models import Entry
+from scanner.personal import personnummer, phone
 
 WHERE = ("resource", "path", "name", "extension", "size")
 HOW = ("exact", "contains", "regex", "detector", "range")

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 
 from scanner import __version__
-from scanner.engine import ScanOptions
+from scanner.engine import ScanOptions, provisional_scope
 from scanner.fleet import state
 from scanner.fleet.app import TASK_NAME
-from scanner.history.jobs import provisional_scope
 from scanner.history.store import Store
 from scanner.masking import mask_url
 from scanner.models import Report, ScannerInfo, utcnow

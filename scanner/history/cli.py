@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from scanner.history.diff import Delta, diff_findings
+from scanner.diff import Delta, diff_findings
 from scanner.history.schedule import (
     ScheduleConfig,
     ScheduleConfigError,

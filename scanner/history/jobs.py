@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scanner.engine import Engine, ScanOptions
+from scanner.engine import Engine, ScanOptions, provisional_scope
 from scanner.history.store import Store
 from scanner.models import Finding, Report, Service, Transport
 from scanner.targets import Scope
@@ -56,16 +56,6 @@ class Recorder:
         for finding in report.findings:  # idempotent: ids are the primary key
             self.store.record_finding(self.scan_id, finding)
         self.store.finish_scan(self.scan_id, report)
-
-
-def provisional_scope(scope: Scope, options: ScanOptions) -> dict[str, Any]:
-    """The scope as recorded when the scan starts (the engine adds the rest when it ends)."""
-    return {
-        "targets": scope.targets,
-        "exclusions": scope.exclusions,
-        "ports": str(options.ports),
-        "probes": [p.name for p in options.probes],
-    }
 
 
 async def run_recorded(

@@ -23,7 +23,7 @@ from typing import Any
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from scanner.history.diff import diff_findings
+from scanner.diff import diff_findings
 from scanner.history.store import Store
 from scanner.models import Finding, Severity
 from scanner.request import ScanRequest

@@ -36,6 +36,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from scanner.protocols.listing_fields import SIZE_RE, find_date, normalise_date, parse_size
+
 MAX_TOKENS = 400_000
 MAX_DEPTH = 256
 MIN_POINTS = 2.0
@@ -269,8 +271,6 @@ def _nfc(s: str) -> str:
 
 
 def _meta(text: str) -> tuple[str | None, int | None, str]:
-    from scanner.protocols.listing import find_date, parse_size
-
     mtime, rest = find_date(text)
     return mtime, parse_size(rest), rest
 
@@ -301,9 +301,7 @@ def _name_shown(name: str, display: str, title: str) -> bool:
     if len(stem) >= 8 and n.startswith(stem):
         return True
     if n in t:  # the name with its size and date inside the link, or an icon's [DIR]
-        from scanner.protocols.listing import _SIZE_RE, find_date
-
-        rest = _SIZE_RE.sub(" ", find_date(t.replace(n, " ", 1))[1])
+        rest = SIZE_RE.sub(" ", find_date(t.replace(n, " ", 1))[1])
         rest = re.sub(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>", " ", rest)
         return not _NAME_WORDS.findall(rest)
     return False
@@ -607,8 +605,6 @@ def _attr_size(attrs: dict[str, str]) -> int | None:
 
 
 def _attr_date(attrs: dict[str, str]) -> str | None:
-    from scanner.protocols.listing import normalise_date
-
     for k, v in attrs.items():
         if k == "datetime" or ("date" in k or "time" in k or "modified" in k):
             d = normalise_date(v[:64])
@@ -648,8 +644,6 @@ def _j_members(data: Any) -> list[dict[str, Any]] | None:
 
 
 def _j_size(v: Any) -> int | None:
-    from scanner.protocols.listing import parse_size
-
     if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
         return v
     if isinstance(v, str) and v.strip():
@@ -659,8 +653,6 @@ def _j_size(v: Any) -> int | None:
 
 def json_listing(data: Any) -> list[tuple[str, bool, int | None, str | None]] | None:
     """(name, is_dir, size, mtime) when decoded JSON is a directory listing, else None."""
-    from scanner.protocols.listing import normalise_date
-
     items = _j_members(data)
     if items is None:
         return None

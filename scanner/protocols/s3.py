@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from scanner.protocols.listing import normalise_date
+from scanner.protocols.listing_fields import normalise_date
 from scanner.protocols.sizes import parse_decimal
 from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from scanner.protocols.listing import normalise_date
+from scanner.protocols.listing_fields import normalise_date
 from scanner.protocols.sizes import parse_decimal
 from scanner.protocols.xmlsafe import parse_xml
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.text import Text
 
+from scanner.masking import mask_report
 from scanner.models import Finding, Report, Severity, host_order
 
 _ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
@@ -91,8 +92,6 @@ def render_console(report: Report, console: Console | None = None, *, wide: bool
 
     ``wide`` shows every column and every service, wrapping long cells instead of shortening.
     """
-    from scanner.masking import mask_report  # personal identity numbers never reach the screen
-
     report = mask_report(report)
     if console is None:
         buf = io.StringIO()

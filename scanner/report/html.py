@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from scanner.history.diff import Delta
+from scanner.diff import Delta
+from scanner.masking import mask_report
 from scanner.models import Finding, Kind, Report, Severity, host_order
 from scanner.report.sarif import finding_uri
 from scanner.triage import human_size, summarise_service
@@ -480,8 +481,6 @@ def render_html(
     delta: Delta | None = None,
     trend: list[tuple[str, dict[str, int]]] | None = None,
 ) -> str:
-    from scanner.masking import mask_report  # personal identity numbers never leave unmasked
-
     report = mask_report(report)
     new_ids = {f.id for f in delta.new} if delta else set()
     title = f"nasscan report {scan_id}" if scan_id else "nasscan report"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scanner.masking import mask_report
 from scanner.models import Finding, Kind, Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -117,8 +118,6 @@ def _rule(rid: str, findings: list[Finding]) -> dict[str, Any]:
 
 
 def to_sarif(report: Report) -> dict[str, Any]:
-    from scanner.masking import mask_report  # personal identity numbers never leave unmasked
-
     report = mask_report(report)
     by_rule: dict[str, list[Finding]] = {}
     for f in report.findings:

@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.classify import RuleError, default_rules, load_rules, parse_rules, phone
+from scanner.classify import RuleError, default_rules, load_rules, parse_rules
 from scanner.classify.magic import SNIFF_CATEGORY, choose_samples, sniff, sniff_evidence
 from scanner.classify.rules import parse_size, split_name
 from scanner.models import Entry
+from scanner.personal import phone
 
 RULES = default_rules()
 

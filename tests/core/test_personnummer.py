@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scanner.classify import personnummer as pn
 from scanner.masking import mask_text
+from scanner.personal import personnummer as pn
 
 
 def test_luhn_check_digit_known_values() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from lab_fixtures import Lab
 
-from scanner.classify import personnummer as pn
 from scanner.lab.content import files as lab_files
+from scanner.personal import personnummer as pn
 
 pytestmark = pytest.mark.lab
 

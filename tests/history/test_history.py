@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 from repo_paths import DATA
 
-from scanner.history.diff import BaselineError, diff_findings, load_baseline_file
+from scanner.diff import BaselineError, diff_findings, load_baseline_file
 from scanner.history.store import MIGRATIONS, HistoryError, Store, open_store
 from scanner.models import (
     Access,

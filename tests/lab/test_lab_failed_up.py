@@ -3,7 +3,7 @@
 Real daemons in a namespace of this test's own (derived from the running lab's name). The lab
 reads its configs from a copy of the package data with one file removed; the first case (a lab
 that was already running) is here, the fresh-namespace case runs from an installed wheel in
-``tests/test_install.py``.
+``tests/packaging/test_install.py``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from scanner.classify import personnummer as pn
 from scanner.models import (
     Access,
     Authentication,
@@ -34,6 +33,7 @@ from scanner.models import (
     ScannerInfo,
     Service,
 )
+from scanner.personal import personnummer as pn
 from scanner.report.console import render_console
 from scanner.report.csv_report import render_csv
 from scanner.report.html import render_html

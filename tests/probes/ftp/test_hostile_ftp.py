@@ -1,81 +1,17 @@
-"""Hostile FTP and SMB servers started in-process on 127.0.77.x: the probes must end in
-protocol-error or timeout within their budget, with bounded memory, and never follow a server
-somewhere else (the 227 address)."""
+"""Hostile FTP servers started in-process on 127.0.77.x: the probe must end in protocol-error
+or timeout within its budget, with bounded memory, and never follow a server somewhere else
+(the 227 address)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-from repo_paths import CAPTURES
+from hostile_servers import BUDGET, MEMORY_BOUND, SEND_CAP, endless, probe, serve
 
 from probes.ftp import PROBE as FTP
-from probes.smb import PROBE as SMB
-from scanner.models import Kind, ProbeResult, ServiceInfo, Status
+from scanner.models import Kind, ServiceInfo, Status
 from scanner.probe import ListingBounds, ProbeContext
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-BUDGET = 8.0  # the probe's whole-attempt timeout in these tests
-SEND_CAP = 64 * 1024 * 1024  # what an endless server may push at most (bounded test servers)
-
-
-@contextlib.asynccontextmanager
-async def serve(host: str, handler: Handler) -> AsyncIterator[int]:
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            await asyncio.wait_for(handler(r, w), 30)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError):
-            pass
-        finally:
-            w.close()
-
-    server = await asyncio.start_server(wrapped, host, 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield port
-    finally:
-        server.close()
-        for t in tasks:
-            t.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
-
-
-async def endless(w: asyncio.StreamWriter, chunk: bytes) -> None:
-    sent = 0
-    while sent < SEND_CAP:
-        w.write(chunk)
-        await w.drain()
-        sent += len(chunk)
-
-
-async def probe(
-    probe_obj: object, host: str, port: int, make_ctx: Callable[..., ProbeContext], **kw: object
-) -> tuple[ProbeResult, float, int]:
-    ctx = make_ctx(timeout=BUDGET, **kw)
-    tracemalloc.start()
-    t0 = time.monotonic()
-    try:
-        result = await asyncio.wait_for(
-            probe_obj.run(ServiceInfo(host=host, port=port), ctx),  # type: ignore[attr-defined]
-            BUDGET + 5,
-        )
-    finally:
-        elapsed = time.monotonic() - t0
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    return result, elapsed, peak
-
-
-MEMORY_BOUND = 24 * 1024 * 1024
 
 
 # -- FTP ------------------------------------------------------------------------------------------
@@ -268,71 +204,3 @@ async def test_ftp_pasv_address_out_of_scope_is_ignored(
     assert anon.listing is not None
     # paths are absolute from the login directory
     assert {e.path for e in anon.listing.entries} == {"/2019", "/a"}
-
-
-# -- SMB ------------------------------------------------------------------------------------------
-async def test_smb_garbage(make_ctx: Callable[..., ProbeContext]) -> None:
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await r.read(4096)
-        w.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        await w.drain()
-
-    async with serve("127.0.77.21", h) as port:
-        result, elapsed, _ = await probe(SMB, "127.0.77.21", port, make_ctx)
-    assert result.status is Status.PROTOCOL_ERROR and result.findings == []
-    assert elapsed < BUDGET
-
-
-async def test_smb_huge_frame_is_refused_unread(make_ctx: Callable[..., ProbeContext]) -> None:
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await r.read(4096)
-        w.write(b"\x00\xff\xff\xff")
-        await endless(w, b"\xfeSMB" * 16384)
-
-    async with serve("127.0.77.22", h) as port:
-        result, elapsed, peak = await probe(SMB, "127.0.77.22", port, make_ctx)
-    assert result.status is Status.PROTOCOL_ERROR
-    assert elapsed < BUDGET and peak < MEMORY_BOUND
-
-
-async def test_smb_stalls_mid_reply(make_ctx: Callable[..., ProbeContext]) -> None:
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await r.read(4096)
-        w.write(b"\x00\x00\x01\x00\xfeSMB@\x00")  # announces 256 bytes, sends 6
-        await w.drain()
-        await asyncio.sleep(60)
-
-    async with serve("127.0.77.23", h) as port:
-        result, elapsed, _ = await probe(SMB, "127.0.77.23", port, make_ctx)
-    assert result.status is Status.TIMEOUT
-    assert elapsed < BUDGET + 1
-
-
-async def test_smb_negotiate_then_garbage_session(make_ctx: Callable[..., ProbeContext]) -> None:
-    """A real (captured) NEGOTIATE answer, then nonsense: facts kept, no access claimed."""
-    negotiate = CAPTURES / "smb" / "negotiate_guest_server.bin"
-    answer = negotiate.read_bytes()
-
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        hdr = await r.readexactly(4)
-        await r.readexactly(int.from_bytes(hdr[1:], "big"))
-        w.write(b"\x00" + len(answer).to_bytes(3, "big") + answer)
-        await w.drain()
-        await r.read(4096)
-        w.write(b"\x00\x00\x00\x10" + b"\x42" * 16)
-        await w.drain()
-        await r.read(4096)
-
-    async with serve("127.0.77.24", h) as port:
-        result, elapsed, _ = await probe(SMB, "127.0.77.24", port, make_ctx)
-    assert result.status is Status.AUTH_REQUIRED
-    assert not any(f.kind is Kind.UNAUTHENTICATED_ACCESS for f in result.findings)
-    assert result.info["guest_session"].startswith("error")
-    assert elapsed < BUDGET
-
-
-async def test_smb_refused(make_ctx: Callable[..., ProbeContext]) -> None:
-    async with serve("127.0.77.25", lambda r, w: asyncio.sleep(0)) as port:
-        pass  # closed again: nothing listens on it now
-    result, _, _ = await probe(SMB, "127.0.77.25", port, make_ctx)
-    assert result.status is Status.REFUSED

@@ -1,29 +1,28 @@
-"""``--sample-bytes N`` in the HTTP and S3 probes (intrusive, off by default).
+"""``--sample-bytes N`` in the HTTP probe (intrusive, off by default).
 
 - The client's ``first_bytes``: ``Range: bytes=0-(N-1)`` and a hard cap of N body bytes, against
   in-process hostile servers on 127.0.93.x that ignore Range and send an endless body (no length,
   a lying Content-Length, endless chunks): at most N bytes come back, at most max(512, N) body
   bytes are taken off the connection, and the connection is closed (the server sees it).
-- The probes against in-process servers that count requests per path: files are sampled only
-  on listings already reported as unauthenticated, only on the same host, and with
-  ``sample_bytes == 0`` no file body is ever requested.
-- Against the real lab (nginx autoindex on plain 443, moto's ``call-recordings``; marked
-  ``lab``): a recording dialer logs every request the probe sends; the sniffed WAVs make the
-  finding critical by content; at 0 no file path is ever requested.
+- The probe against in-process servers that count requests per path (tests/sampling_http.py):
+  files are sampled only on listings already reported as unauthenticated, only on the same host,
+  and with ``sample_bytes == 0`` no file body is ever requested.
+- Against the real lab (nginx autoindex on plain 443; marked ``lab``): a recording dialer logs
+  every request the probe sends; the sniffed WAVs make the finding critical by content; at 0 no
+  file path is ever requested. A real nginx with its access log on shows the same server-side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import ipaddress
 import shlex
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -32,150 +31,37 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lab_fixtures import Lab
+from sampling_http import (
+    BOUNDS,
+    GZ_HEAD,
+    PN_NAME,
+    PNG_HEAD,
+    SERVER_BOUND,
+    WAV_HEAD,
+    Handler,
+    Log,
+    RecordingDialer,
+    Req,
+    _is_file_request,
+    _lab_ctx,
+    endless,
+    respond,
+    serve,
+    stream,
+)
 
 from probes.http import PROBE as HTTP
-from probes.s3 import PROBE as S3
 from scanner.classify.magic import sniff
-from scanner.dialer import Connection, Dialer
+from scanner.dialer import Dialer
 from scanner.lab import content
 from scanner.models import Finding, Kind, ProbeResult, ServiceInfo, Severity
-from scanner.probe import ListingBounds, ProbeContext
+from scanner.probe import ProbeContext
 from scanner.protocols.http_client import HttpTarget
 from scanner.triage import triage_finding
 
 ADDR = "127.0.93.1"
 OTHER = "127.0.93.2"
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-
-WAV_HEAD = b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
-GZ_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
-PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-SERVER_BOUND = 2048  # writes of 64 KiB: a server never sends more than 128 MiB
-SERVER_SECONDS = 10.0
-
-
-def stream(first: bytes, n: int) -> bytes:
-    """The first ``n`` bytes of an endless body that starts with ``first``."""
-    pattern = first + bytes(range(256))
-    return (pattern * (n // len(pattern) + 1))[:n]
-
-
-# -- an in-process server that logs every request --------------------------------------------
-
-
-@dataclass
-class Req:
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-@dataclass
-class Log:
-    requests: list[Req] = field(default_factory=list)
-    closed_early: dict[str, float] = field(default_factory=dict)
-    """path -> seconds from the request until the client's close was noticed mid-body."""
-    sent: dict[str, int] = field(default_factory=dict)
-
-    def paths(self, method: str | None = None) -> list[str]:
-        return [r.path for r in self.requests if method is None or r.method == method]
-
-    def ranged(self) -> list[Req]:
-        return [r for r in self.requests if "range" in r.headers]
-
-
-Handler = Callable[[Req, asyncio.StreamWriter, Log], Awaitable[None]]
-
-
-async def _read_request(r: asyncio.StreamReader) -> Req | None:
-    first = await asyncio.wait_for(r.read(1), 5)
-    if not first or first == b"\x16":  # a TLS ClientHello: this server speaks plain HTTP only
-        return None
-    head = (first + await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)).decode("latin-1")
-    lines = head.split("\r\n")
-    method, path = lines[0].split(" ", 2)[:2]
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        k, sep, v = line.partition(":")
-        if sep:
-            headers[k.strip().lower()] = v.strip()
-    length = int(headers.get("content-length", "0") or 0)
-    if length:
-        await asyncio.wait_for(r.readexactly(min(length, 65536)), 5)
-    return Req(method, path, headers)
-
-
-@contextlib.asynccontextmanager
-async def serve(addr: str, handler: Handler) -> AsyncIterator[tuple[int, Log]]:
-    log = Log()
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        t = asyncio.current_task()
-        assert t is not None
-        tasks.add(t)
-        try:
-            req = await _read_request(r)
-            if req is not None:
-                log.requests.append(req)
-                await handler(req, w, log)
-                await asyncio.wait_for(w.drain(), 5)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-            pass
-        finally:
-            tasks.discard(t)
-            w.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(w.wait_closed(), 1)
-
-    server = await asyncio.start_server(on_conn, addr, 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield port, log
-    finally:
-        server.close()
-        for t in list(tasks):
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def respond(w: asyncio.StreamWriter, status: str, body: bytes, ctype: str = "text/html",
-            extra: str = "") -> None:  # fmt: skip
-    w.write(
-        f"HTTP/1.1 {status}\r\nServer: nginx\r\nContent-Type: {ctype}\r\n{extra}"
-        f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-
-
-async def endless(w: asyncio.StreamWriter, log: Log, path: str, first: bytes, framing: str) -> None:
-    """200 OK whatever Range said, then a body that never ends (bounded in count and time)."""
-    head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/octet-stream\r\n"
-    if framing == "length":
-        head += "Content-Length: 10000000000\r\n"  # a 10 GB lie
-    elif framing == "chunked":
-        head += "Transfer-Encoding: chunked\r\n"
-    w.write((head + "\r\n").encode())
-    data = stream(first, 65536 * 2)
-    started = time.monotonic()
-    sent = 0
-    try:
-        for i in range(SERVER_BOUND):
-            piece = data[(i % 2) * 65536 : (i % 2 + 1) * 65536]
-            if i == 0:
-                piece = data[:65536]
-            w.write(b"%x\r\n%s\r\n" % (len(piece), piece) if framing == "chunked" else piece)
-            await asyncio.wait_for(w.drain(), 5)
-            sent += len(piece)
-            if time.monotonic() - started > SERVER_SECONDS:
-                break
-    except (ConnectionError, TimeoutError):
-        log.closed_early[path] = time.monotonic() - started
-    finally:
-        log.sent[path] = sent
-
-
-# -- the client: first_bytes ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("framing", ["none", "length", "chunked"])
@@ -271,9 +157,6 @@ def test_first_bytes_property_prefix_and_cap(body: bytes, n: int, framing: str, 
     assert received - head_len <= max(512, n) + overhead
 
 
-# -- the HTTP probe against in-process servers ------------------------------------------------
-
-PN_NAME = "19790312-2391_0701234567_20190314T101500.wav"
 FILES = {
     # name: (size in listing, first bytes, framing of the endless body)
     PN_NAME: (2084, WAV_HEAD, "none"),
@@ -314,9 +197,6 @@ def storage_handler(extra_rows: str = "", extra: dict[str, str] | None = None) -
             respond(w, "405 Not Allowed", b"")
 
     return handler
-
-
-BOUNDS = ListingBounds(depth=2, entries=200, bytes=1024 * 1024, requests=40)
 
 
 async def _run_http(make_ctx: Callable[..., ProbeContext], port: int, **kw: Any) -> ProbeResult:
@@ -433,161 +313,6 @@ async def test_http_probe_does_not_sample_what_it_did_not_report(
     assert not [p for p in log.paths() if not p.endswith("/")]
 
 
-# -- the S3 probe against an in-process hostile S3 --------------------------------------------
-
-S3_KEYS = {
-    "2019/03/" + PN_NAME: (2084, WAV_HEAD),
-    "backups/db_backup_2019.sql.gz": (9000, GZ_HEAD),
-    "logo.png": (120, PNG_HEAD),
-}
-
-
-def _xml(body: str) -> bytes:
-    return ('<?xml version="1.0" encoding="UTF-8"?>' + body).encode()
-
-
-def s3_handler(get_object: str = "endless") -> Handler:
-    ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
-
-    async def handler(req: Req, w: asyncio.StreamWriter, log: Log) -> None:
-        parts = urlsplit(req.path)
-        path = unquote(parts.path)
-        amz = "x-amz-request-id: 4442587FB7D0A2F9\r\n"
-        if path == "/":
-            body = _xml(
-                f"<ListAllMyBucketsResult {ns}><Owner><ID>x</ID></Owner><Buckets>"
-                "<Bucket><Name>rec</Name></Bucket></Buckets></ListAllMyBucketsResult>"
-            )
-            respond(w, "200 OK", body, "application/xml", amz)  # fmt: skip
-        elif path == "/rec" and "list-type=2" in parts.query:
-            items = "".join(
-                f"<Contents><Key>{k}</Key><Size>{s}</Size>"
-                "<LastModified>2019-03-14T10:15:00.000Z</LastModified></Contents>"
-                for k, (s, _) in S3_KEYS.items()
-            )
-            body = _xml(
-                f"<ListBucketResult {ns}><Name>rec</Name><KeyCount>{len(S3_KEYS)}"
-                f"</KeyCount><IsTruncated>false</IsTruncated>{items}</ListBucketResult>"
-            )
-            respond(w, "200 OK", body, "application/xml", amz)  # fmt: skip
-        elif path.startswith("/rec/") and path[5:] in S3_KEYS:
-            if get_object == "denied":
-                body = _xml("<Error><Code>AccessDenied</Code><Message>no</Message></Error>")
-                respond(w, "403 Forbidden", body, "application/xml", amz)
-                return
-            await endless(w, log, path, S3_KEYS[path[5:]][1], "length")
-        else:
-            body = _xml("<Error><Code>NoSuchBucket</Code><Message>none</Message></Error>")
-            respond(w, "404 Not Found", body, "application/xml", amz)
-
-    return handler
-
-
-async def _run_s3(make_ctx: Callable[..., ProbeContext], port: int, **kw: Any) -> ProbeResult:
-    # buckets are crawled by prefix ("/" delimiter): 2019/03/<key> sits 3 levels down
-    ctx = make_ctx(bounds=dataclasses.replace(BOUNDS, depth=4), timeout=20.0, **kw)
-    return await asyncio.wait_for(S3.run(ServiceInfo(host=ADDR, port=port), ctx), 30)
-
-
-def _bucket(result: ProbeResult, name: str) -> Finding:
-    (f,) = [
-        f for f in result.findings
-        if f.kind == Kind.UNAUTHENTICATED_ACCESS and f.resource == name
-    ]  # fmt: skip
-    return f
-
-
-async def test_s3_probe_samples_objects_up_to_n(make_ctx: Callable[..., ProbeContext]) -> None:
-    async with serve(ADDR, s3_handler()) as (port, log):
-        result = await _run_s3(make_ctx, port, sample_bytes=24)
-        for _ in range(50):
-            if len(log.closed_early) >= 3:
-                break
-            await asyncio.sleep(0.1)
-    ev = _bucket(result, "rec").evidence
-    assert ev["intrusive"] == ["sample-bytes"] and ev["sampled_files"] == 3
-    assert ev["sniffed"] == {
-        "/2019/03/" + PN_NAME: "wav", "/backups/db_backup_2019.sql.gz": "gzip",
-        "/logo.png": "png",
-    }  # fmt: skip
-    gets = [r for r in log.requests if r.path.startswith("/rec/")]
-    assert len(gets) == 3 and all(r.headers.get("range") == "bytes=0-23" for r in gets)
-    assert all("authorization" not in r.headers for r in log.requests)  # anonymous
-    assert len(log.closed_early) == 3  # every endless object was hung up on
-    assert triage_finding(_bucket(result, "rec")).severity == Severity.CRITICAL
-
-
-async def test_s3_probe_never_gets_objects_at_zero(make_ctx: Callable[..., ProbeContext]) -> None:
-    async with serve(ADDR, s3_handler()) as (port, log):
-        result = await _run_s3(make_ctx, port, sample_bytes=0)
-    f = _bucket(result, "rec")
-    assert f.listing is not None
-    assert len([e for e in f.listing.entries if not e.is_dir]) == len(S3_KEYS)
-    assert [r.path for r in log.requests if r.path.startswith("/rec/")] == []
-    assert log.ranged() == [] and log.sent == {}
-    assert "sniffed" not in f.evidence and "intrusive" not in f.evidence
-
-
-@pytest.mark.parametrize(("n", "error"), [(24, "HTTP 403"), (4096, "AccessDenied")])
-async def test_s3_probe_records_denied_get_object(
-    make_ctx: Callable[..., ProbeContext], n: int, error: str
-) -> None:
-    """The error body is capped at N too: a short cap cannot name the S3 error code."""
-    async with serve(ADDR, s3_handler("denied")) as (port, _log):
-        result = await _run_s3(make_ctx, port, sample_bytes=n)
-    ev = _bucket(result, "rec").evidence
-    assert ev["sampled_files"] == 0 and "sniffed" not in ev
-    assert set(ev["sample_errors"].values()) == {error}
-    assert ev["intrusive"] == ["sample-bytes"]  # it still tried: the finding says so
-
-
-# -- the real lab --------------------------------------------------------------------------------
-
-
-class RecordingDialer(Dialer):
-    """A loopback dialer that keeps the first line and headers of every request sent."""
-
-    def __init__(self) -> None:
-        super().__init__(LOOPBACK, concurrency=64, per_host=8, connect_timeout=2.0,
-                         read_timeout=3.0)  # fmt: skip
-        self.sent: list[Req] = []
-
-    @contextlib.asynccontextmanager
-    async def tcp(self, host: str, port: int, **kw: Any) -> AsyncIterator[Connection]:
-        async with super().tcp(host, port, **kw) as conn:
-            send = conn.send
-
-            async def recording_send(data: bytes) -> None:
-                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-                if head and " HTTP/1." in head[0]:
-                    method, path = head[0].split(" ", 2)[:2]
-                    hdrs = {}
-                    for line in head[1:]:
-                        k, _, v = line.partition(":")
-                        hdrs[k.strip().lower()] = v.strip()
-                    self.sent.append(Req(method, path, hdrs))
-                await send(data)
-
-            conn.send = recording_send  # type: ignore[method-assign]
-            yield conn
-
-
-@pytest.fixture
-async def rec_dialer() -> AsyncIterator[RecordingDialer]:
-    d = RecordingDialer()
-    yield d
-    d.shutdown()
-
-
-def _lab_ctx(d: Dialer, **kw: Any) -> ProbeContext:
-    return ProbeContext(dialer=d, timeout=30.0, **kw)
-
-
-def _is_file_request(r: Req) -> bool:
-    path = unquote(urlsplit(r.path).path)
-    return r.method == "GET" and not path.endswith("/")
-
-
 @pytest.mark.lab
 async def test_lab_nginx_443_sampled_wavs_make_it_critical(
     lab: Lab, rec_dialer: RecordingDialer
@@ -623,51 +348,6 @@ async def test_lab_nginx_443_no_file_request_at_zero(lab: Lab, rec_dialer: Recor
     assert [r for r in rec_dialer.sent if "range" in r.headers] == []
     assert "sniffed" not in f.evidence and "intrusive" not in f.evidence
 
-
-@pytest.mark.lab
-async def test_lab_moto_call_recordings_sampled(lab: Lab, rec_dialer: RecordingDialer) -> None:
-    t = lab.target("s3-open")
-    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer,
-                          sample_bytes=64))  # fmt: skip
-    f = _bucket(result, "call-recordings")
-    ev = f.evidence
-    assert ev["intrusive"] == ["sample-bytes"] and 1 <= ev["sampled_files"] <= 3
-    assert "wav" in ev["sniffed"].values()
-    gets = [r for r in rec_dialer.sent if r.path.startswith("/call-recordings/")]
-    assert gets and all(r.headers.get("range") == "bytes=0-63" for r in gets)
-    assert all("authorization" not in r.headers for r in rec_dialer.sent)
-    # the sniffed type is what the start of the seeded file on disk is
-    for key, kind in ev["sniffed"].items():
-        assert sniff((lab.content / key.lstrip("/")).read_bytes()[:64]) == kind
-    tri = triage_finding(f)
-    assert tri.severity == Severity.CRITICAL
-    assert "recording" in tri.evidence["confirmed_by_content"]
-
-
-@pytest.mark.lab
-async def test_lab_moto_no_get_object_at_zero(lab: Lab, rec_dialer: RecordingDialer) -> None:
-    t = lab.target("s3-open")
-    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer))
-    f = _bucket(result, "call-recordings")
-    assert f.listing is not None and f.listing.entries
-    # only ListBuckets (/) and ListObjectsV2 (/bucket?list-type=2...) were sent
-    for r in rec_dialer.sent:
-        parts = urlsplit(r.path)
-        assert r.method == "GET" and "range" not in r.headers
-        assert parts.path == "/" or (parts.path.count("/") == 1 and "list-type=2" in parts.query)
-    assert "sniffed" not in f.evidence
-
-
-@pytest.mark.lab
-async def test_lab_s3_twin_nothing_sampled(lab: Lab, rec_dialer: RecordingDialer) -> None:
-    t = lab.target("s3-twin")
-    result = await S3.run(ServiceInfo(host=t.host, port=t.port), _lab_ctx(rec_dialer,
-                          sample_bytes=64))  # fmt: skip
-    assert [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS] == []
-    assert [r for r in rec_dialer.sent if "range" in r.headers] == []
-
-
-# -- a real nginx with its access log on (server-side proof) ----------------------------------
 
 NGINX_ADDR = "127.0.93.3"
 NGINX_CONF = """

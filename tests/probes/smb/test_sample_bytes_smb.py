@@ -1,42 +1,30 @@
-"""``--sample-bytes N`` in the SMB and FTP probes (intrusive, off by default).
+"""``--sample-bytes N`` in the SMB probe (intrusive, off by default).
 
-Byte-level tests of the SMB2 READ request/response (constructed bytes, hypothesis) and of the FTP
-client's ``retrieve_head`` against in-process servers (a well-behaved one, one that streams an
-endless RETR body and never answers ABOR); then the real lab (Samba 127.0.10.1 share
-``recordings``, SMB1-only Samba 127.0.10.2 share ``public``, vsftpd 127.0.10.11 anonymous on 21
-and 2121). What goes over the wire is recorded by a dialer that keeps every byte the probe sends:
-with ``sample_bytes == 0`` no file is opened for reading and nothing is read; with N > 0 at most
-N bytes are asked for and kept per file, from a bounded number of files, nothing is written, and
-the sniffed types reach the finding's evidence and triage.
+Byte-level tests of the SMB2 READ request/response (constructed bytes, hypothesis); then the real
+lab (Samba 127.0.10.1 share ``recordings``, SMB1-only Samba 127.0.10.2 share ``public``). What
+goes over the wire is recorded by a dialer that keeps every byte the probe sends
+(tests/sampling.py): with ``sample_bytes == 0`` no file is opened for reading and nothing is read;
+with N > 0 at most N bytes are asked for and kept per file, from a bounded number of files,
+nothing is written, and the sniffed types reach the finding's evidence and triage.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import socket
 import struct
-import time
-import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lab_fixtures import Lab
+from sampling import SAMPLE_KEYS, RecordingDialer, assert_reflected_in_triage, unauth
 
-from probes import ftp as ftp_probe
 from probes import smb as smb_probe
-from probes.http import PROBE as HTTP
-from scanner.dialer import Connection, Dialer
-from scanner.engine import Engine, ScanOptions, default_ports
+from scanner.dialer import Dialer
 from scanner.lab import content
-from scanner.models import Access, Entry, Finding, Kind, Listing, ServiceInfo, Severity, Status
-from scanner.ports import PortSpec
+from scanner.models import Access, ServiceInfo
 from scanner.probe import ProbeContext
-from scanner.protocols import ftp as ftpp
 from scanner.protocols.smb import client, messages
 from scanner.protocols.smb.constants import (
     MAX_READ_LENGTH,
@@ -50,8 +38,6 @@ from scanner.protocols.smb.constants import (
 )
 from scanner.protocols.smb.errors import SmbProtocolError
 from scanner.protocols.smb.header import frame, parse_header
-from scanner.targets import build_scope
-from scanner.triage import triage_finding
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 GUEST, SMB1, ANON = "127.0.10.1", "127.0.10.2", "127.0.10.11"
@@ -261,326 +247,6 @@ def test_sample_settings_clamp() -> None:
         d.shutdown()
 
 
-# -- FTP retrieve_head against in-process servers ----------------------------------------------
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-SEND_CAP = 64 * 1024 * 1024  # an "endless" body is still bounded in the test
-
-
-@contextlib.asynccontextmanager
-async def serve(host: str, handler: Handler, port: int = 0) -> AsyncIterator[int]:
-    tasks: set[asyncio.Task[Any]] = set()
-
-    async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            await asyncio.wait_for(handler(r, w), 30)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError):
-            pass
-        finally:
-            w.close()
-
-    server = await asyncio.start_server(wrapped, host, port)
-    bound = server.sockets[0].getsockname()[1]
-    try:
-        yield bound
-    finally:
-        server.close()
-        for t in tasks:
-            t.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
-
-
-class DataServer:
-    """A passive data listener: what it sends per connection, and how much it got out."""
-
-    def __init__(self, body: bytes, endless: bool) -> None:
-        self.body = body
-        self.endless = endless
-        self.sent = 0
-        self.closed_by_peer = asyncio.Event()
-
-    async def __call__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            w.write(self.body)
-            await w.drain()
-            self.sent += len(self.body)
-            while self.endless and self.sent < SEND_CAP:
-                chunk = b"\0" * 65536
-                w.write(chunk)
-                await w.drain()
-                self.sent += len(chunk)
-        except OSError:
-            self.closed_by_peer.set()
-            raise
-
-
-def control(
-    data_port: Callable[[], int],
-    *,
-    answers_abor: bool,
-    retr_ends: Callable[[], bool] = lambda: False,
-) -> tuple[Handler, list[str]]:
-    """An FTP control connection: anonymous login, EPSV, LIST (1xx, 226), RETR (1xx, and 226
-    when ``retr_ends()``); after a hang-up, either 426/226 + the NOOP's 200 (``answers_abor``)
-    or silence."""
-    seen: list[str] = []
-
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(b"220 test server\r\n")
-        await w.drain()
-        while len(seen) < 200:
-            line = await r.readline()
-            if not line:
-                return
-            cmd = line.decode().strip()
-            seen.append(cmd)
-            verb = cmd.split(" ", 1)[0].upper()
-            if verb == "USER":
-                reply = "331 ok" if cmd.endswith("anonymous") else "530 no"
-            elif verb == "PASS":
-                reply = "230 in"
-            elif verb in ("TYPE", "NOOP"):
-                reply = "200 ok"
-            elif verb == "EPSV":
-                reply = f"229 Entering Extended Passive Mode (|||{data_port()}|)"
-            elif verb == "LIST":
-                w.write(b"150 here\r\n")
-                await w.drain()
-                await asyncio.sleep(0.2)  # the data server sends the listing lines
-                reply = "226 done"
-            elif verb == "RETR":
-                reply = "150 Opening BINARY mode data connection"
-                if retr_ends():
-                    w.write(reply.encode() + b"\r\n")
-                    await w.drain()
-                    await asyncio.sleep(0.2)
-                    reply = "226 Transfer complete"
-            elif verb == "ABOR":
-                if not answers_abor:
-                    await asyncio.sleep(30)  # hostile: never answers again
-                reply = "426 Transfer aborted\r\n226 ABOR successful"
-            elif verb == "QUIT":
-                reply = "221 bye"
-            else:
-                reply = "500 unknown"
-            w.write(reply.encode() + b"\r\n")
-            await w.drain()
-
-    return h, seen
-
-
-WAV_HEAD = b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\0\0\0\x01\0\x01\0@\x1f\0\0\x80>\0\0\x02\0\x10\0data"
-
-
-async def test_retrieve_head_stops_at_n_on_an_endless_body() -> None:
-    host = "127.0.79.1"
-    data = DataServer(WAV_HEAD, endless=True)
-    async with serve(host, data) as dport:
-        handler, seen = control(lambda: dport, answers_abor=False)
-        async with serve(host, handler) as cport:
-            d = Dialer(LOOPBACK, connect_timeout=2.0, read_timeout=2.0)
-            try:
-                async with d.tcp(host, cport) as conn:
-                    client = ftpp.FtpClient(conn)
-                    await client.greeting()
-                    await client.login("anonymous", "x@y")
-
-                    @contextlib.asynccontextmanager
-                    async def open_data(port: int) -> AsyncIterator[Connection]:
-                        async with d.tcp(host, port) as c:
-                            yield c
-
-                    t0 = time.monotonic()
-                    res = await client.retrieve_head("rec.wav", open_data, 20, reply_timeout=1.0)
-                    elapsed = time.monotonic() - t0
-            finally:
-                d.shutdown()
-    assert res.data == WAV_HEAD[:20] and len(res.data) == 20
-    assert res.aborted and not res.in_sync and res.closing_replies == ()
-    assert elapsed < 5
-    assert seen[-2:] == ["RETR rec.wav", "ABOR"]  # the server never got to the NOOP
-    assert not any(c.split(" ")[0] in ("STOR", "DELE", "APPE", "RNFR", "MKD") for c in seen)
-
-
-async def test_retrieve_head_resyncs_after_abor_and_short_file_ends_with_226() -> None:
-    host = "127.0.79.2"
-    data = DataServer(WAV_HEAD, endless=True)
-    async with serve(host, data) as dport:
-        handler, seen = control(
-            lambda: dport, answers_abor=True, retr_ends=lambda: not data.endless
-        )
-        async with serve(host, handler) as cport:
-            d = Dialer(LOOPBACK, connect_timeout=2.0, read_timeout=2.0)
-            try:
-                async with d.tcp(host, cport) as conn:
-                    client = ftpp.FtpClient(conn)
-                    await client.greeting()
-                    await client.login("anonymous", "x@y")
-
-                    @contextlib.asynccontextmanager
-                    async def open_data(port: int) -> AsyncIterator[Connection]:
-                        async with d.tcp(host, port) as c:
-                            yield c
-
-                    res = await client.retrieve_head("rec.wav", open_data, 12, reply_timeout=1.0)
-                    # in step again: the next command gets its own answer
-                    after = await client.command("TYPE I")
-                    data.endless = False  # next file: the whole body, then EOF
-                    short = await client.retrieve_head("b.wav", open_data, 4096)
-            finally:
-                d.shutdown()
-    assert res.data == b"RIFF\xff\xff\xff\x7fWAVE" and res.aborted and res.in_sync
-    assert res.closing_replies == (426, 226, 200)
-    assert res.reply is not None and res.reply.code == 426
-    assert after.code == 200
-    assert short.data == WAV_HEAD and not short.aborted
-    assert short.reply is not None and short.reply.code == 226
-    with pytest.raises(ValueError):
-        await client.retrieve_head("x", open_data, 0)
-    assert seen.count("RETR rec.wav") == 1 and seen.count("RETR b.wav") == 1
-
-
-async def test_ftp_probe_against_an_endless_retr_ends_in_time_with_n_bytes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Hostile server: the RETR body never ends and ABOR is never answered. The probe reads N
-    bytes, hangs up, gives up on that control connection and finishes within its budget."""
-    host = "127.0.79.3"
-    listing = b"-rw-r--r-- 1 ftp ftp 100000000 Mar 14 2019 rec.wav\r\n"
-    state = {"listing": True}
-
-    async def data_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        if state["listing"]:
-            state["listing"] = False
-            w.write(listing)
-            await w.drain()
-            return
-        await DataServer(WAV_HEAD, endless=True)(r, w)
-
-    kept: list[int] = []
-    real = ftpp.FtpClient.retrieve_head
-
-    async def spy(self: ftpp.FtpClient, *a: Any, **kw: Any) -> ftpp.RetrieveResult:
-        res = await real(self, *a, **kw)
-        kept.append(len(res.data))
-        return res
-
-    monkeypatch.setattr(ftpp.FtpClient, "retrieve_head", spy)
-    budget = 10.0
-    async with serve(host, data_handler) as dport:
-        handler, seen = control(lambda: dport, answers_abor=False)
-        async with serve(host, handler) as cport:
-            d = Dialer(LOOPBACK, connect_timeout=2.0, read_timeout=2.0)
-            tracemalloc.start()
-            t0 = time.monotonic()
-            try:
-                ctx = ProbeContext(dialer=d, timeout=budget, sample_bytes=32)
-                result = await asyncio.wait_for(
-                    ftp_probe.PROBE.run(ServiceInfo(host=host, port=cport), ctx), budget + 5
-                )
-            finally:
-                elapsed = time.monotonic() - t0
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-                d.shutdown()
-    assert elapsed < budget
-    assert peak < 24 * 1024 * 1024
-    assert kept == [32]  # exactly N bytes kept from an endless body
-    anon = next(f for f in result.findings if f.kind is Kind.UNAUTHENTICATED_ACCESS)
-    ev = anon.evidence
-    assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == 32
-    assert ev["sniffed"] == {"/rec.wav": "wav"} and ev["sampled_files"] == 1
-    assert ev["sample_errors"] == {"/rec.wav": "no clean end after ABOR"}
-    assert "RETR rec.wav" in seen and "ABOR" in seen
-
-
-# -- recording what the probes send ------------------------------------------------------------
-class _SockSpy:
-    """A blocking socket that records what pysmb sends on it (everything else passes through)."""
-
-    def __init__(self, sock: socket.socket, log: bytearray) -> None:
-        self._sock = sock
-        self._log = log
-
-    def send(self, data: bytes) -> int:
-        n = self._sock.send(data)
-        self._log += bytes(data[:n])
-        return n
-
-    def sendall(self, data: bytes) -> None:
-        self._sock.sendall(data)
-        self._log += bytes(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-class RecordingDialer(Dialer):
-    """The normal dialer; every byte sent on every connection is also kept, per connection."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            LOOPBACK, concurrency=64, per_host=8, connect_timeout=2.0, read_timeout=3.0
-        )
-        self.streams: list[tuple[int, str, bytearray]] = []
-        """(port, "async" for our own clients or "pysmb" for blocking sockets, bytes sent)."""
-
-    @contextlib.asynccontextmanager
-    async def tcp(self, host: str, port: int, **kw: Any) -> AsyncIterator[Connection]:
-        async with super().tcp(host, port, **kw) as conn:
-            log = bytearray()
-            self.streams.append((port, "async", log))
-            real = conn.send
-
-            async def send(data: bytes) -> None:
-                log.extend(data)
-                await real(data)
-
-            conn.send = send  # type: ignore[method-assign]
-            yield conn
-
-    @contextlib.asynccontextmanager
-    async def blocking_socket(
-        self, host: str, port: int, *, source_port: int | None = None
-    ) -> AsyncIterator[socket.socket]:
-        async with super().blocking_socket(host, port, source_port=source_port) as sock:
-            log = bytearray()
-            self.streams.append((port, "pysmb", log))
-            yield _SockSpy(sock, log)  # type: ignore[misc]
-
-    def smb_streams(self, kind: str) -> list[list[bytes]]:
-        """The SMB messages sent on each port-445 stream of ``kind`` (direct-TCP frames)."""
-        out = []
-        for port, k, log in self.streams:
-            if port != 445 or k != kind:
-                continue
-            msgs = []
-            pos = 0
-            while pos + 4 <= len(log):
-                n = int.from_bytes(log[pos + 1 : pos + 4], "big")
-                msgs.append(bytes(log[pos + 4 : pos + 4 + n]))
-                pos += 4 + n
-            out.append(msgs)
-        return out
-
-    def smb_messages(self, kind: str = "async") -> list[bytes]:
-        return [m for msgs in self.smb_streams(kind) for m in msgs]
-
-    def ftp_commands(self) -> list[str]:
-        text = b"".join(bytes(log) for port, _, log in self.streams if port in (21, 2121))
-        return [c.decode("utf-8", "replace") for c in text.split(b"\r\n") if c]
-
-
-@pytest.fixture
-async def rec() -> AsyncIterator[RecordingDialer]:
-    d = RecordingDialer()
-    yield d
-    d.shutdown()
-
-
 def smb2_creates(msgs: list[bytes]) -> list[tuple[int, int, int, int, str]]:
     """(desired access, share access, disposition, create options, name) of every CREATE."""
     out = []
@@ -621,8 +287,6 @@ def smb2_reads(msgs: list[bytes]) -> list[tuple[int, int]]:
 
 SMB1_OPEN_ANDX, SMB1_READ_ANDX, SMB1_NT_CREATE_ANDX = 0x2D, 0x2E, 0xA2
 SMB1_WRITES = {0x00, 0x01, 0x06, 0x07, 0x0B, 0x2F}  # MKDIR, RMDIR, DELETE, RENAME, WRITE(_ANDX)
-
-
 SMB1_TRANS2 = 0x32  # FIND_FIRST2/FIND_NEXT2: listing a share
 
 
@@ -648,31 +312,6 @@ def assert_smb1_others_only_pipe(others: list[bytes]) -> None:
     for m in others:
         if m[4] in (SMB1_OPEN_ANDX, SMB1_NT_CREATE_ANDX):
             assert "srvsvc".encode("utf-16-le") in m or b"srvsvc" in m, m
-
-
-def unauth(result: Any, resource: str) -> Finding:
-    found = [
-        f for f in result.findings
-        if f.kind is Kind.UNAUTHENTICATED_ACCESS and f.resource == resource
-    ]  # fmt: skip
-    assert len(found) == 1, (result.status, result.detail, result.info)
-    return found[0]
-
-
-def assert_reflected_in_triage(f: Finding) -> None:
-    """The sniffed WAV makes triage confirm a recording; it alone makes a dull listing critical."""
-    t = triage_finding(f)
-    assert t.severity == Severity.CRITICAL
-    assert t.evidence["confirmed_by_content"].get("recording", 0) >= 1
-    dull = Listing(entries=[Entry(path="data/file.bin", size=1000)], truncated=False)
-    ev = dict(f.evidence)
-    bare = f.model_copy(update={"listing": dull, "resource": "data", "evidence": ev})
-    assert triage_finding(bare).severity == Severity.CRITICAL
-    no_sniff = {k: v for k, v in ev.items() if k != "sniffed"}
-    assert triage_finding(bare.model_copy(update={"evidence": no_sniff})).severity == Severity.HIGH
-
-
-SAMPLE_KEYS = {"intrusive", "sample_bytes", "sampled_files", "sniffed", "sample_errors"}
 
 
 # -- SMB2/3 against the lab's Samba ------------------------------------------------------------
@@ -800,130 +439,3 @@ async def test_smb1_samples_the_lab_wav_within_n(lab: Lab, rec: RecordingDialer)
         assert open_mode == 0x0001  # open if it exists, never create or truncate
     assert not {c for c, _ in cmds} & SMB1_WRITES
     assert_reflected_in_triage(f)
-
-
-# -- FTP against the lab's vsftpd --------------------------------------------------------------
-FTP_WRITING = ("STOR", "STOU", "APPE", "DELE", "RMD", "MKD", "RNFR", "RNTO", "SITE")
-
-
-@pytest.mark.lab
-async def test_ftp_without_sample_bytes_sends_no_retr(lab: Lab, rec: RecordingDialer) -> None:
-    result = await ftp_probe.PROBE.run(
-        ServiceInfo(host=ANON, port=21), ProbeContext(dialer=rec, timeout=60.0)
-    )
-    f = unauth(result, "/")
-    cmds = rec.ftp_commands()
-    assert any(c.startswith("LIST") or c.startswith("MLSD") for c in cmds), cmds
-    assert not [c for c in cmds if c.split(" ")[0].upper() in ("RETR", "ABOR")]
-    assert not SAMPLE_KEYS & set(f.evidence)
-
-
-@pytest.mark.lab
-@pytest.mark.parametrize("port", [21, 2121])
-async def test_ftp_samples_the_lab_wav(lab: Lab, rec: RecordingDialer, port: int) -> None:
-    n = 16
-    ctx = ProbeContext(dialer=rec, timeout=60.0, sample_bytes=n)
-    result = await ftp_probe.PROBE.run(ServiceInfo(host=ANON, port=port), ctx)
-    assert result.status is Status.SUCCESS, result.detail
-    f = unauth(result, "/")
-    ev = f.evidence
-    assert ev["intrusive"] == ["sample-bytes"] and ev["sample_bytes"] == n
-    assert ev["sampled_files"] == 3 and "sample_errors" not in ev
-    wavs = [p for p, kind in ev["sniffed"].items() if kind == "wav"]
-    assert wavs and all(p.endswith(".wav") for p in wavs)
-    assert ev["sample_aborted"] == 3  # every lab file is longer than 16 bytes
-    cmds = rec.ftp_commands()
-    retrs = [c for c in cmds if c.startswith("RETR ")]
-    assert len(retrs) == 3 and cmds.count("ABOR") == 3
-    assert not [c for c in cmds if c.split(" ")[0].upper() in FTP_WRITING]
-    assert_reflected_in_triage(f)
-
-
-@pytest.mark.lab
-async def test_ftp_whole_small_file_and_cap(lab: Lab, rec: RecordingDialer) -> None:
-    """N larger than the lab's small files: read to the end (226), no ABOR; N above 64 KiB is cut
-    to 64 KiB and says so."""
-    ctx = ProbeContext(
-        dialer=rec, timeout=60.0, sample_bytes=10**6, options={"ftp.sample_files": 1}
-    )
-    result = await ftp_probe.PROBE.run(ServiceInfo(host=ANON, port=21), ctx)
-    ev = unauth(result, "/").evidence
-    assert ev["sampled_files"] == 1 and ev["sample_aborted"] == 0
-    assert ev["sample_bytes"] == 64 * 1024 and "65536" in ev["sample_note"]
-    assert "ABOR" not in rec.ftp_commands()
-
-
-# -- 2121 is an FTP default port now; greeting detection still covered on other ports ----------
-def test_2121_is_an_ftp_default_port() -> None:
-    assert ftp_probe.PROBE.claims_port(2121, ftp_probe.PROBE.transport)
-    assert 2121 in default_ports([ftp_probe.PROBE]).tcp
-
-
-@pytest.mark.lab
-async def test_default_port_scan_finds_the_anonymous_ftp_on_2121(lab: Lab) -> None:
-    scope = await build_scope([ANON])
-    options = ScanOptions(
-        ports=default_ports([ftp_probe.PROBE]),
-        probes=[ftp_probe.PROBE],
-        connect_timeout=1.0,
-        retries=0,
-        probe_timeout=60.0,
-        processes=1,
-    )
-    report = await Engine(scope, options).run()
-    found = {(s.port, s.protocol, s.probes.get("ftp")) for s in report.services}
-    assert (2121, "ftp", Status.SUCCESS) in found and (21, "ftp", Status.SUCCESS) in found
-    on_2121 = [f for f in report.findings if f.port == 2121]
-    assert Kind.UNAUTHENTICATED_ACCESS in {f.kind for f in on_2121}
-
-
-async def test_http_on_2121_still_identified_as_http() -> None:
-    """A claimed default port that another service uses: the FTP probe says not-applicable when
-    no FTP greeting comes, and identification finds the HTTP server."""
-    host = "127.0.79.4"
-
-    async def http(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        await r.readuntil(b"\r\n\r\n")
-        body = b"<html><title>hello</title></html>"
-        w.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        await w.drain()
-
-    async with serve(host, http, port=2121):
-        scope = await build_scope([host])
-        options = ScanOptions(
-            ports=PortSpec.of([2121]),
-            probes=[ftp_probe.PROBE, HTTP],
-            connect_timeout=1.0,
-            read_timeout=1.5,
-            retries=0,
-            probe_timeout=20.0,
-            processes=1,
-        )
-        report = await Engine(scope, options).run()
-    assert [(s.port, s.protocol) for s in report.services] == [(2121, "http")]
-    assert report.services[0].probes.get("ftp") in (None, Status.NOT_APPLICABLE)
-
-
-async def test_ftp_greeting_detection_on_an_unclaimed_port() -> None:
-    """An FTP server on a port no probe claims is still found by its 220 greeting."""
-    host = "127.0.79.5"
-    handler, seen = control(lambda: 1, answers_abor=True)
-    async with serve(host, handler) as port:
-        assert not ftp_probe.PROBE.claims_port(port, ftp_probe.PROBE.transport)
-        scope = await build_scope([host])
-        options = ScanOptions(
-            ports=PortSpec.of([port]),
-            probes=[ftp_probe.PROBE, HTTP],
-            connect_timeout=1.0,
-            read_timeout=1.5,
-            retries=0,
-            probe_timeout=20.0,
-            processes=1,
-        )
-        report = await Engine(scope, options).run()
-    assert [(s.port, s.protocol) for s in report.services] == [(port, "ftp")]
-    assert "USER anonymous" in seen

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.classify import personnummer
+from scanner.personal import personnummer
 
 _SEP = r"[-\s]?"
 _MOBILE = (
