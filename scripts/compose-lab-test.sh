@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The docker-compose lab, for real: build it, start it, scan it, check it, tear it down.
 # Debian 12, root. What it does, in order (README, "The lab as containers"):
-#  1. installs the Docker engine, docker-compose and debootstrap if missing (scripts/setup.sh
+#  1. installs the Docker engine, docker-compose and mmdebstrap if missing (scripts/setup.sh
 #     --scanner --docker: no daemon is started or enabled on the host) and the scanner's .venv;
 #  2. creates a network namespace of its own (nasscan-compose-PID, loopback only) and starts
 #     containerd and dockerd inside it (nsenter --net), with their own sockets, data and exec
 #     roots under $WORK, their own config (not /etc/docker) and bridge addresses that exist only
 #     in that namespace: the bridge, the veths and the iptables rules Docker makes stay there;
-#  3. makes the base image without a registry: debootstrap bookworm with every package the lab's
+#  3. makes the base image without a registry: mmdebstrap bookworm with every package the lab's
 #     Dockerfiles install (on the host, which reaches the Debian mirror; cached in $CACHE), then
 #     `docker import`, plus a wheelhouse (pip wheel on the host) that pip inside the builds reads
 #     (PIP_NO_INDEX, PIP_FIND_LINKS): containers in the namespace reach no network;
@@ -111,7 +111,7 @@ teardown() {
   for pid in $(pids_in_ns); do  # only processes in our own namespace: shims and what they ran
     [ "$pid" != $$ ] && stop_pid "$pid" "left in $NS: $(cat /proc/$pid/comm 2>/dev/null)"
   done
-  # mounts dockerd/containerd/debootstrap made under $WORK (overlays, netns files, /proc)
+  # mounts made under $WORK (by mmdebstrap, if it was killed)
   local m
   for m in $(mounts_under "$WORK"); do umount -l "$m"; done
   ip netns del "$NS" 2>/dev/null
@@ -172,13 +172,13 @@ on_exit() {
 
 VENV=$REPO/.venv
 if [ -x "$VENV/bin/nasscan" ]; then
-  step "install: Docker engine, docker-compose, debootstrap (if missing)"
+  step "install: Docker engine, docker-compose, mmdebstrap (if missing)"
   ./scripts/setup.sh --scanner --docker --no-venv
 else
-  step "install: Docker engine, docker-compose, debootstrap (if missing), .venv"
+  step "install: Docker engine, docker-compose, mmdebstrap (if missing), .venv"
   ./scripts/setup.sh --scanner --docker
 fi
-for prog in dockerd containerd docker-compose debootstrap $DOCKER; do
+for prog in dockerd containerd docker-compose mmdebstrap $DOCKER; do
   command -v "$prog" >/dev/null || fail "$prog missing after setup.sh --docker"
 done
 
@@ -249,29 +249,26 @@ mirror=${NASSCAN_DEBIAN_MIRROR:-$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' \
   /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -v security \
   | head -1 | awk '{print $2}' || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
-key=$(printf '%s\n' v1 "$SUITE" "${BASE_DEBS[@]}" | sha256sum | cut -c1-16)
+key=$(printf '%s\n' v2 "$SUITE" "${BASE_DEBS[@]}" | sha256sum | cut -c1-16)
 tarball=$CACHE/rootfs-$SUITE-$key.tar
 [ "$CACHE" = none ] && tarball=$WORK/rootfs.tar
 if [ ! -s "$tarball" ]; then
-  step "debootstrap $SUITE (${#BASE_DEBS[@]} packages) from $mirror"
-  rootfs=$WORK/rootfs
+  # mmdebstrap, not debootstrap: one apt download and one dpkg run (debootstrap configures
+  # package by package: 12.5 min against 6.5 min here under the same load). It keeps every
+  # daemon from starting while the packages are configured (its own policy-rc.d and
+  # start-stop-daemon) and removes its chroot and mounts.
+  step "mmdebstrap $SUITE (${#BASE_DEBS[@]} packages and their dependencies) from $mirror"
   include=$(IFS=,; echo "${BASE_DEBS[*]}")
-  debootstrap --foreign --variant=minbase --include="$include" "$SUITE" "$rootfs" "$mirror" \
-    >"$WORK/debootstrap.log" 2>&1 || { tail "$WORK/debootstrap.log" >&2; fail "debootstrap failed"; }
-  # no daemon may start while the packages are configured in the chroot (host network!)
-  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
-  chmod 755 "$rootfs/usr/sbin/policy-rc.d"
-  chroot "$rootfs" /debootstrap/debootstrap --second-stage >>"$WORK/debootstrap.log" 2>&1 \
-    || { tail "$WORK/debootstrap.log" >&2; fail "debootstrap --second-stage failed"; }
-  for pid in /proc/[0-9]*; do
-    [ "$(readlink "$pid/root" 2>/dev/null)" = "$rootfs" ] && fail "a process runs in the rootfs: ${pid#/proc/}"
-  done
-  for m in $(mounts_under "$rootfs"); do umount "$m"; done
-  chroot "$rootfs" apt-get clean
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/tmp/*
   mkdir -p "$(dirname "$tarball")"
-  tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-  rm -rf --one-file-system "$rootfs"
+  TMPDIR=$WORK mmdebstrap --mode=root --variant=minbase --format=tar \
+    --dpkgopt=force-unsafe-io --include="$include" "$SUITE" "$tarball.tmp" "$mirror" \
+    >"$WORK/mmdebstrap.log" 2>&1 || { tail "$WORK/mmdebstrap.log" >&2; fail "mmdebstrap failed"; }
+  for pid in /proc/[0-9]*; do
+    case $(readlink "$pid/root" 2>/dev/null) in
+      "$WORK"/*) fail "a process runs in the bootstrap chroot: ${pid#/proc/}" ;;
+    esac
+  done
+  mv "$tarball.tmp" "$tarball"
 else
   step "base rootfs from the cache: $tarball"
 fi
