@@ -87,11 +87,13 @@ def test_published_and_network_mappings() -> None:
     running = compose.containers(_inspect_of_the_compose_file())
     pub = compose.published(MANIFEST, running)
     net = compose.network(MANIFEST, running)
-    assert len(pub.targets) == len(net.targets) == len(compose.carried(MANIFEST, running).targets)
+    assert len(net.targets) == len(compose.carried(MANIFEST, running).targets)
+    # TFTP cannot pass Docker's UDP proxy: left out of the published check, and said so
+    assert {t.name for t in net.targets} - {t.name for t in pub.targets} == {"tftp"}
+    assert set(compose.PUBLISHED_UNREACHABLE) == {"tftp"}
+    assert net.by_name("tftp").transport == "udp" and net.by_name("tftp").port == 69
     web = pub.by_name("http-nginx-443")
     assert (web.host, web.port) == ("127.0.0.1", 18021)
-    tftp = pub.by_name("tftp")
-    assert (tftp.host, tftp.port, tftp.transport) == ("127.0.0.1", 16971, "udp")
     assert (pub.by_name("nfs").port, pub.by_name("ftp-anon-2121").port) == (2049, 12121)
     assert net.by_name("smb-guest").port == 445
     assert net.by_name("smb-guest").host == running["smb-guest"].addresses[0]
@@ -143,8 +145,9 @@ def test_check_judges_a_scan_at_the_mapped_places(tmp_path: Path, capsys: Any) -
     scan.write_text(json.dumps({"findings": findings, "services": services}))
     assert compose.main(["check", "published", str(inspect), str(scan)]) == 0
     out = capsys.readouterr().out
-    assert f"{len(pub.targets)} of {len(MANIFEST.targets)} manifest targets carried" in out
+    assert f"{len(pub.targets)} of {len(MANIFEST.targets)} manifest targets checked" in out
     assert "namespace lab only: crawl" in out and ": 0 problems" in out
+    assert "not checked here: tftp:" in out
 
     twin = pub.by_name("smb-secure")
     scan.write_text(json.dumps({"findings": [*findings, _finding(
