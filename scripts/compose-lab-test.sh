@@ -297,7 +297,7 @@ state() {  # one line per container: service status health
 }
 servers=$("${COMPOSE[@]}" config --services | grep -vxE 'content|scan' | sort)
 ok=0
-for i in $(seq 120); do   # 240 s at most
+for i in $(seq 180); do   # 360 s at most
   st=$(state)
   bad=$(awk '($1 == "content" && !($2 == "exited" && $3 == 0)) || ($1 != "content" && $4 != "healthy")' <<<"$st")
   if [ -z "$bad" ] && [ "$(awk '$1 != "content" {print $1}' <<<"$st" | sort)" = "$servers" ]; then
