@@ -230,11 +230,12 @@ MNT_NS=$(readlink "/proc/$CONTAINERD_PID/ns/mnt" || true)
 for i in $(seq 60); do [ -S "$WORK/containerd/containerd.sock" ] && break; sleep 0.5; done
 [ -S "$WORK/containerd/containerd.sock" ] || { tail "$WORK/containerd.log" >&2; fail "containerd did not start"; }
 echo '{}' >"$WORK/daemon.json"   # not /etc/docker/daemon.json
-# 198.18.0.0/15 (RFC 2544, for testing): the bridges exist only inside the namespace.
+# The bridges and their addresses exist only inside the namespace (a private range, so that the
+# scan service's targets are no "public" scope for nasscan's guard).
 nsenter --mount="/proc/$CONTAINERD_PID/ns/mnt" --net="/run/netns/$NS" dockerd --config-file "$WORK/daemon.json" \
   --containerd "$WORK/containerd/containerd.sock" --data-root "$WORK/data" \
   --exec-root "$WORK/exec" -H "unix://$WORK/docker.sock" -p "$WORK/docker.pid" \
-  --bip 198.18.0.1/24 --default-address-pool base=198.18.16.0/20,size=24 \
+  --bip 172.31.250.1/24 --default-address-pool base=172.31.240.0/21,size=24 \
   --cgroup-parent "$CGROUP_PARENT" --exec-opt native.cgroupdriver=cgroupfs \
   --storage-driver overlay2 --log-level warn >"$WORK/dockerd.log" 2>&1 &
 DOCKERD_PID=$!

@@ -49,7 +49,7 @@ def _inspect_of_the_compose_file() -> list[dict[str, Any]]:
             for off in range(int(hi or lo) - int(lo) + 1):
                 ports.setdefault(f"{int(ilo) + off}/{proto or 'tcp'}", []).append(
                     (host_ip, str(int(lo) + off)))
-        out.append(_container(name, ports, f"198.18.16.{i + 2}"))
+        out.append(_container(name, ports, f"172.31.240.{i + 2}"))
     out.append({"Config": {"Labels": {}}, "NetworkSettings": {}})  # not a compose container
     return out
 
@@ -57,15 +57,15 @@ def _inspect_of_the_compose_file() -> list[dict[str, Any]]:
 def test_containers_reads_services_published_ports_and_addresses() -> None:
     running = compose.containers([
         _container("ftp-anon", {"21/tcp": [("127.0.0.1", "12111")],
-                                "30000/tcp": [("127.0.0.1", "30000")]}, "198.18.16.5"),
-        _container("tftp", {"69/udp": [("127.0.0.1", "16971")], "80/tcp": []}, "198.18.16.6"),
+                                "30000/tcp": [("127.0.0.1", "30000")]}, "172.31.240.5"),
+        _container("tftp", {"69/udp": [("127.0.0.1", "16971")], "80/tcp": []}, "172.31.240.6"),
         {"Config": {"Labels": None}, "NetworkSettings": None},
     ])
     assert set(running) == {"ftp-anon", "tftp"}
     assert running["ftp-anon"].published == {(21, "tcp"): ("127.0.0.1", 12111),
                                              (30000, "tcp"): ("127.0.0.1", 30000)}
     assert running["tftp"].published == {(69, "udp"): ("127.0.0.1", 16971)}
-    assert running["tftp"].addresses == ["198.18.16.6"]
+    assert running["tftp"].addresses == ["172.31.240.6"]
     with pytest.raises(compose.ComposeLabError, match="two containers"):
         compose.containers([_container("tftp", {}, "a"), _container("tftp", {}, "b")])
 
@@ -77,6 +77,12 @@ def test_every_manifest_target_but_the_namespace_only_ones_is_a_compose_server()
     assert left == set(compose.NAMESPACE_ONLY)
     assert {"smb", "ftp", "http", "nfs", "rsync", "s3", "iscsi", "tftp", "dlna"} <= {
         t.service for t in carried.targets}
+    # the crawl shapes' NFS exports are the namespace lab's: only their patterns are left out
+    nfs, full = carried.by_name("nfs"), MANIFEST.by_name("nfs")
+    gone = [p for p in full.must if p not in nfs.must]
+    assert sorted(p["resource"] for p in gone) == ["/export/deep", "/export/flat", "/export/wide"]
+    assert any(p.get("resource") == "/export/open" for p in nfs.must)
+    assert nfs.must_not == full.must_not
     # a server missing from the running lab is an error, not a smaller check
     del running["smb-secure"]
     with pytest.raises(compose.ComposeLabError, match="smb-secure"):
