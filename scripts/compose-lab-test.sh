@@ -69,7 +69,17 @@ snapshot() {
     echo "## cgroups"; find /sys/fs/cgroup -maxdepth 2 -type d 2>/dev/null | sort
     echo "## docker paths"; ls -d /var/lib/docker /var/lib/containerd /run/docker /run/containerd \
       /run/docker.sock /etc/docker/key.json /opt/containerd /var/run/docker 2>/dev/null
-  } 2>/dev/null | grep -v '^$' || true
+  } 2>/dev/null | grep -v '^$' | without_other_live_runs || true
+}
+
+# drop what another run of this script that is still going owns (its namespace, cgroups)
+without_other_live_runs() {
+  local pid others=()
+  for pid in $(ip netns list | sed -nE 's/^nasscan-compose-([0-9]+).*/\1/p'); do
+    [ "$pid" != "$ID" ] && kill -0 "$pid" 2>/dev/null && others+=("$pid")
+  done
+  if [ ${#others[@]} -eq 0 ]; then cat; return; fi
+  grep -vE "nasscan-compose-($(IFS='|'; echo "${others[*]}"))\b"
 }
 
 # ------------------------------------------------------------------ cleanup, on every exit
