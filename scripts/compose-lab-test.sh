@@ -334,9 +334,13 @@ ports=$("$VENV/bin/python" -m scanner.lab.compose ports "$WORK/inspect.json")
 step "scan from the namespace: nasscan scan 127.0.0.1 -p $ports"
 nsenter --net="/run/netns/$NS" "$VENV/bin/nasscan" scan 127.0.0.1 -p "$ports" --format json \
   -o "$WORK/published.json" --fail-on none --no-history --quiet
-step "scan from a container: docker-compose --profile scan run --rm -T scan"
-"${COMPOSE[@]}" --profile scan run --rm -T scan >"$WORK/network.json" 2>"$WORK/scan.err" \
+step "scan from a container: docker-compose --profile scan run -T scan"
+# the report is the container's stdout as the engine logged it (docker-compose run's own
+# stdout came back empty)
+"${COMPOSE[@]}" --profile scan run -T --name "$PROJECT-scan" scan >"$WORK/scan.out" 2>"$WORK/scan.err" \
   || { tail "$WORK/scan.err" >&2; fail "the scan service failed"; }
+$DOCKER logs "$PROJECT-scan" >"$WORK/network.json" 2>>"$WORK/scan.err"
+$DOCKER rm "$PROJECT-scan" >/dev/null
 result=0
 "$VENV/bin/python" -m scanner.lab.compose check published "$WORK/inspect.json" "$WORK/published.json" || result=1
 "$VENV/bin/python" -m scanner.lab.compose check network "$WORK/inspect.json" "$WORK/network.json" || result=1
