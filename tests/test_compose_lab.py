@@ -178,7 +178,7 @@ def test_every_server_has_a_health_check_and_the_scan_waits_for_all() -> None:
     assert {n: d["condition"] for n, d in scan["depends_on"].items()} == {
         n: "service_healthy" for n in SERVERS}
     # the scan's targets are the servers' names, on the probes' default ports
-    targets = scan["command"][1:scan["command"].index("--format")]
+    targets = scan["command"][1:scan["command"].index("-oJ")]
     assert set(targets) == set(SERVERS) and "-p" not in scan["command"]
     assert scan["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
 
