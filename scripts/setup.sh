@@ -6,7 +6,7 @@
 #                                (what scripts/demo.sh needs)
 #   scripts/setup.sh --test      + the tests' tools (Debian packages, the dev extra, a wheelhouse
 #                                of the runtime dependencies); the default (scripts/test.sh)
-#   --docker                     + the Docker engine (docker.io), docker-compose and debootstrap
+#   --docker                     + the Docker engine (docker.io), docker-compose and mmdebstrap
 #                                (scripts/compose-lab-test.sh); with any layer above
 #   --no-venv                    the Debian packages only
 # The daemons are installed so that none of them runs or is enabled as a system service
@@ -25,7 +25,7 @@ LAB_DEBS=(samba smbclient vsftpd nfs-ganesha nfs-ganesha-vfs rpcbind rsync nginx
           nftables util-linux webfs mini-httpd minidlna)
 TEST_DEBS=(nfs-common tftp-hpa nmap libnfs-utils curl postgresql chromium docker-compose
            python3-pyftpdlib time tmux poppler-utils redis-server)
-DOCKER_DEBS=(docker.io docker-compose debootstrap python3-venv)
+DOCKER_DEBS=(docker.io docker-compose mmdebstrap python3-venv)
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
