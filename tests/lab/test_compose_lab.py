@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+from repo_paths import REPO_ROOT
 
 from scanner.lab import compose
 from scanner.lab import manifest as lab_manifest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "docker" / "docker-compose.yml"
 MANIFEST = lab_manifest.load()
 SERVERS = {n: s for n, s in yaml.safe_load(COMPOSE_FILE.read_text())["services"].items()
