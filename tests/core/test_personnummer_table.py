@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scanner.classify.personnummer import (
+from scanner.personal.personnummer import (
     IdentityNumber,
     _candidates,
     candidates,
