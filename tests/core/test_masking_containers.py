@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from scanner.personal.personnummer import _candidates
 from scanner.masking import mask_data, mask_model, mask_report, mask_text, mask_url
+from scanner.personal.personnummer import _candidates
 from scanner.redact import forget_secrets, register_secret
 
 
