@@ -18,7 +18,7 @@ SEND_CAP = 64 * 1024 * 1024  # what an endless server may push at most (bounded 
 
 
 @contextlib.asynccontextmanager
-async def serve(host: str, handler: Handler) -> AsyncIterator[int]:
+async def serve(host: str, handler: Handler, port: int = 0) -> AsyncIterator[int]:
     tasks: set[asyncio.Task[None]] = set()
 
     async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -32,10 +32,10 @@ async def serve(host: str, handler: Handler) -> AsyncIterator[int]:
         finally:
             w.close()
 
-    server = await asyncio.start_server(wrapped, host, 0)
-    port = server.sockets[0].getsockname()[1]
+    server = await asyncio.start_server(wrapped, host, port)
+    bound = server.sockets[0].getsockname()[1]
     try:
-        yield port
+        yield bound
     finally:
         server.close()
         for t in tasks:

@@ -14,10 +14,11 @@ import contextlib
 import ipaddress
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from hostile_servers import SEND_CAP, Handler, serve
 from lab_fixtures import Lab
 from sampling import SAMPLE_KEYS, RecordingDialer, assert_reflected_in_triage, unauth
 
@@ -36,36 +37,6 @@ GUEST, SMB1, ANON = "127.0.10.1", "127.0.10.2", "127.0.10.11"
 
 
 # -- FTP retrieve_head against in-process servers ----------------------------------------------
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-SEND_CAP = 64 * 1024 * 1024  # an "endless" body is still bounded in the test
-
-
-@contextlib.asynccontextmanager
-async def serve(host: str, handler: Handler, port: int = 0) -> AsyncIterator[int]:
-    tasks: set[asyncio.Task[Any]] = set()
-
-    async def wrapped(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            await asyncio.wait_for(handler(r, w), 30)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, asyncio.CancelledError):
-            pass
-        finally:
-            w.close()
-
-    server = await asyncio.start_server(wrapped, host, port)
-    bound = server.sockets[0].getsockname()[1]
-    try:
-        yield bound
-    finally:
-        server.close()
-        for t in tasks:
-            t.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
-
 
 class DataServer:
     """A passive data listener: what it sends per connection, and how much it got out."""
