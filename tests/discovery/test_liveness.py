@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from private_netns import private_netns
 from repo_paths import TESTS
 
 NET = "127.10.0"  # scope 127.10.0.0/26 inside the test namespace
@@ -72,16 +73,8 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[str]:
-    name = f"nasscan-test-live-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        subprocess.run(
-            ["ip", "netns", "exec", name, "nft", "-f", "-"], input=RULES, text=True, check=True
-        )
+    with private_netns("nasscan-test-live", RULES) as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def sweep_in(ns: str, **kw: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from private_netns import private_netns
 
 TESTS = Path(__file__).resolve().parent.parent
 NET = "127.11.0"
@@ -103,16 +104,8 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[str]:
-    name = f"nasscan-test-udplive-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        subprocess.run(
-            ["ip", "netns", "exec", name, "nft", "-f", "-"], input=RULES, text=True, check=True
-        )
+    with private_netns("nasscan-test-udplive", RULES) as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def scan_in(ns: str, liveness: bool) -> dict[str, Any]:
