@@ -51,10 +51,11 @@ class Recorder:
 
     def finish(self, report: Report) -> None:
         self.flush()
+        # One transaction: the final rows and the "finished" mark commit together.
         for service in report.services:  # final statuses of every service
-            self.store.record_service(self.scan_id, service)
+            self.store.record_service(self.scan_id, service, commit=False)
         for finding in report.findings:  # idempotent: ids are the primary key
-            self.store.record_finding(self.scan_id, finding)
+            self.store.record_finding(self.scan_id, finding, commit=False)
         self.store.finish_scan(self.scan_id, report)
 
 

@@ -176,6 +176,35 @@ def test_finding_is_committed_as_found(tmp_path: Path) -> None:
     store.close()
 
 
+def test_finish_writes_the_final_rows_in_one_transaction(tmp_path: Path) -> None:
+    """The end of a scan re-records every service and finding: one COMMIT (one fsync) for all
+    of them and the "finished" mark, not one per row; a crash before it loses nothing, because
+    each row was committed when it was found."""
+    from scanner.history.jobs import Recorder
+
+    db = tmp_path / "h.sqlite3"
+    store = open_store(str(db))
+    # 26 findings on 26 services: per-row commits would be 52 COMMITs and the mark
+    many = [finding(f"127.0.10.{i}", "r", Kind.UNAUTHENTICATED_ACCESS, Severity.HIGH)
+            for i in range(1, 26)]
+    rep = report([*many, C], T0)
+    scan_id = store.begin_scan(rep, {})
+    for f in rep.findings[:3]:
+        store.record_finding(scan_id, f)  # as found: committed one by one
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    Recorder(store, scan_id).finish(rep)
+    store._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert sum(1 for s in statements if s.strip().upper() == "COMMIT") == 1
+    other = sqlite3.connect(db)
+    assert other.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == len(rep.findings)
+    assert other.execute("SELECT status FROM scans").fetchone()[0] == "finished"
+    other.close()
+    # WAL with synchronous=NORMAL: no fsync per commit, a killed process still loses nothing
+    assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    store.close()
+
+
 def test_migrations_run_once(tmp_path: Path) -> None:
     db = str(tmp_path / "h.sqlite3")
     open_store(db).close()
