@@ -119,7 +119,8 @@ def output_specs(params: dict[str, Any]) -> list[OutputSpec]:
     base = params.get("out_all")
     if base:
         extra += [OutputSpec(fmt, base + ext) for _f, _p, fmt, ext in OUTPUT_FLAGS]
-    main = OutputSpec(params.get("fmt") or "console", params.get("output"))
+    output = params.get("output")
+    main = OutputSpec(params.get("fmt") or "console", None if output == "-" else output)
     specs = [main, *extra]
     if any(s.path is None for s in extra):
         if main.path is None and main.fmt != "console":

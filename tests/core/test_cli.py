@@ -383,6 +383,15 @@ def test_nmap_style_outputs_all_in_one_run(
     assert json.loads(out)["findings"][0]["id"] == finding["id"]
     code, out, err = run(["scan", "127.0.56.1", "-oJ", str(extra), "-oS", str(extra)], capsys)
     assert code == 2 and "same place" in err
+    # '-o -' is stdout too, never a file named '-'
+    code, out, err = run(["scan", "127.0.56.1", "-p", str(servers["plugin"]), "--probes",
+                          "plugintest", "--format", "json", "-o", "-"], capsys)
+    assert code == 1, err
+    assert json.loads(out)["findings"][0]["id"] == finding["id"]
+    assert not (Path.cwd() / "-").exists()
+    code, out, err = run(["scan", "127.0.56.1", "--format", "json", "-o", "-", "-oJ", "-"],
+                         capsys)
+    assert code == 2 and "two reports to stdout" in err
 
 
 @pytest.mark.parametrize(
