@@ -109,7 +109,8 @@ class _Reader:
         if self.eof:
             return False
         want = self.chunk if want is None else max(1, min(want, 65536))
-        chunk = await asyncio.wait_for(self.conn.reader.read(want), self._left())
+        left = self._left()  # first: a spent deadline must not leave a read never awaited
+        chunk = await asyncio.wait_for(self.conn.reader.read(want), left)
         if not chunk:
             self.eof = True
             return False
