@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from scanner.outputs import (
-    OutputError,
-    ReportWriter,
-    apply_timing,
-    output_options,
-    output_specs,
+from scanner.cli_common import (
+    EXIT_ABORTED,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    InputError,
+    fail,
+    fails,
+)
+from scanner.outputs import OutputError, ReportWriter, apply_timing, output_specs
+from scanner.scan_options import (
+    baseline_ids,
+    raw_probe_options,
+    scan_options,
+    typed_probe_options,
 )
 
 # The scan machinery (asyncio, pydantic models, the engine, probes, reports, history) is imported
@@ -29,12 +38,6 @@ if TYPE_CHECKING:
     from scanner.engine import Engine, ResumeState
     from scanner.models import Finding, Report
     from scanner.request import ScanRequest
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
-FORMATS = ["console", "json", "jsonl", "csv", "sarif", "html"]
-FAIL_ON = ["critical", "high", "medium", "low", "info", "none"]
-"""``scanner.models.Severity`` values and "none" (a test keeps them equal)."""
-
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
@@ -55,14 +58,6 @@ def version_option(f: Callable[..., Any]) -> Callable[..., Any]:
         callback=_show_version,
         help="Show the version and exit.",
     )(f)
-
-
-class InputError(Exception):
-    """Bad user input: reported as one line, exit 2."""
-
-
-def _fail(message: str) -> NoReturn:
-    raise InputError(message)
 
 
 LAZY_COMMANDS = {
@@ -170,17 +165,6 @@ def _print_probe_options(probes: dict[str, Any]) -> None:
 # -- nasscan scan -----------------------------------------------------------------------------
 
 
-def _raw_probe_options(values: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            shown = item if "=" not in item else key + "=..."
-            _fail(f"bad --probe-option {shown!r}: use key=value, e.g. nfs.uid=1000")
-        out[key.strip()] = value
-    return out
-
-
 def scan_request(p: dict[str, Any]) -> ScanRequest:
     """The ``ScanRequest`` of ``nasscan scan``'s flags (timing templates already applied)."""
     from scanner.request import ScanRequest
@@ -204,30 +188,13 @@ def scan_request(p: dict[str, Any]) -> ScanRequest:
         shard=p["shard"],
         sample_bytes=p["sample_bytes"],
         rules=p["rules"],
-        probe_options=_raw_probe_options(p["probe_option"]),
+        probe_options=raw_probe_options(p["probe_option"]),
         yes=p["yes"],
         liveness=not p.get("no_liveness", False),
         connect=bool(p.get("connect_sweep", False)),
         max_depth=p["max_depth"],
         max_requests=p["max_requests"],
     )
-
-
-def _probe_options(raw: dict[str, str], recorded_secrets: Sequence[str] = (),
-                   what: str = "") -> tuple[dict[str, Any], list[str]]:
-    """Typed, validated probe options (exit 2 on an unknown key or a bad value), with the secret
-    ones filled in from the environment or the secrets file; and the names of the secrets.
-
-    ``recorded_secrets``: secret keys an interrupted scan used; each must be found again.
-    """
-    from scanner.credentials import CredentialError, resolve_probe_options
-    from scanner.probe import ProbeOptionError
-    from scanner.registry import load_probes
-
-    try:
-        return resolve_probe_options(raw, load_probes(), recorded_secrets, what)
-    except (ProbeOptionError, CredentialError) as exc:
-        _fail(str(exc))
 
 
 def _recordable(params: dict[str, Any], secret_keys: Sequence[str]) -> dict[str, Any]:
@@ -247,15 +214,6 @@ def _recordable(params: dict[str, Any], secret_keys: Sequence[str]) -> dict[str,
     for key in ("targets", "excludes"):  # a target written as a URL with a password
         saved[key] = [redact_url(str(v)) for v in saved.get(key) or []]
     return saved
-
-
-def _fails(findings: list[Finding], fail_on: str) -> bool:
-    from scanner.models import Severity
-
-    if fail_on == "none":
-        return False
-    threshold = Severity(fail_on).rank
-    return any(f.severity.rank >= threshold for f in findings)
 
 
 async def _run_engine(engine: Engine, *, progress: bool, line_every: float | None = None) -> Report:
@@ -294,180 +252,7 @@ async def _run_engine(engine: Engine, *, progress: bool, line_every: float | Non
 @cli.command("scan")
 @version_option
 @click.argument("targets", nargs=-1)
-@click.option(
-    "-p",
-    "--ports",
-    "ports",
-    metavar="PORTS",
-    help="nmap syntax: 21,80,8000-8100,T:445,U:69 (default: the probes' ports).",
-)
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    metavar="SPEC,...",
-    help="Addresses, CIDRs, ranges or names never to touch (always win).",
-)
-@click.option(
-    "--exclude-file",
-    "--excludefile",
-    "exclude_file",
-    metavar="FILE",
-    help="Exclusions from a file.",
-)
-@click.option(
-    "-iL", "--input-list", "input_list", metavar="FILE|-", help="Targets from a file ('-' = stdin)."
-)
-@click.option(
-    "--rate",
-    "--max-rate",
-    "rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="New connections per second, sweep and probes together.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Sweep connections in flight (default: sized from the fd limit).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Longest connect wait, seconds (shorter where measured round trips allow).",
-)
-@click.option(
-    "--no-liveness",
-    is_flag=True,
-    help="Retry silent ports of every host and send UDP probes to every address.",
-)
-@click.option(
-    "--connect",
-    "connect_sweep",
-    is_flag=True,
-    help="Sweep with connect() only (default as root on IPv4: raw SYN where sparse).",
-)
-@click.option(
-    "--probe-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    help="Budget of one probe on one service, seconds.",
-)
-@click.option(
-    "--retries",
-    "--max-retries",
-    "retries",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Extra connect attempts for ports that did not answer.",
-)
-@click.option(
-    "--per-host",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Probe connections at once to one host.",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Sweep processes (default: one per core for big scans).",
-)
-@click.option(
-    "--probes",
-    "probes_spec",
-    default=None,
-    metavar="NAME,...|all|none",
-    help="Probes to run; 'none' = discovery only.",
-)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
-@output_options
-@click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout).")
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default="low",
-    show_default=True,
-    help="Exit 1 when a finding is at least this severe.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the scan order (give every shard the same seed).",
-)
-@click.option(
-    "--shard",
-    default="1/1",
-    show_default=True,
-    metavar="I/N",
-    help="Scan only part I of N (1-based, as masscan).",
-)
-@click.option(
-    "--sample-bytes",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="INTRUSIVE: read the first N bytes of a few files to classify them.",
-)
-@click.option(
-    "--max-depth",
-    type=click.IntRange(min=1),
-    default=32,  # ListingBounds.depth (a test keeps them equal; no import at start-up)
-    show_default=True,
-    help="Directory levels a listing may descend (a safety net; requests bound the crawl).",
-)
-@click.option(
-    "--max-requests",
-    type=click.IntRange(min=1),
-    default=50,  # ListingBounds.requests
-    show_default=True,
-    help="Listing requests per resource (share, export, bucket, listing root): a hard cap.",
-)
-@click.option("--rules", metavar="FILE", default=None, help="Extra triage rules (TOML).")
-@click.option(
-    "--probe-option",
-    "probe_option",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Probe option, repeatable (e.g. nfs.uid=1000).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress display, warnings only.")
-@click.option("--yes", is_flag=True, help="Confirm a large or public scope.")
-@click.option(
-    "--db",
-    envvar="NASSCAN_DB",
-    default=None,
-    metavar="PATH|URL",
-    help="History store: SQLite file (default: user data dir) or postgresql://...",
-)
-@click.option("--no-history", is_flag=True, help="Do not record this scan in the history.")
-@click.option(
-    "--baseline",
-    default=None,
-    metavar="last|SCAN|FILE",
-    help="Mark each finding new or known against an earlier scan or a JSON report.",
-)
-@click.option(
-    "--fail-on-new",
-    is_flag=True,
-    help="Exit code from new findings only (with --baseline).",
-)
-@click.option(
-    "--resume",
-    is_flag=False,
-    flag_value="last",
-    default=None,
-    metavar="[SCAN]",
-    help="Continue an interrupted scan (default: the last) with its recorded options.",
-)
+@scan_options
 def scan_cmd(**params: Any) -> int:
     """Scan TARGET... (addresses, CIDRs, ranges, hostnames) for exposed storage."""
     ctx = click.get_current_context()
@@ -498,7 +283,7 @@ def _history(db: str | None) -> Any:
     try:
         return open_store(db)
     except HistoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, Any]:
@@ -509,12 +294,12 @@ def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, An
         scan_id = store.resolve(params["resume"])
         row = store.get_scan(scan_id)
     except HistoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if row.status == FINISHED:
-        _fail(f"scan {scan_id} finished; nothing to resume")
+        fail(f"scan {scan_id} finished; nothing to resume")
     saved = row.options.get("cli")
     if not isinstance(saved, dict):
-        _fail(f"scan {scan_id} has no recorded options to resume from")
+        fail(f"scan {scan_id} has no recorded options to resume from")
     restored = {**params, **{k: v for k, v in saved.items() if k not in _NOT_RESUMED}}
     # options given now (a secret, never recorded) win over the recorded ones
     restored["probe_option"] = (*(saved.get("probe_option") or ()), *params["probe_option"])
@@ -533,22 +318,6 @@ def _resume(params: dict[str, Any], store: Any) -> tuple[dict[str, Any], str, An
     return restored, scan_id, state
 
 
-def _baseline_ids(ref: str, store: Any) -> set[str]:
-    from scanner.diff import BaselineError, load_baseline_file
-    from scanner.history.store import HistoryError
-
-    if Path(ref).is_file():
-        try:
-            return load_baseline_file(Path(ref))
-        except BaselineError as exc:
-            _fail(str(exc))
-    try:
-        ids = {f.id for f in store.findings(store.resolve(ref))}
-    except HistoryError as exc:
-        _fail(f"baseline {ref!r}: {exc} (give last, a scan id, or a JSON report file)")
-    return ids
-
-
 def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     import asyncio
 
@@ -562,7 +331,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
         params, scan_id, resume_state = _resume(params, store)
     p = params
     if p["fail_on_new"] and not p["baseline"]:
-        _fail("--fail-on-new needs --baseline")
+        fail("--fail-on-new needs --baseline")
     from scanner.request import ScanRequestError
 
     request = scan_request(p)
@@ -570,17 +339,17 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     try:
         scope, options = asyncio.run(request.build(stdin_text))
     except ScanRequestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     from dataclasses import replace
 
-    probe_options, secret_keys = _probe_options(
-        _raw_probe_options(p["probe_option"]), p.get("secret_options") or (),
+    probe_options, secret_keys = typed_probe_options(
+        raw_probe_options(p["probe_option"]), p.get("secret_options") or (),
         f"scan {scan_id}")
     options = replace(options, probe_options=probe_options)
     record = not p["no_history"]
     if store is None and (record or (p["baseline"] and not Path(p["baseline"]).is_file())):
         store = stack.enter_context(closing(_history(p["db"])))
-    baseline = _baseline_ids(p["baseline"], store) if p["baseline"] else None
+    baseline = baseline_ids(p["baseline"], store) if p["baseline"] else None
 
     try:
         writer = ReportWriter(
@@ -588,7 +357,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
             resumed=list(resume_state.findings) if resume_state is not None else None,
         )
     except OutputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     sinks: list[Callable[[Finding], None]] = []
     if baseline is not None:
 
@@ -636,7 +405,7 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     judged = report.findings
     if p["fail_on_new"]:
         judged = [f for f in report.findings if f.baseline == "new"]
-    return EXIT_FINDINGS if _fails(judged, p["fail_on"]) else EXIT_OK
+    return EXIT_FINDINGS if fails(judged, p["fail_on"]) else EXIT_OK
 
 
 def _load_extensions() -> None:
@@ -688,9 +457,7 @@ def run() -> NoReturn:
 
 
 if __name__ == "__main__":
-    # `python -m scanner.cli` runs this file as `__main__`, a second copy of the module: run the
-    # imported `scanner.cli` instead, so InputError raised by scanner.fleet.cli (which imports
-    # scanner.cli) is the class caught here and not a traceback.
-    import scanner.cli
-
-    scanner.cli.run()
+    # `python -m scanner.cli` runs this file as `__main__`, a copy of the module that no feature
+    # command imports: they take InputError and the scan options from scanner.cli_common and
+    # scanner.scan_options, so the error they raise is the class caught here.
+    run()

@@ -16,21 +16,16 @@ from typing import Any
 
 import click
 
-from scanner.cli import (
-    EXIT_ABORTED,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    FAIL_ON,
-    InputError,
-    _baseline_ids,
-    _fails,
-    _probe_options,
-    _raw_probe_options,
-    scan_cmd,
-)
+from scanner.cli_common import EXIT_ABORTED, EXIT_FINDINGS, EXIT_OK, FAIL_ON, InputError, fails
 from scanner.fleet import state
 from scanner.history.store import HistoryError, Store, open_store
 from scanner.masking import mask_url
+from scanner.scan_options import (
+    baseline_ids,
+    raw_probe_options,
+    scan_params,
+    typed_probe_options,
+)
 
 # Options of `nasscan scan` that `fleet submit` takes as they are (shared definitions).
 _SCAN_OPTIONS = (
@@ -78,7 +73,7 @@ def _need_celery() -> None:
 
 
 def _with_scan_options(cmd: click.Command) -> click.Command:
-    by_name = {p.name: p for p in scan_cmd.params}
+    by_name = {p.name: p for p in scan_params()}
     cmd.params.extend(by_name[n] for n in _SCAN_OPTIONS if n in by_name)
     return cmd
 
@@ -150,7 +145,7 @@ def fleet_group() -> None:
 def _typed_options(values: tuple[str, ...]) -> dict[str, Any]:
     """``--probe-option`` values typed and validated as ``nasscan scan`` does them (secret ones
     completed from this machine's environment or secrets file)."""
-    return _probe_options(_raw_probe_options(values))[0]
+    return typed_probe_options(raw_probe_options(values))[0]
 
 
 @_with_scan_options
@@ -366,7 +361,7 @@ def wait_cmd(scan: str, db: str | None, timeout: float | None, fail_on: str,
             ref = store.previous_of_same_scope(scan_id)
             if ref is None:
                 raise InputError("--baseline last: no earlier scan of this scope")
-        known = _baseline_ids(ref, store) if ref else None
+        known = baseline_ids(ref, store) if ref else None
         new = [f for f in findings if known is not None and f.id not in known]
         failed = [p for p in parts if p.state == state.FAILED]
         summary = f"nasscan: scan {scan_id}: {len(findings)} findings"
@@ -380,7 +375,7 @@ def wait_cmd(scan: str, db: str | None, timeout: float | None, fail_on: str,
             click.echo(f"nasscan: scan {scan_id} is incomplete", err=True)
             return EXIT_ABORTED
         judged = new if fail_on_new else findings
-        return EXIT_FINDINGS if _fails(judged, fail_on) else EXIT_OK
+        return EXIT_FINDINGS if fails(judged, fail_on) else EXIT_OK
 
 
 async def _wait(store: Store, scan_id: str, timeout: float | None, *,

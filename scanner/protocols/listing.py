@@ -37,7 +37,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from scanner.protocols.listing_fields import find_date, normalise_date, parse_size
 from scanner.protocols.listing_structure import json_listing, structural_listing
 from scanner.protocols.sizes import parse_decimal
-from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
+from scanner.protocols.xmlsafe import xml_root
 
 MAX_TOKENS = 400_000
 """HTML tokens kept per page: bodies are already byte-bounded; this bounds the work too."""
@@ -403,11 +403,8 @@ def _parse_json(body: str) -> ParsedListing | None:
 
 
 def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
-    try:
-        root = parse_xml(body)
-    except (UnsafeXMLError, ValueError):
-        return None
-    if root.tag != "list":
+    root = xml_root(body, "list")
+    if root is None:
         return None
     out: list[ListedItem] = []
     for el in root:

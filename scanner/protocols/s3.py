@@ -1,7 +1,7 @@
 """S3-compatible APIs: fingerprinting and parsing of ListAllMyBuckets / ListBucketResult / Error.
 
 Used by the S3 probe and by the HTTP probe (which stands back from S3 endpoints so that a
-bucket listing is reported once, as S3). XML goes through ``xmlsafe.parse_xml``.
+bucket listing is reported once, as S3). XML goes through ``xmlsafe.xml_root``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from scanner.protocols.listing_fields import normalise_date
 from scanner.protocols.sizes import parse_decimal
-from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
+from scanner.protocols.xmlsafe import xml_root
 
 S3_ROOT_TAGS = ("ListAllMyBucketsResult", "ListBucketResult", "Error")
 S3_ERROR_CODES = frozenset(
@@ -49,11 +49,8 @@ class BucketPage:
 
 def parse_error(body: bytes) -> S3Error | None:
     """An S3 ``<Error><Code>..`` document, or None."""
-    try:
-        root = parse_xml(body)
-    except (UnsafeXMLError, ValueError):
-        return None
-    if root.tag != "Error":
+    root = xml_root(body, "Error")
+    if root is None:
         return None
     code = (root.findtext("Code") or "").strip()
     if not code:
@@ -63,22 +60,16 @@ def parse_error(body: bytes) -> S3Error | None:
 
 def parse_list_buckets(body: bytes) -> list[str] | None:
     """Bucket names from ListAllMyBucketsResult, or None if the body is not one."""
-    try:
-        root = parse_xml(body)
-    except (UnsafeXMLError, ValueError):
-        return None
-    if root.tag != "ListAllMyBucketsResult":
+    root = xml_root(body, "ListAllMyBucketsResult")
+    if root is None:
         return None
     return [(b.findtext("Name") or "").strip() for b in root.iter("Bucket") if b.findtext("Name")]
 
 
 def parse_list_objects(body: bytes) -> BucketPage | None:
     """One page of ListObjects(V2) (ListBucketResult), or None if the body is not one."""
-    try:
-        root = parse_xml(body)
-    except (UnsafeXMLError, ValueError):
-        return None
-    if root.tag != "ListBucketResult":
+    root = xml_root(body, "ListBucketResult")
+    if root is None:
         return None
     page = BucketPage(name=root.findtext("Name"))
     for c in root.iter("Contents"):

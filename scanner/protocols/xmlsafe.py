@@ -70,3 +70,13 @@ def parse_xml(data: bytes, max_depth: int | None = None) -> ET.Element:
         if isinstance(el.tag, str):
             el.tag = local(el.tag)
     return root
+
+
+def xml_root(data: bytes, tag: str) -> ET.Element | None:
+    """The root of ``data`` when it is safe, well-formed XML whose root element (namespace
+    stripped) is ``tag``; None for anything else (malformed, refused, another document)."""
+    try:
+        root = parse_xml(data)
+    except ValueError:  # UnsafeXMLError is one too
+        return None
+    return root if root.tag == tag else None

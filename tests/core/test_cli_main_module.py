@@ -1,5 +1,6 @@
 """``python -m scanner.cli`` behaves as the ``nasscan`` script: an input error raised by a
-sub-command module (the fleet commands import ``scanner.cli``) is a one-line error, exit 2."""
+sub-command module (the fleet commands, which take ``InputError`` from ``scanner.cli_common``)
+is a one-line error, exit 2."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from scanner import cli
+from scanner import cli, cli_common
 from scanner.models import Severity
 
 HEAVY = ["asyncio", "pydantic", "scanner.engine", "scanner.models", "scanner.history",
@@ -34,7 +34,7 @@ def test_version_and_help_import_no_scan_machinery() -> None:
 
 
 def test_fail_on_choices_are_the_severities() -> None:
-    assert set(cli.FAIL_ON) == {s.value for s in Severity} | {"none"}
+    assert set(cli_common.FAIL_ON) == {s.value for s in Severity} | {"none"}
 
 
 def test_lazy_command_help_matches_the_commands() -> None:

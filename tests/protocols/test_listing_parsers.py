@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from repo_paths import CORPUS
 
 from scanner.protocols.listing import ListedItem, find_date, parse_listing, parse_size
-from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml
+from scanner.protocols.xmlsafe import UnsafeXMLError, parse_xml, xml_root
 
 CASES = sorted(CORPUS.glob("*.expected.json"))
 
@@ -138,6 +138,15 @@ def test_xml_with_entities_is_refused() -> None:
     xxe = b'<?xml version="1.0"?><!DOCTYPE l SYSTEM "file:///etc/passwd"><list/>'
     with pytest.raises(UnsafeXMLError):
         parse_xml(xxe)
+    assert xml_root(bomb, "list") is None and xml_root(xxe, "list") is None
+
+
+def test_xml_root_is_the_named_document_or_none() -> None:
+    root = xml_root(b'<x:Error xmlns:x="urn:s3"><x:Code>NoSuchBucket</x:Code></x:Error>', "Error")
+    assert root is not None and root.findtext("Code") == "NoSuchBucket"  # namespace stripped
+    assert xml_root(b"<Error><Code>A</Code></Error>", "ListBucketResult") is None
+    assert xml_root(b"<Error><Code>A</Code>", "Error") is None  # malformed
+    assert xml_root(b"", "Error") is None
 
 
 _name = st.text(
