@@ -118,7 +118,8 @@ _OPTIONS: list[_Decorator] = [
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="console",
                  show_default=True),
     output_options,
-    click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout)."),
+    click.option("-o", "--output", metavar="FILE",
+                 help="Write the report here (default or -: stdout)."),
     click.option(
         "--fail-on",
         type=click.Choice(FAIL_ON),
