@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.protocols.listing_structure import Evidence, _name_shown, analyse
+from scanner.protocols.listing_structure import (
+    Evidence,
+    Link,
+    _name_shown,
+    analyse,
+    classify_link,
+)
 
 
 def entries(page: str, base: str = "/d/") -> list[tuple[str, bool, int | None, str | None]]:
@@ -131,3 +137,17 @@ def test_name_shown_rows(name: str, display: str, title: str, shown: bool) -> No
 def test_metadata_point_needs_half_the_rows() -> None:
     # 3 rows, 1 with metadata: 1 * 2 < 3, no point for it; free text 1 + three rows 0.5
     assert Evidence(children=3, named=3, row_words=[0, 0, 0], with_meta=1).points() == 1.5
+
+
+@pytest.mark.parametrize(
+    ("base", "href", "link"),
+    [
+        ("/d/", "a%5Cb", Link("other")),  # a backslash once decoded
+        ("/d/", "%2e", Link("other")),  # '.' once decoded
+        ("/d/", "///d/a", Link("other", offsite=True)),  # '//': another host, even empty
+        ("/d/", "..X", Link("child", "..X", False)),  # a name that starts with '..'
+        ("/", "./..", Link("parent")),  # the parent, also on the root itself
+    ],
+)
+def test_link_rows(base: str, href: str, link: Link) -> None:
+    assert classify_link(base, href) == link
