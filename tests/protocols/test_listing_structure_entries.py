@@ -128,6 +128,8 @@ def test_a_table_head_is_no_part_of_the_first_row() -> None:
         ("MA", "Download", "MAX", False),  # the title is another name
         ("abcdefgh-long.txt", "abcdefgh ...", "", True),  # cut short: 8 characters kept
         ("a.txt", "a.txt a.txt", "", False),  # the name and more letters
+        ("a", "aXX", "", False),  # the name and a word after it
+        ("a", "aX", "", True),  # one letter is no word
     ],
 )
 def test_name_shown_rows(name: str, display: str, title: str, shown: bool) -> None:
