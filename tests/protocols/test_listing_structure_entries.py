@@ -99,6 +99,26 @@ def test_a_row_without_size_among_sized_rows(rows: list[str], b_is_dir: bool) ->
     assert b == [("b", b_is_dir, None, "2024-02-01T10:00:00")]
 
 
+def test_lines_of_a_shared_block() -> None:
+    # both links sit in the <div> itself: their rows are its lines, split at the <br>
+    # ('5 KB', '7 KB': one word of letters each)
+    page = '<div><a href="a.txt">a.txt</a> 5 KB<br><a href="b.txt">b.txt</a> 7 KB</div>'
+    res = analyse(page, "/d/")
+    assert res is not None
+    assert res.entries == [("a.txt", False, 5120, None), ("b.txt", False, 7168, None)]
+    assert (res.evidence.row_words, res.evidence.free_words) == ([1, 1], 0)
+
+
+def test_directory_by_any_of_its_links_or_its_text() -> None:
+    # d: linked as 'd/' first, then as 'd' (shown as 'd', the text kept): still a directory.
+    # x: linked once, its text 'Folder/' (not its name, but the only text it has) ends in '/'
+    page = (
+        '<ul><li><a href="d/">d/</a></li><li><a href="d">d</a></li>'
+        '<li><a href="x">Folder/</a></li></ul>'
+    )
+    assert entries(page) == [("d", True, None, None), ("x", True, None, None)]
+
+
 def test_directories_have_no_size() -> None:
     assert entries('<ul><li><a href="d/">d/</a> 4 KB</li></ul>') == [("d", True, None, None)]
 

@@ -152,19 +152,19 @@ def test_analyse_stops_past_max_links(max_links: int, truncated: bool) -> None:
     assert [e[0] for e in res.entries] == ["f1", "f2", "f3"]
 
 
-@pytest.mark.parametrize("offset", [32766, 32767, 32768, 32769])
-def test_names_across_the_32768_character_chunks(offset: int) -> None:
-    # a list of three entries with sizes; the comment pads the page so that the second name
-    # crosses the boundary between the first two chunks
+@pytest.mark.parametrize("before", [0, 1, 5, 11, 12])
+def test_names_across_the_32768_character_chunks(before: int) -> None:
+    # a list of three entries with sizes; the comment pads the page so that the second link's
+    # href holds 'before' characters of its name before the chunk boundary (12: all of it)
     name = "abcdefgh.txt"
     head = '<h1>/d/</h1><ul><li><a href="one.txt">one.txt</a> 1 KB</li>'
-    link = f'<li><a href="{name}">'
-    pad = offset - len(head) - len(link) - 4 - len("<!---->")
+    link = '<li><a href="'
+    pad = 32768 - before - len(head) - len(link) - len("<!---->")
     page = (
-        head + "<!--" + "x" * pad + "-->" + link + f"{name}</a> 2 KB</li>"
+        head + "<!--" + "x" * pad + "-->" + link + f'{name}">{name}</a> 2 KB</li>'
         '<li><a href="three.txt">three.txt</a> 3 KB</li></ul>'
     )
-    assert offset - 4 <= page.index(f">{name}<") + 1 <= offset
+    assert page.index(f'"{name}"') + 1 == 32768 - before
     res = analyse(page, "/d/")
     assert res is not None
     assert res.entries == [
