@@ -109,6 +109,21 @@ def test_lines_of_a_shared_block() -> None:
     assert (res.evidence.row_words, res.evidence.free_words) == ([1, 1], 0)
 
 
+def test_a_block_inside_a_shared_block() -> None:
+    # a.txt is a line of the <div>; b.txt's row is its own <p> ('7 KB'), and the text before
+    # it in the <div> (' 1 KB', no text after it) joins that row: '7 KB 1 KB' (2 words).
+    # Words: 1 KB, 7 KB and five free ones = 9; covered: a's line 2, b's row 2 and the line
+    # that ends with b's <p> 2 = 6; free: 3
+    page = (
+        '<div><a href="a.txt">a.txt</a> 1 KB<br><p><a href="b.txt">b.txt</a> 7 KB</p></div>'
+        "<p>one two three four five</p>"
+    )
+    res = analyse(page, "/d/")
+    assert res is not None
+    assert res.entries == [("a.txt", False, 1024, None), ("b.txt", False, 7168, None)]
+    assert (res.evidence.row_words, res.evidence.free_words) == ([1, 2], 3)
+
+
 def test_directory_by_any_of_its_links_or_its_text() -> None:
     # d: linked as 'd/' first, then as 'd' (shown as 'd', the text kept): still a directory.
     # x: linked once, its text 'Folder/' (not its name, but the only text it has) ends in '/'
