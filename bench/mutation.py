@@ -7,6 +7,18 @@ mutmut's meta file, print killed/timeout/survived/total and the score, list the 
 delete the directory. Nothing is written into the work tree, so two runs (in one work tree or
 in several) never share state.
 
+Cheaper runs: the tests run under the pytest plug-in tests/mutation_run.py (`-p mutation_run`):
+fastest tests first (by the durations of mutmut's clean run; mutmut stops at the first failure),
+and with `--examples N` (default 20; 0 = the tests' own numbers) every hypothesis test runs at
+most N examples, derandomized, no deadline (NASSCAN_MUTATION_EXAMPLES=N in mutmut's environment).
+The normal suite never loads the plug-in. Scores are only comparable with the same `--examples`.
+
+Re-running only some mutants (to iterate on tests): `--mutant NAME` (repeatable; a mutmut
+name or a glob, e.g. 'scanner.protocols.listing.x__items__*'), or `--rerun FILE` to re-run the
+mutants that were not killed in a previous run's `--json FILE`. Such a run prints the verdicts
+of those mutants only (and with `--rerun`, the previous full run's counts updated by them,
+marked as merged); a module's score for bench/RESULTS.md comes from a full run.
+
 Score = (killed + timeout) / total. "no tests" (no selected test reaches the mutant) and
 "suspicious" count against the score like survivors. Mutants named under `equivalent` in the
 mapping file (each with a reason; they are listed in bench/RESULTS.md too) are shown and left
@@ -16,6 +28,7 @@ out of the second score column.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import glob
 import json
 import os
@@ -130,6 +143,7 @@ def verdict(exit_code: int | None) -> str:
 
 def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
     deselect = [arg for test_id in target.deselect for arg in ("--deselect", test_id)]
+    plugin = ["-p", "mutation_run"]  # tests/mutation_run.py: fast tests first, capped examples
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info", "build")
     for name in COPIED:
         src = ROOT / name
@@ -144,7 +158,7 @@ def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
         f"only_mutate = {json.dumps([target.module])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         # quiet runs; the temporary tree has no git history to compare with
-        f"pytest_add_cli_args = {json.dumps(['-q', '-p', 'no:cacheprovider', *deselect])}",
+        f"pytest_add_cli_args = {json.dumps(['-q', '-p', 'no:cacheprovider', *plugin, *deselect])}",
         "use_git_change_detection = false",
         # a mutant that loops (a broken cycle walk) is a timeout after 4x its tests' CPU time
         # (mutmut's default, 15x, spends minutes of CPU on each of them)
@@ -155,9 +169,13 @@ def prepare(workdir: Path, target: Target, tests: list[str]) -> None:
         f.write("\n".join(section))
 
 
-def run_mutmut(workdir: Path, jobs: int, limit: float, log: Path) -> int:
-    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+def run_mutmut(
+    workdir: Path, jobs: int, limit: float, log: Path, examples: int, names: list[str]
+) -> int:
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
+    env = dict(
+        os.environ, PYTHONDONTWRITEBYTECODE="1", NASSCAN_MUTATION_EXAMPLES=str(max(examples, 0))
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -189,7 +207,13 @@ def diff_of(workdir: Path, name: str) -> str:
     return res.stdout.strip()
 
 
-def run_one(target: Target, args: argparse.Namespace) -> Outcome:
+def module_names(module: str, names: list[str]) -> list[str]:
+    """The mutant names (or globs) of `names` that belong to `module` (a path)."""
+    prefix = module.removesuffix(".py").replace("/", ".") + "."
+    return [n for n in names if n.startswith(prefix) and "." not in n[len(prefix) :]]
+
+
+def run_one(target: Target, args: argparse.Namespace, names: list[str]) -> Outcome:
     tests = expand_tests(target)
     if not tests:
         raise SystemExit(f"{target.module}: no test file matches {target.tests}")
@@ -200,15 +224,17 @@ def run_one(target: Target, args: argparse.Namespace) -> Outcome:
     start = time.monotonic()
     try:
         prepare(workdir, target, tests)
-        rc = run_mutmut(workdir, args.jobs, args.limit, log)
+        rc = run_mutmut(workdir, args.jobs, args.limit, log, args.examples, names)
         meta = workdir / "mutants" / (target.module + ".meta")
         if rc != 0 or not meta.exists():
             tail = log.read_text("utf-8", errors="replace")[-4000:]
             raise SystemExit(f"{target.module}: mutmut failed (exit {rc}); end of its log:\n{tail}")
-        outcome = Outcome(
-            target.module, time.monotonic() - start, read_verdicts(workdir, target.module),
-            target.equivalent,
-        )
+        verdicts = read_verdicts(workdir, target.module)
+        if names:  # only the mutants asked for were run
+            verdicts = {
+                n: v for n, v in verdicts.items() if any(fnmatch.fnmatchcase(n, g) for g in names)
+            }
+        outcome = Outcome(target.module, time.monotonic() - start, verdicts, target.equivalent)
         for name in outcome.survivors():
             reason = target.equivalent.get(name)
             mark = f"  (equivalent: {reason})" if reason else ""
@@ -259,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary work dirs")
     p.add_argument("--json", type=Path, help="also write the verdicts to this file")
     p.add_argument("--fail-under", type=float, default=0.0, help="exit 1 below this score")
+    p.add_argument(
+        "--examples", type=int, default=20,
+        help="at most this many examples per hypothesis test (0: the tests' own numbers)",
+    )
+    p.add_argument(
+        "--mutant", action="append", default=[], help="run only this mutant (a glob; repeatable)"
+    )
+    p.add_argument("--rerun", type=Path, help="re-run the mutants a previous --json left alive")
     args = p.parse_args(argv)
 
     targets = load_targets()
@@ -273,12 +307,42 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         p.error(f"not in {TARGETS.relative_to(ROOT)}: {', '.join(missing)} (add its tests there)")
 
-    outcomes = [run_one(targets[m], args) for m in modules]
+    previous: dict[str, dict[str, str]] = {}
+    names = list(args.mutant)
+    if args.rerun:
+        previous = json.loads(args.rerun.read_text("utf-8"))
+        names += [
+            n
+            for m in modules
+            for n, v in previous.get(m, {}).items()
+            if v not in ("killed", "timeout")
+        ]
+        if not names:
+            print(f"{args.rerun}: every mutant of {', '.join(modules)} was killed")
+            return 0
+    outcomes: list[Outcome] = []
+    for m in modules:
+        own = module_names(m, names)
+        if names and not own:
+            print(f"== {m}: no mutant named for it, skipped")
+            continue
+        outcomes.append(run_one(targets[m], args, own))
     print()
+    if names:
+        print(f"only the named mutants (--mutant/--rerun, --examples {args.examples}):")
     print(table(outcomes))
+    merged: list[Outcome] = []
+    if previous:
+        merged = [
+            Outcome(o.module, o.seconds, {**previous.get(o.module, {}), **o.verdicts}, o.equivalent)
+            for o in outcomes
+        ]
+        print(f"\nmerged with {args.rerun} (NOT a full run; seconds are the re-run's):")
+        print(table(merged))
     if args.json:
         args.json.write_text(
-            json.dumps({o.module: o.verdicts for o in outcomes}, indent=1, sort_keys=True) + "\n"
+            json.dumps({o.module: o.verdicts for o in merged or outcomes}, indent=1, sort_keys=True)
+            + "\n"
         )
     low = [o.module for o in outcomes if o.score(skip_equivalent=True) < args.fail_under]
     if low:
