@@ -52,9 +52,9 @@ ANCHOR_SLACK = 64
 """Anchors read beyond ``max_entries`` before a page counts as cut (as in ``listing``)."""
 
 STREAM_CHARSETS = frozenset(
-    {"utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "iso8859-2", "iso8859-5",
+    {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "iso8859-2", "iso8859-5",
      "iso8859-15", "cp1250", "cp1251", "cp1252", "cp437", "cp850", "koi8-r", "mac-roman",
-     "shift_jis", "euc_jp", "gbk", "gb2312", "gb18030", "big5", "euc_kr", "utf-16",
+     "shift_jis", "euc_jp", "gbk", "gb2312", "gb18030", "big5", "euc_kr",
      "utf-16-le", "utf-16-be"}
 )  # fmt: skip
 """Codecs (``codecs.lookup(name).name``) decoded incrementally: each is checked by a property
@@ -66,10 +66,12 @@ def incremental_decoder(content_type: str) -> codecs.IncrementalDecoder | None:
     None when that charset is not one of ``STREAM_CHARSETS`` (decode the whole body then)."""
     name = _charset(content_type)
     if name:
-        try:
-            b"".decode(name)  # LookupError for unknown names and non-text codecs (hex, rot13)
+        try:  # as bytes.decode: LookupError for unknown names and non-text codecs (hex, rot13)
+            b"a".decode(name, errors="replace")  # (an empty input is not even looked up)
         except LookupError:
             name = None
+        except Exception:  # a codec that fails even here: parse_listing decides, on the whole
+            return None
     codec = codecs.lookup(name or "utf-8")
     if codec.name not in STREAM_CHARSETS:
         return None
