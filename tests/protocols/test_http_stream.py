@@ -37,6 +37,7 @@ class Sent:
 
 
 Body = Callable[[asyncio.StreamWriter, Sent], Awaitable[None]]
+Framing = Callable[[bytes], Body]
 
 
 @contextlib.asynccontextmanager
@@ -145,7 +146,7 @@ BODY = bytes(range(256)) * 400  # 102,400 bytes
 
 
 @pytest.mark.parametrize("framing", [sized, chunked, until_eof], ids=["sized", "chunked", "eof"])
-async def test_consumer_sees_every_body_byte_in_order(dialer: Dialer, framing: Body) -> None:
+async def test_consumer_sees_every_body_byte_in_order(dialer: Dialer, framing: Framing) -> None:
     async with serve({"/": framing(BODY)}) as (port, _):
         t = HttpTarget(dialer, ADDR, port, tls=False)
         rec = Recorder()
@@ -156,7 +157,7 @@ async def test_consumer_sees_every_body_byte_in_order(dialer: Dialer, framing: B
 
 
 @pytest.mark.parametrize("framing", [sized, chunked, until_eof], ids=["sized", "chunked", "eof"])
-async def test_consumer_within_the_byte_bound(dialer: Dialer, framing: Body) -> None:
+async def test_consumer_within_the_byte_bound(dialer: Dialer, framing: Framing) -> None:
     async with serve({"/": framing(BODY)}) as (port, _):
         t = HttpTarget(dialer, ADDR, port, tls=False)
         rec = Recorder()
@@ -165,7 +166,7 @@ async def test_consumer_within_the_byte_bound(dialer: Dialer, framing: Body) -> 
 
 
 @pytest.mark.parametrize("framing", [sized, chunked, until_eof], ids=["sized", "chunked", "eof"])
-async def test_stop_ends_the_read(dialer: Dialer, framing: Body) -> None:
+async def test_stop_ends_the_read(dialer: Dialer, framing: Framing) -> None:
     async with serve({"/": framing(BODY)}) as (port, _):
         t = HttpTarget(dialer, ADDR, port, tls=False)
         rec = Recorder(stop_at=3000)
@@ -268,7 +269,7 @@ def _nginx_page(n: int) -> bytes:
 
 @pytest.mark.parametrize("framing", [sized, chunked, until_eof], ids=["sized", "chunked", "eof"])
 async def test_listing_stream_reads_a_big_page_to_its_entry_bound(
-    dialer: Dialer, framing: Body
+    dialer: Dialer, framing: Framing
 ) -> None:
     page = _nginx_page(100_000)
     async with serve({"/": framing(page)}) as (port, _):
