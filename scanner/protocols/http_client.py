@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -36,6 +37,13 @@ MAX_PAGE_BODY = 2 * 1024 * 1024
 """Body bytes of one page the HTTP-speaking probes read at most (also capped by the listing
 byte bound): the same cap everywhere, so that one probe's cached page serves the next."""
 USER_AGENT = "nasscan/0.1 (+read-only storage exposure scanner)"
+STREAM_WINDOW = 64 * 1024
+"""Receive buffer (SO_RCVBUF, set before the request is sent; Linux doubles it) and read-ahead
+of a connection whose body a consumer reads: when the consumer stops the read, the server has
+sent at most about twice this beyond what was taken. Left to autotuning and to asyncio's
+read-ahead (the dialer's 1 MiB stream limit) both grow to megabytes on a fast link, all of it
+sent for nothing once the read stops (the lab's 100,000-entry page: 2-3.5 MB sent by nginx for
+0.33 MB taken)."""
 
 
 class HttpError(Exception):
@@ -207,6 +215,12 @@ def parse_head(head: bytes) -> tuple[str, int, str, list[tuple[str, str]]]:
     return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
+def _bound_window(conn: Connection) -> None:
+    sock = conn.writer.get_extra_info("socket")
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STREAM_WINDOW)
+
+
 def _has_body(method: str, status: int) -> bool:
     return method != "HEAD" and status not in (204, 304) and not 100 <= status < 200
 
@@ -362,7 +376,12 @@ class HttpTarget:
         deadline = time.monotonic() + budget
         self.requests += 1
         data = _build_request(method, path, self.authority, headers, body)
-        async with self.dialer.tcp(self.host, self.port, tls=bool(self.tls)) as conn:
+        read_ahead = 1 << 20 if consumer is None else STREAM_WINDOW // 2
+        async with self.dialer.tcp(
+            self.host, self.port, tls=bool(self.tls), limit=read_ahead
+        ) as conn:
+            if consumer is not None:
+                _bound_window(conn)
             await asyncio.wait_for(conn.send(data), budget)
             reader = _Reader(conn, deadline, read_chunk)
             resp = await _read_response(reader, method, limit, consumer)
