@@ -14,6 +14,14 @@ Content-Range, sends an endless body); then the connection is closed.
 
 ``HttpTarget`` remembers whether the service spoke TLS: ``probe_scheme`` tries a TLS handshake
 first and falls back to plaintext, which is how a plain-HTTP server on port 443 is noticed.
+
+A body can be read as it streams: ``request(consumer=...)`` is given the response's head and
+may hand back a ``BodyConsumer`` that is fed the body as it comes off the connection
+(de-chunked, within the byte bound, in pieces of ``FEED_PIECE``). When it says it needs no more,
+nothing further is read and the connection is closed; such a request keeps a small receive
+window (``STREAM_WINDOW``), so the server cannot have pushed much more than was read. The HTTP
+probe parses listing pages this way (``listing_stream.ListingStream``) and stops at the entry
+bound.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from scanner.protocols.http_cache import ResponseCache, cache_key
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 200
+FEED_PIECE = 65536
+"""A body consumer is fed pieces of this size (the last one shorter) whatever sizes the network
+delivers, so where it stops, and so the body kept, depends on the body alone, not on timing; an
+answer from the cache is fed the same way."""
 MAX_PAGE_BODY = 2 * 1024 * 1024
 """Body bytes of one page the HTTP-speaking probes read at most (also capped by the listing
 byte bound): the same cap everywhere, so that one probe's cached page serves the next."""
@@ -164,11 +176,13 @@ class _Reader:
 
 
 class _Body:
-    """The body being read; with a consumer, each piece is handed on as soon as it is taken."""
+    """The body being read; with a consumer, handed on in pieces of ``FEED_PIECE`` bytes as
+    soon as each is complete (the last, shorter one when the body or the read ends)."""
 
     def __init__(self, consumer: BodyConsumer | None) -> None:
         self.data = bytearray()
         self.consumer = consumer
+        self.fed = 0
         self.stopped = False
         """The consumer said it needs no more."""
 
@@ -176,11 +190,24 @@ class _Body:
         return len(self.data)
 
     def add(self, piece: bytes | bytearray) -> None:
-        if not piece:
-            return
         self.data += piece
-        if self.consumer is not None and not self.stopped:
-            self.stopped = self.consumer.feed(bytes(piece))
+        while not self.stopped and self.consumer is not None and (
+            len(self.data) - self.fed >= FEED_PIECE
+        ):
+            self._feed(self.fed + FEED_PIECE)
+
+    def finish(self) -> None:
+        """The body (or the read) ended: the last piece."""
+        if not self.stopped and self.consumer is not None and len(self.data) > self.fed:
+            self._feed(len(self.data))
+
+    def _feed(self, end: int) -> None:
+        assert self.consumer is not None
+        piece = bytes(self.data[self.fed : end])
+        self.fed = end
+        if self.consumer.feed(piece):
+            self.stopped = True
+            del self.data[end:]  # taken with the piece it stopped in: not part of the body
 
     async def take(self, r: _Reader, n: int) -> None:
         """``n`` more body bytes from ``r`` (fewer at EOF or when the consumer stops), each
@@ -285,20 +312,21 @@ async def _read_response(
         # a slow drip: keep what arrived, mark it cut
         body.add(r.buf[: max(0, max_body - len(body))])
         resp.truncated = True
+    body.finish()
     resp.body = bytes(body.data[:max_body])
     resp.received = r.received
     return resp
 
 
 def _replay(resp: HttpResponse, method: str, consumer: ConsumerFactory | None) -> HttpResponse:
-    """A cached answer handed to a consumer in pieces of 64 KiB, as a connection would; the
-    body is cut after the piece where it stopped."""
+    """A cached answer handed to a consumer as a connection's would be (pieces of
+    ``FEED_PIECE``); the body is cut after the piece where it stopped."""
     sink = None if consumer is None or not _has_body(method, resp.status) else consumer(resp)
     if sink is None:
         return resp
-    for start in range(0, len(resp.body), 65536):
-        if sink.feed(resp.body[start : start + 65536]):
-            end = start + 65536
+    for start in range(0, len(resp.body), FEED_PIECE):
+        if sink.feed(resp.body[start : start + FEED_PIECE]):
+            end = start + FEED_PIECE
             if end < len(resp.body):
                 return dataclasses.replace(resp, body=resp.body[:end], truncated=True)
             break
@@ -354,9 +382,9 @@ class HttpTarget:
         answered from it (cut to ``max_body``), without a connection.
 
         ``consumer``: called with the response's head once it is read (also for an answer
-        from the cache); the consumer it gives (or None) is fed every body byte, in order, as
-        it is taken from the connection. When it says it needs no more, nothing further is
-        read, the connection is closed and the body is what was fed (``truncated`` unless
+        from the cache); the consumer it gives (or None) is fed every body byte, in order, in
+        pieces of ``FEED_PIECE`` as they complete. When it says it needs no more, nothing
+        further is read, the connection is closed and the body is what was fed (``truncated`` unless
         Content-Length says it was all); that is what the cache keeps too, so it serves only
         requests that read no further."""
         if self.tls is None:

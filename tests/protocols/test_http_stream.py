@@ -1,9 +1,11 @@
 """The HTTP client hands a body to a consumer as it arrives (issue 20: listing pages parsed as
 they stream), against in-process servers that count what they manage to send.
 
-A consumer sees every body byte once, in order, whatever the framing (Content-Length, chunked,
-until EOF); when it says it needs no more, the client reads nothing further and closes the
-connection, and the body is what was fed (marked cut unless Content-Length says it was all).
+A consumer sees every body byte once, in order, in pieces of 64 KiB (the last shorter) whatever
+the framing (Content-Length, chunked, until EOF) and whatever sizes the server's writes and the
+network deliver; when it says it needs no more, the client reads nothing further and closes the
+connection, and the body is what was fed (marked cut unless Content-Length says it was all), so
+where a read stops depends on the body alone.
 The per-service cache keeps such a body as cut: it serves only requests that read no further.
 """
 
@@ -19,7 +21,7 @@ import pytest
 
 from scanner.dialer import Dialer
 from scanner.protocols.http_cache import ResponseCache
-from scanner.protocols.http_client import HttpResponse, HttpTarget
+from scanner.protocols.http_client import FEED_PIECE, HttpResponse, HttpTarget
 from scanner.protocols.listing import parse_listing
 from scanner.protocols.listing_stream import ListingStream
 
@@ -153,6 +155,7 @@ async def test_consumer_sees_every_body_byte_in_order(dialer: Dialer, framing: F
         resp = await t.request("GET", "/", consumer=rec)
         plain = await t.request("GET", "/")
     assert rec.data == resp.body == plain.body == BODY
+    assert [len(p) for p in rec.pieces] == [FEED_PIECE, len(BODY) - FEED_PIECE]
     assert not resp.truncated and rec.heads == [resp] and resp.status == 200
 
 
@@ -171,8 +174,7 @@ async def test_stop_ends_the_read(dialer: Dialer, framing: Framing) -> None:
         t = HttpTarget(dialer, ADDR, port, tls=False)
         rec = Recorder(stop_at=3000)
         resp = await t.request("GET", "/", consumer=rec)
-    assert resp.body == rec.data == BODY[: len(rec.data)]
-    assert 3000 <= len(resp.body) < 3000 + 65536 and resp.truncated
+    assert resp.body == rec.data == BODY[:FEED_PIECE] and resp.truncated
 
 
 async def test_stop_on_the_last_byte_of_a_sized_body_is_no_cut(dialer: Dialer) -> None:
@@ -192,7 +194,7 @@ async def test_stop_closes_the_connection_of_an_endless_body(dialer: Dialer) -> 
             if sent.broken:
                 break
             await asyncio.sleep(0.05)
-    assert resp.truncated and len(resp.body) < 100_000 + 65536
+    assert resp.truncated and len(resp.body) == 2 * FEED_PIECE
     assert resp.received < 100_000 + 3 * 65536
     assert sent.broken == 1 and sent.bytes < SEND_CAP // 8
     assert elapsed < 5
