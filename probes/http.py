@@ -157,8 +157,9 @@ class _PageParse:
 
     def parse(self, resp: HttpResponse) -> ParsedListing | None:
         """The listing on ``resp``, the last answer (200) of the request, or None."""
-        if self.stream is not None:
-            return self.stream.close()
+        stream, self.stream = self.stream, None  # (its parsers are garbage after this)
+        if stream is not None:
+            return stream.close()
         return parse_listing(
             resp.body, path=self.listing_path(self.path), content_type=resp.content_type,
             server=self.st.server, max_entries=self.max_entries,

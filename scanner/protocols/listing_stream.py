@@ -70,8 +70,6 @@ def incremental_decoder(content_type: str) -> codecs.IncrementalDecoder | None:
             b"a".decode(name, errors="replace")  # (an empty input is not even looked up)
         except LookupError:
             name = None
-        except Exception:  # a codec that fails even here: parse_listing decides, on the whole
-            return None
     codec = codecs.lookup(name or "utf-8")
     if codec.name not in STREAM_CHARSETS:
         return None
@@ -97,7 +95,7 @@ class ListingStream:
         self._raw: bytearray | None = None  # buffered mode: the whole body
         self._decoder: codecs.IncrementalDecoder | None = None  # streamed mode
         self._pending = ""  # decoded text after the last whole block
-        self._blocks: list[str] | None = []  # whole blocks, while the tree builder may need them
+        self._blocks: list[str] = []  # whole blocks, while the tree builder may need them
         self._family: _Tokenizer | None = _Tokenizer()
         self._tree: _TreeBuilder | None = None
         self._decided = False  # the answer is known (``_result``); later text is not parsed
@@ -147,8 +145,6 @@ class ListingStream:
             self._text(self._decoder.decode(b"", True))
         if not self._decided:
             self._last_block(self._pending)
-        self._pending = ""
-        self._blocks = None
         return self._result
 
     # -- what kind of body ----------------------------------------------------------------------
@@ -184,57 +180,48 @@ class ListingStream:
         if tok is None:
             self._tree_block(block)
             return
-        if self._blocks is not None:
-            self._blocks.append(block)
+        self._blocks.append(block)
         try:
             tok.feed(block)
         except Exception:  # as listing: a page HTMLParser rejects is no family's
             self._family_gives(None)
             return
         if len(tok.anchors) > self.max_entries + ANCHOR_SLACK:
-            self._family_gives(self._family_cut(tok))
+            self._family_gives(self._family_result(tok, cut=True))
 
-    def _family_cut(self, tok: _Tokenizer) -> ParsedListing | None:
-        return _family_result(tok, self._base, self.server.lower(), self.max_entries, True)
+    def _family_result(self, tok: _Tokenizer, *, cut: bool) -> ParsedListing | None:
+        return _family_result(tok, self._base, self.server.lower(), self.max_entries, cut)
 
     def _last_block(self, block: str) -> None:
         """The page's end: its last, partial block (possibly empty), then the parsers' close."""
+        if block:
+            self._block(block)
+        if self._decided:
+            return
         tok = self._family
         if tok is not None:
-            if block:
-                self._block(block)
-                if self._decided or self._family is None:
-                    if not self._decided:
-                        self._tree_close()
-                    return
             try:
                 tok.close()
             except Exception:
-                self._family_gives(None, last=True)
-                return
-            family = _family_result(tok, self._base, self.server.lower(), self.max_entries, False)
-            self._family_gives(family, last=True)
-            return
-        if block:
-            self._tree_block(block)
+                self._family_gives(None)
+            else:
+                self._family_gives(self._family_result(tok, cut=False))
         if not self._decided:
             self._tree_close()
 
-    def _family_gives(self, family: ParsedListing | None, *, last: bool = False) -> None:
+    def _family_gives(self, family: ParsedListing | None) -> None:
         """The family tokenizer's answer; None hands the page (from its first block) to the
         structural tree builder."""
         self._family = None
         if family is not None:
             self._decide(family)
             return
-        blocks, self._blocks = self._blocks or [], None
+        blocks, self._blocks = self._blocks, []
         self._tree = _TreeBuilder()
         for block in blocks:
             self._tree_block(block)
             if self._decided:
                 return
-        if last:
-            self._tree_close()
 
     def _tree_block(self, block: str) -> None:
         tb = self._tree
@@ -264,6 +251,3 @@ class ListingStream:
     def _decide(self, result: ParsedListing | None) -> None:
         self._decided = True
         self._result = result
-        self._tree = None
-        self._blocks = None
-        self._pending = ""
