@@ -138,7 +138,6 @@ class ListingStream:
                 bytes(self._raw), path=self.path, content_type=self.content_type,
                 server=self.server, max_entries=self.max_entries,
             )  # fmt: skip
-            self._raw = None
             return self._result
         if not self._decided:
             assert self._decoder is not None
@@ -151,7 +150,6 @@ class ListingStream:
 
     def _start(self) -> None:
         head = bytes(self._head)
-        self._head = bytearray()
         ct = self.content_type.lower()
         sniff = head[:SNIFF].lstrip()
         if "json" in ct or sniff.startswith((b"[", b"{")):

@@ -383,3 +383,172 @@ def test_any_bytes_any_chunking(body: bytes, sizes: list[int], ct: str) -> None:
     kw: dict[str, object] = {"content_type": ct, "max_entries": 3}
     got, _, _ = _stream(body, sizes, **kw)
     assert got == _whole(body, **kw)
+
+
+# -- the edges: block boundaries, bounds, sniffing, the decoder's end -------------------------
+
+
+def _same(body: bytes, sizes: list[int], **kw: object) -> ParsedListing | None:
+    got, _, _ = _stream(body, sizes, **kw)
+    want = _whole(body, **kw)
+    assert got == want
+    return want
+
+
+def test_defaults_are_parse_listings() -> None:
+    import inspect
+
+    ours = inspect.signature(ListingStream).parameters
+    for name, p in inspect.signature(parse_listing).parameters.items():
+        if name != "body":
+            assert ours[name].default == p.default, name
+
+
+NGINX_HEAD = (
+    "<html><head><title>Index of /</title></head><body><h1>Index of /</h1><hr><pre>"
+    '<a href="../">../</a>\n'
+)
+
+
+def _row(i: int) -> str:
+    return f'<a href="f{i:05d}.dat">f{i:05d}.dat</a>   14-Mar-2019 10:15   {i}\n'
+
+
+def _aligned(head: str, anchors: list[str], at: int = BLOCK) -> tuple[str, str]:
+    """``head``, a comment as padding, then ``anchors`` so that the last one's ``</a>`` ends at
+    character ``at``: the parsers' first block holds exactly these anchors. Answers the first
+    block and the rest of the last anchor's row."""
+    body = "".join(anchors)
+    end = body.rindex("</a>") + len("</a>")
+    pad = at - len(head) - end - len("<!---->")
+    assert pad >= 0
+    text = head + "<!--" + "p" * pad + "-->" + body[:end]
+    assert len(text) == at
+    return text, body[end:]
+
+
+def _externals(n: int) -> str:
+    return "".join(f'<a href="https://example.org/{i}">elsewhere</a>\n' for i in range(n))
+
+
+@pytest.mark.parametrize(("in_first_block", "family"), [(65, "nginx"), (64, None)])
+def test_family_bound_is_checked_after_each_block(
+    in_first_block: int, family: str | None
+) -> None:
+    """max_entries 0: a page is cut once it holds more than 64 anchors after a block. With 65
+    in the first block the cut comes there, an nginx page; with 64 the next block's links to
+    elsewhere are read too, and the page is no family's (not enough of its links are entries)."""
+    rows = [_row(i) for i in range(in_first_block - 1)]  # and the parent link
+    first, carry = _aligned(NGINX_HEAD, rows)
+    rest = carry + _externals(200) + " " * BLOCK + "".join(map(_row, range(100, 200))) + "</pre>"
+    page = (first + rest).encode()
+    want = _same(page, [1000], max_entries=0)
+    assert (want.family if want else None) == family
+    if family:  # one character more before it moves the 65th anchor to the next block
+        shifted = _same((" " + first + rest).encode(), [999], max_entries=0)
+        assert shifted is not None and shifted.family == "generic"
+
+
+def test_a_block_whole_in_one_piece_is_parsed_at_once() -> None:
+    rows = [_row(i) for i in range(70)]
+    page = ("".join(_aligned(NGINX_HEAD, rows)) + "".join(map(_row, range(70, 3000)))).encode()
+    s = ListingStream(max_entries=0)
+    assert s.feed(page[:BLOCK]) is True  # cut after the first block: no byte more needed
+    assert s.close() == _whole(page, max_entries=0)
+
+
+STRUCT_HEAD = "<html><head><title>Files in /</title></head><body><h3>Files in /</h3><ul>\n"
+
+
+def _srow(i: int) -> str:
+    return f'<li><a href="f{i:05d}.dat">f{i:05d}.dat</a> {i} bytes</li>\n'
+
+
+@pytest.mark.parametrize(("in_first_block", "listed"), [(65, True), (64, False)])
+def test_tree_bound_is_checked_before_each_block(in_first_block: int, listed: bool) -> None:
+    """The structural tree builder stops before a block once it holds more than 64 anchors: with
+    65 in the first block it never reads the second, whose password field would veto the page;
+    with 64 it does."""
+    first, carry = _aligned(STRUCT_HEAD, [_srow(i) for i in range(in_first_block)])
+    rest = (carry + '<form><input type="password" name="p"></form>' + " " * BLOCK
+            + "".join(_srow(i) for i in range(100, 200)) + "</ul></body></html>")  # fmt: skip
+    page = (first + rest).encode()
+    want = _same(page, [4096], max_entries=0)
+    assert (want is not None) is listed
+    if want is not None:
+        assert want.family == "generic" and want.truncated
+
+
+def test_tree_cut_marks_the_listing_truncated_even_with_few_entries() -> None:
+    """Each entry linked twice (an icon and its name): the tree builder stops on the anchor
+    bound with fewer entries than max_entries; the listing is still cut short."""
+    pad = "x" * 600
+    rows = "".join(
+        f'<tr><td class="{pad}"><a href="f{i:03d}.dat"><img src="/i.png"></a></td>'
+        f'<td><a href="f{i:03d}.dat">f{i:03d}.dat</a></td><td>{i} bytes</td></tr>\n'
+        for i in range(90)
+    )
+    page = (f"<html><head><title>Files in /</title></head><body><table>{rows}</table>"
+            f"<div>{' ' * (2 * BLOCK)}</div></body></html>").encode()  # fmt: skip
+    want = _same(page, [5000], max_entries=100)
+    assert want is not None and want.family == "generic"
+    assert len(want.entries) == 90 and want.truncated
+
+
+def test_links_only_the_family_tokenizer_counts_hand_the_rest_to_the_tree() -> None:
+    """Links inside <noscript> count for the family tokenizer (it gives up at its bound) but not
+    for the tree builder, which then reads on, block after block, to the listing below."""
+    noscript = "<noscript>" + _externals(300) + "</noscript>"
+    rows = "".join(_srow(i) for i in range(30))
+    page = (f"<html><head><title>Files in /</title></head><body>{noscript}"
+            f"<div>{' ' * (2 * BLOCK)}</div><ul>{rows}</ul></body></html>").encode()  # fmt: skip
+    want = _same(page, [3000], max_entries=100)
+    assert want is not None and want.family == "generic" and len(want.entries) == 30
+
+
+def test_server_is_passed_on() -> None:
+    """Caddy's markup without its <time> elements is caddy's only when the server says so."""
+    rows = "".join(f'<tr><td><a href="f{i}.txt">f{i}.txt</a></td><td data-size="{i * 10}">'
+                   f"{i * 10} B</td></tr>" for i in range(5))  # fmt: skip
+    page = f"<html><head><title>/pub/</title></head><body><table>{rows}</table></body></html>"
+    for ct in ("text/html", "text/html; charset=utf-7"):  # streamed, and parsed whole
+        caddy = _same(page.encode(), [7], path="/pub/", server="Caddy", content_type=ct)
+        assert caddy is not None and caddy.family == "caddy"
+        other = _same(page.encode(), [7], path="/pub/", server="nginx", content_type=ct)
+        assert other is not None and other.family == "generic"
+
+
+def test_the_decoders_end_counts() -> None:
+    """The page's last bytes: a title ending the page names the path (a point of evidence),
+    unless an incomplete character ends it (decoded as U+FFFD, as the whole-body decode does)."""
+    rows = "".join(f'<li><a href="f{i}.txt">f{i}.txt</a></li>' for i in range(5))
+    page = f"<html><body><ul>{rows}</ul><title>Files in /".encode()
+    clean = _same(page, [10])
+    assert clean is not None and clean.points == 2.5
+    assert _same(page + b"\xc3", [10]) is None  # 'Files in /\ufffd' names no path
+
+
+@pytest.mark.parametrize(
+    ("body", "ct", "family"),
+    [
+        (b" " * 100 + b'[{"name": "a", "type": "file", "mtime": "x", "size": 1}]',
+         "Application/JSON", "nginx-json"),
+        (b'  \n [{"name": "a", "type": "file", "mtime": "x", "size": 1}]', "", "nginx-json"),
+        (b'[{"name": "a", "type": "file", "mtime": "x", "size": 1}]', "text/plain", "nginx-json"),
+        (b'{"items": [{"name": "a", "type": "file", "size": 1}]}', "", "generic-json"),
+        (b'<list><file mtime="2019-03-14T10:15:00Z" size="1">a</file></list>', "Text/XML",
+         "nginx-xml"),
+    ],
+)  # fmt: skip
+def test_json_and_xml_are_told_as_parse_listing_tells_them(
+    body: bytes, ct: str, family: str
+) -> None:
+    want = _same(body, [1], content_type=ct)
+    assert want is not None and want.family == family
+
+
+def test_feed_after_close_names_the_mistake() -> None:
+    s = ListingStream()
+    s.close()
+    with pytest.raises(ValueError, match=r"^feed after close$"):
+        s.feed(b"")
