@@ -552,3 +552,34 @@ def test_feed_after_close_names_the_mistake() -> None:
     s.close()
     with pytest.raises(ValueError, match=r"^feed after close$"):
         s.feed(b"")
+
+
+def test_default_entry_bound_is_parse_listings() -> None:
+    """Without max_entries a page is cut after the block where it passes 20,064 anchors, as
+    parse_listing cuts it: here exactly 20,065 end with the 31st block, and the next one would
+    turn the page into no family's."""
+    rows = [_row(i) for i in range(20_064)]  # and the parent link
+    at = BLOCK * (len(NGINX_HEAD + "".join(rows)) // BLOCK + 1)
+    first, carry = _aligned(NGINX_HEAD, rows, at)
+    page = (first + carry + _externals(30_000)).encode()
+    want = _same(page, [65536])
+    assert want is not None and want.family == "nginx" and len(want.entries) == 20_000
+
+
+def test_token_bound_is_checked_before_each_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree builder stops before a block once it has read more than MAX_TOKENS tokens (the
+    listing is then cut), as listing_structure.analyse does: with exactly MAX_TOKENS after the
+    first block it goes on (the tokens beyond are not looked at) and the page ends uncut."""
+    from scanner.protocols import listing_stream, listing_structure
+
+    first, carry = _aligned(STRUCT_HEAD, [_srow(i) for i in range(50)])
+    page = (first + carry + "<p>the end</p></ul>").encode()
+    tb = listing_structure._TreeBuilder()
+    tb.feed(first)
+    for module in (listing_stream, listing_structure):
+        monkeypatch.setattr(module, "MAX_TOKENS", tb.tokens)
+    want = _same(page, [4096], max_entries=1000)
+    assert want is not None and want.family == "generic" and not want.truncated
+    monkeypatch.setattr(listing_stream, "MAX_TOKENS", tb.tokens - 1)  # one fewer: it stops
+    got, _, _ = _stream(page, [4096], max_entries=1000)
+    assert got is not None and got.family == "generic" and got.truncated
