@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
@@ -65,6 +66,7 @@ from scanner.protocols.http_client import (
     looks_like_http,
 )
 from scanner.protocols.listing import ParsedListing, parse_listing
+from scanner.protocols.listing_stream import ListingStream
 from scanner.protocols.webdav import (
     PROPFIND_BODY,
     advertised_write_methods,
@@ -81,6 +83,11 @@ TLS_PORTS = frozenset({443, 8443, 9443, 4443, 10443, 5001, 8843, 2083, 2087, 209
 MAX_REDIRECTS = 3
 DISCOVERY_REQUESTS = 2 + len(DEFAULT_PATHS) + 1 + len(DAV_PATHS) + 8
 SAMPLE = 10
+STREAM_LISTINGS = True
+"""Parse listing pages as they arrive and stop reading one at its entry bound
+(``scanner.protocols.listing_stream``); False reads every page up to the byte bound first."""
+SOFT404_BYTES = 65536
+"""Bytes of a page compared with the soft-404 baseline (the path removed first)."""
 
 
 @dataclass
@@ -114,6 +121,51 @@ class _State:
     max_entries: int = 2000
 
 
+def _decoded_path(path: str) -> str:
+    return unquote(urlsplit(path).path)
+
+
+@dataclass
+class _PageParse:
+    """The listing parse of the page one request (or ``_get`` with its redirects) ends at,
+    made while its body arrives.
+
+    ``_get`` sets ``path`` to each request's path; for an answer 200 ``consumer`` hands the
+    client a ``ListingStream`` for ``listing_path(path)``, which reads the body as it comes and
+    stops the read once the page is a listing cut at ``max_entries``. ``parse`` then answers
+    what ``parse_listing`` answers for that body, with the ``Server`` header the probe knows by
+    then. ``root``: the page of ``/``, parsed only after the soft-404 baseline, whose ``Server``
+    header counts when ``/`` sent none: such a page is read whole and parsed afterwards."""
+
+    st: _State
+    max_entries: int
+    listing_path: Callable[[str], str] = str
+    root: bool = False
+    path: str = "/"
+    stream: ListingStream | None = None
+
+    def consumer(self, resp: HttpResponse) -> ListingStream | None:
+        self.stream = None
+        server = self.st.server or resp.header("server") or ""
+        if not STREAM_LISTINGS or resp.status != 200 or (self.root and not server):
+            return None
+        self.stream = ListingStream(
+            path=self.listing_path(self.path), content_type=resp.content_type, server=server,
+            max_entries=self.max_entries, min_bytes=2 * SOFT404_BYTES,
+        )  # fmt: skip
+        return self.stream
+
+    def parse(self, resp: HttpResponse) -> ParsedListing | None:
+        """The listing on ``resp``, the last answer (200) of the request, or None."""
+        stream, self.stream = self.stream, None  # (its parsers are garbage after this)
+        if stream is not None:
+            return stream.close()
+        return parse_listing(
+            resp.body, path=self.listing_path(self.path), content_type=resp.content_type,
+            server=self.st.server, max_entries=self.max_entries,
+        )  # fmt: skip
+
+
 def _norm_dir(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
@@ -124,19 +176,23 @@ def _quote_path(path: str) -> str:
 
 async def _get(
     st: _State, method: str, path: str, *, headers: dict[str, str] | None = None,
-    body: bytes = b"", follow: bool = True,
+    body: bytes = b"", follow: bool = True, page: _PageParse | None = None,
 ) -> tuple[str, HttpResponse] | None:  # fmt: skip
-    """One request (following same-host redirects); records auth challenges; None on failure."""
+    """One request (following same-host redirects); records auth challenges; None on failure.
+    ``page``: the listing parse of the page it ends at, made as the body arrives."""
     last: tuple[str, HttpResponse] | None = None
     for _ in range(MAX_REDIRECTS + 1):
         if not st.budget.can_request():
             return last
         st.budget.requests_left -= 1
+        if page is not None:
+            page.path = path
         try:
             resp = await st.target.request(
                 method, path, headers=headers, body=body,
                 max_body=max(0, min(st.target.max_body, st.budget.bytes_left)),
                 timeout=max(0.3, min(st.target.request_timeout, st.budget.remaining())),
+                consumer=None if page is None else page.consumer,
             )  # fmt: skip
         except (OutOfScopeError, ValueError):
             return None
@@ -184,7 +240,7 @@ def _own_authorities(t: HttpTarget) -> set[str]:
 
 
 def _soft404_key(body: bytes, path: str) -> bytes:
-    return body.replace(path.encode(), b"").replace(path.rstrip("/").encode(), b"")[:65536]
+    return body.replace(path.encode(), b"").replace(path.rstrip("/").encode(), b"")[:SOFT404_BYTES]
 
 
 @dataclass
@@ -198,13 +254,12 @@ class _Baseline:
 
 async def _baseline(st: _State) -> _Baseline:
     path = f"/nasscan-{secrets.token_hex(6)}/"
-    got = await _get(st, "GET", path, follow=True)
+    page = _PageParse(st, max_entries=2000)
+    got = await _get(st, "GET", path, follow=True, page=page)
     if got is None:
         return _Baseline()
     final, resp = got
-    parsed = parse_listing(
-        resp.body, path=final, content_type=resp.content_type, server=st.server, max_entries=2000
-    )
+    parsed = page.parse(resp)
     names = frozenset(e.name for e in parsed.entries) if parsed else None
     listed = parsed is not None and resp.status == 200 and unquote(urlsplit(final).path) == path
     return _Baseline(resp.status, _soft404_key(resp.body, final), names,
@@ -259,13 +314,11 @@ def _http_lister(st: _State, root: str) -> Lister:
     async def list_dir(path: str, handle: Any, budget: Budget) -> Page:
         url_path = _url_path(root, path)
         st.visited.add(url_path)
-        resp = await _fetch(st, "GET", url_path, budget)
+        page = _PageParse(st, st.max_entries, path=url_path)
+        resp = await _fetch(st, "GET", url_path, budget, consumer=page.consumer)
         if resp.status != 200:
             raise NotListable(f"HTTP {resp.status}")
-        parsed = parse_listing(
-            resp.body, path=url_path, content_type=resp.content_type, server=st.server,
-            max_entries=st.max_entries,
-        )  # fmt: skip
+        parsed = page.parse(resp)
         if parsed is None:
             raise NotListable("not a listing page")
         return Page(_items(parsed, url_path), complete=not (parsed.truncated or resp.truncated))
@@ -458,7 +511,8 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
 
     async def _gather(self, st: _State, ctx: ProbeContext) -> None:
         facts = st.facts
-        got = await _get(st, "GET", "/")
+        root_page = _PageParse(st, ctx.bounds.entries, _decoded_path, root=True)
+        got = await _get(st, "GET", "/", page=root_page)
         if got is None:
             return
         facts.answered = True
@@ -482,7 +536,12 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
                 continue
             if len(listing_roots) >= ctx.bounds.resources:
                 break
-            got = root_got if path == "/" else await _get(st, "GET", _quote_path(path))
+            page = root_page
+            if path != "/":
+                page = _PageParse(st, ctx.bounds.entries, _decoded_path)
+                got = await _get(st, "GET", _quote_path(path), page=page)
+            else:
+                got = root_got
             if got is None:
                 if st.budget.truncated:
                     break
@@ -490,14 +549,8 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
             final, resp = got
             if resp.status != 200 or _is_s3(resp):
                 continue
-            final = unquote(urlsplit(final).path)
-            parsed = parse_listing(
-                resp.body,
-                path=final,
-                content_type=resp.content_type,
-                server=st.server,
-                max_entries=ctx.bounds.entries,
-            )
+            final = _decoded_path(final)
+            parsed = page.parse(resp)
             if parsed is None or _is_soft404(base, resp.body, final, parsed):
                 continue
             if parsed.structural and not await confirm_listing(  # no family: ask once more

@@ -50,6 +50,11 @@ REMEDIATION = (
     " access), and require signed requests."
 )
 HTTP_PORTS = frozenset({80, 443, 8000, 8080, 8443, 9000, 9001, 7480, 8333, 9020})
+FINGERPRINT_BODY = 64 * 1024
+"""Body bytes of ``GET /`` read first: the fingerprint needs the headers, the first KiB and at
+most an error document. The whole answer (up to the page bound) is read only when that says
+S3 (or holds an ``<Error``): on a port the HTTP probe listed first, its cached page (cut at the
+listing's entry bound) answers this read, and nothing is downloaded again."""
 
 
 
@@ -145,11 +150,20 @@ class S3Probe(GatherJudgeProbe[S3Facts]):
         end = deadline.at - STOP_MARGIN
         if end - time.monotonic() < 0.3:
             return
+        cap = max(0, min(target.max_body, ctx.bounds.bytes))
         try:
             root = await target.request(
-                "GET", "/", max_body=max(0, min(target.max_body, ctx.bounds.bytes)),
+                "GET", "/", max_body=min(cap, FINGERPRINT_BODY),
                 timeout=min(target.request_timeout, end - time.monotonic()),
             )  # fmt: skip
+            if root.truncated and len(root.body) < cap and (
+                b"<Error" in root.body[:1024]
+                or proto.fingerprint(root.status, root.headers, root.body) is not None
+            ):
+                root = await target.request(
+                    "GET", "/", max_body=cap,
+                    timeout=max(0.3, min(target.request_timeout, end - time.monotonic())),
+                )  # fmt: skip
         except NET_ERRORS:
             return
         facts.root_status = root.status

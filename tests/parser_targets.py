@@ -17,6 +17,7 @@ from scanner.protocols import (
     iscsi,
     listing,
     listing_fields,
+    listing_stream,
     listing_structure,
     mount,
     nfs3,
@@ -83,6 +84,16 @@ def _listing(data: bytes) -> object:
         listing.parse_listing(data, path="/a/b/", content_type=ctype, server="nginx")
     # the path comes from a redirect the server chose: hostile too
     listing.parse_listing(data, path=_text(data[:40]), content_type="text/html")
+    return None
+
+
+def _listing_stream(data: bytes) -> object:
+    for ctype, size in (("text/html", 7), ("text/html; charset=gbk", 1), ("", 4096)):
+        s = listing_stream.ListingStream(path="/a/b/", content_type=ctype, max_entries=3)
+        for i in range(0, len(data), size):
+            if s.feed(data[i : i + size]):
+                break
+        s.close()
     return None
 
 
@@ -180,6 +191,7 @@ TARGETS: tuple[Target, ...] = (
     Target("listing.parse_listing", _listing, (), ("listing_corpus/*.html",
                                                      "listing_corpus/*.json",
                                                      "listing_corpus/*.xml")),
+    Target("listing_stream.ListingStream", _listing_stream, (), ("listing_corpus/*.html",)),
     Target("listing_fields.sizes_dates", _listing_text, ()),
     Target("mount.decode_exports", _xdr(mount.decode_exports), (XDRError,),
            ("captures/rpc_mount_*.bin",)),

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from scanner.protocols.listing_fields import find_date, normalise_date, parse_size
-from scanner.protocols.listing_structure import json_listing, structural_listing
+from scanner.protocols.listing_structure import StructuralResult, json_listing, structural_listing
 from scanner.protocols.sizes import parse_decimal
 from scanner.protocols.xmlsafe import xml_root
 
@@ -311,7 +311,11 @@ def _parse_html(body: str, base: str, server: str, max_entries: int) -> ParsedLi
     parsed = _parse_family_html(body, base, server, max_entries)
     if parsed is not None:
         return parsed
-    found = structural_listing(body, base, max_links=max_entries + 64)
+    return _generic(structural_listing(body, base, max_links=max_entries + 64), max_entries)
+
+
+def _generic(found: StructuralResult | None, max_entries: int) -> ParsedListing | None:
+    """The listing a structural result stands for (family ``generic``), or None."""
     if found is None:
         return None
     items = [ListedItem(name=n, size=s, mtime=m, is_dir=d) for n, d, s, m in found.entries]
@@ -339,6 +343,13 @@ def _parse_family_html(
             tok.close()
     except Exception:  # HTMLParser is lenient; anything left is a non-listing
         return None
+    return _family_result(tok, base, server, max_entries, cut)
+
+
+def _family_result(
+    tok: _Tokenizer, base: str, server: str, max_entries: int, cut: bool
+) -> ParsedListing | None:
+    """The family listing of what ``tok`` read; ``cut``: it stopped at the anchor bound."""
     parsed = _parse_tokens(tok, base, server)
     if parsed is not None and cut:
         parsed.truncated = True
@@ -426,11 +437,17 @@ def _parse_nginx_xml(body: bytes) -> ParsedListing | None:
 # -- entry point -------------------------------------------------------------------------------
 
 
-def _decode(body: bytes, content_type: str) -> str:
+def _charset(content_type: str) -> str | None:
+    """The charset a Content-Type names (not checked against the codecs)."""
     m = re.search(r"charset=([\w-]+)", content_type, re.I)
-    if m:
+    return m.group(1) if m else None
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    charset = _charset(content_type)
+    if charset:
         try:
-            return body.decode(m.group(1), errors="replace")
+            return body.decode(charset, errors="replace")
         except LookupError:
             pass
     return body.decode("utf-8", errors="replace")

@@ -387,6 +387,11 @@ def analyse(html: str, base: str, max_links: int = 50_000) -> StructuralResult |
             tb.close()
     except (AssertionError, ValueError):  # HTMLParser's own complaints: not a listing
         return None
+    return analyse_tree(tb, base, truncated)
+
+
+def analyse_tree(tb: _TreeBuilder, base: str, truncated: bool) -> StructuralResult | None:
+    """``analyse`` of a page already fed to ``tb`` (``truncated``: the feeding stopped early)."""
     ev = Evidence(password=tb.password)
     rows: dict[str, _Row] = {}
     child_anchors: list[tuple[_Node, str]] = []
@@ -451,7 +456,11 @@ def analyse(html: str, base: str, max_links: int = 50_000) -> StructuralResult |
 
 def structural_listing(html: str, base: str, max_links: int = 50_000) -> StructuralResult | None:
     """The entries, (name, is_dir, size, mtime) each, when the page is a listing of ``base``."""
-    res = analyse(html, base, max_links)
+    return accepted(analyse(html, base, max_links))
+
+
+def accepted(res: StructuralResult | None) -> StructuralResult | None:
+    """``res`` when its evidence makes the page a listing (no veto, enough points)."""
     if res is None or res.evidence.vetoed() or res.points < MIN_POINTS:
         return None
     return res

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+import probes.http as http_probe
 from probes.http import PROBE
 from scanner.models import Kind, ProbeResult, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
@@ -86,8 +87,9 @@ async def endless(method: str, path: str, w: asyncio.StreamWriter) -> None:
     await w.drain()
 
 
-async def huge(method: str, path: str, w: asyncio.StreamWriter) -> None:
-    w.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+async def huge(method: str, path: str, w: asyncio.StreamWriter, server: bytes = b"") -> None:
+    w.write(b"HTTP/1.1 200 OK\r\n%sContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+            % server)  # fmt: skip
     # nginx-shaped (parent link first): a page known by structure alone would need a confirming
     # request, and this server answers every path with the same endless page
     head = (
@@ -166,6 +168,32 @@ async def test_huge_page_is_cut_at_the_byte_bound(make_ctx: Callable[..., ProbeC
     assert f.listing is not None and f.listing.truncated
     assert len(f.listing.entries) <= BOUNDS.entries
     assert peak < 64 * 1024 * 1024
+
+
+async def huge_root(method: str, path: str, w: asyncio.StreamWriter) -> None:
+    if method == "GET" and path == "/":
+        await huge(method, path, w, b"Server: nginx\r\n")
+    else:
+        w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "buffered"])
+async def test_huge_listing_page_is_read_to_its_entry_bound(
+    make_ctx: Callable[..., ProbeContext], monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    """Parsed as it streams (issue 20), an endless listing page is read until its entry bound
+    is passed (564 anchors: each chunk repeats one row 200 times, so three names), not until
+    the byte bound; the listing is the same."""
+    monkeypatch.setattr(http_probe, "STREAM_LISTINGS", stream)
+    result, elapsed, _ = await _probe(make_ctx, "127.0.66.10", huge_root, BOUNDS)
+    assert elapsed < TIMEOUT
+    (f,) = [f for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS]
+    assert f.listing is not None and f.listing.truncated
+    assert [e.path for e in f.listing.entries] == ["/f0.wav", "/f1.wav", "/f2.wav"]
+    if stream:  # 564 rows of 46 bytes, then at least 2 x 64 KiB (the soft-404 comparison's)
+        assert 128 * 1024 <= result.info["bytes"] < 300_000
+    else:
+        assert result.info["bytes"] >= BOUNDS.bytes and f.listing.stopped_by == "bytes"
 
 
 async def test_redirect_loop_ends(make_ctx: Callable[..., ProbeContext]) -> None:
