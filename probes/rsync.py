@@ -225,9 +225,7 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             """One ``rsync --list-only`` (not recursive) of one directory: one connection, one
             request of the budget."""
             sub = path.lstrip("/") + "/" if path != "/" else ""
-            argv = [exe, "--list-only", "--protect-args", "--no-motd", f"--contimeout={t}",
-                    f"--timeout={t}",
-                    url + sub]  # fmt: skip
+            argv = list_only_argv(exe, url + sub, t)
             async with ctx.dialer.slot(service.host, service.port):
                 page, nbytes = await ctx.dialer.run_blocking(
                     _list_only, argv, env, float(t), ctx.bounds.entries, budget.bytes_left
@@ -240,6 +238,15 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             deadline=time.monotonic() + max(1.0, remaining - 1.0), parallel=LIST_PARALLEL,
         )  # fmt: skip
         return result if result.dirs_listed else None
+
+
+def list_only_argv(exe: str, url: str, timeout: int) -> list[str]:
+    """The rsync client run that lists one directory: ``--list-only`` (nothing is copied, ever),
+    no recursion, file names passed as written, and TCP_NODELAY on the client's socket: without
+    it each run waits on Nagle and delayed ACKs, about 40 ms a round (0.15 s against 0.11 s per
+    directory measured on loopback against Debian's rsyncd)."""
+    return [exe, "--list-only", "--protect-args", "--no-motd", "--sockopts=TCP_NODELAY",
+            f"--contimeout={timeout}", f"--timeout={timeout}", url]  # fmt: skip
 
 
 def _list_only(
