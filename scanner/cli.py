@@ -389,6 +389,12 @@ def _scan(params: dict[str, Any], stack: ExitStack) -> int:
     tty = sys.stderr.isatty()
     show_progress = not p["quiet"] and (tty or bool(p["verbose"]))
     line_every = None if tty else 60.0  # not a terminal, -v: one line a minute
+    # Everything imported and built so far lives as long as the process: out of the garbage
+    # collector's sight, its collections during the scan look only at what the scan makes
+    # (0.08 -> 0.03 s of the lab scan's collections; `gc.freeze`).
+    import gc
+
+    gc.freeze()
     report = asyncio.run(_run_engine(engine, progress=show_progress, line_every=line_every))
     if baseline is not None:  # findings carried over by --resume were not marked as found
         for finding in report.findings:
