@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from listing_pages import nginx_autoindex
 
 from scanner.dialer import Dialer
 from scanner.protocols.http_cache import ResponseCache
@@ -260,20 +261,11 @@ async def test_a_cached_answer_is_fed_to_the_consumer(dialer: Dialer) -> None:
     assert cache.get(next(iter(cache._entries)), len(BODY)) is not None  # the whole one stays
 
 
-def _nginx_page(n: int) -> bytes:
-    rows = "".join(f'<a href="f{i:06d}.dat">f{i:06d}.dat</a>{" " * 40}01-Dec-2026 20:00'
-                   f'{" " * 19}0\r\n' for i in range(n))  # fmt: skip
-    return (
-        "<html>\r\n<head><title>Index of /</title></head>\r\n<body>\r\n<h1>Index of /</h1><hr>"
-        f'<pre><a href="../">../</a>\r\n{rows}</pre><hr></body>\r\n</html>\r\n'
-    ).encode()
-
-
 @pytest.mark.parametrize("framing", [sized, chunked, until_eof], ids=["sized", "chunked", "eof"])
 async def test_listing_stream_reads_a_big_page_to_its_entry_bound(
     dialer: Dialer, framing: Framing
 ) -> None:
-    page = _nginx_page(100_000)
+    page = nginx_autoindex(100_000)
     async with serve({"/": framing(page)}) as (port, _):
         t = HttpTarget(dialer, ADDR, port, tls=False, max_body=2 * 1024 * 1024)
         stream: list[ListingStream] = []

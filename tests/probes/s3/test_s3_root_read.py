@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from http_answers import serve_answers
+from listing_pages import nginx_autoindex
 
 from probes.http import PROBE as HTTP
 from probes.s3 import FINGERPRINT_BODY
@@ -61,21 +62,12 @@ async def test_a_small_answer_is_read_once(make_ctx: Callable[..., ProbeContext]
     assert log.count("GET /") == 1 and result.info["list_buckets"] == "allowed"
 
 
-def _nginx_page(n: int) -> bytes:
-    rows = "".join(f'<a href="f{i:06d}.dat">f{i:06d}.dat</a>{" " * 40}14-Mar-2019 10:15'
-                   f'{" " * 19}0\r\n' for i in range(n))  # fmt: skip
-    return (
-        "<html>\r\n<head><title>Index of /</title></head>\r\n<body>\r\n<h1>Index of /</h1><hr>"
-        f'<pre><a href="../">../</a>\r\n{rows}</pre><hr></body>\r\n</html>\r\n'
-    ).encode()
-
-
 async def test_the_http_probes_cut_page_answers_the_s3_probe(
     make_ctx: Callable[..., ProbeContext],
 ) -> None:
     """The HTTP probe runs first on a shared port (probes run in name order) and reads the big
     listing only to its entry bound; the S3 probe's GET / is then answered by the cache."""
-    page = _nginx_page(50_000)
+    page = nginx_autoindex(50_000)
 
     def answer(method: str, target: str) -> tuple[int, str, bytes]:
         if method == "GET" and target == "/":
