@@ -147,6 +147,9 @@ class _Share(Budget):
 
 
 Lister = Callable[[str, Any, Budget], Awaitable[Page]]
+WaveLister = Callable[[list[tuple[str, Any, Budget]]], Awaitable[list[Page | Exception]]]
+"""Lists several directories in one go (``(path, handle, budget)`` each) and answers, in the same
+order, each one's ``Page`` or the exception its own listing would have raised."""
 
 
 @dataclass(frozen=True)
@@ -309,13 +312,19 @@ class Crawler:
         budget: Budget | None = None,
         max_errors: int = MAX_ERRORS,
         parallel: int = 1,
+        wave_lister: WaveLister | None = None,
     ) -> None:
         """``parallel``: directories listed at once (default 1: one after the other). For
         listers whose every request is slow to start (rsync runs a client per directory), the
         crawler takes the next ``parallel`` directories of its order, lists them together and
         takes their pages in that order; the bounds hold as for one (each listing of a wave may
-        read its share of the bytes left)."""
+        read its share of the bytes left).
+
+        ``wave_lister``: with ``parallel``, lists a whole wave in one request (rsync: one client
+        run for several directories). Each directory is still charged one request and gets its
+        own byte share, and each answer is taken as ``lister``'s would be."""
         self.lister = lister
+        self.wave_lister = wave_lister
         self.parallel = max(1, parallel)
         self.bounds = bounds
         self.first = first
@@ -386,10 +395,13 @@ class Crawler:
             if not wave:
                 return
             share = max(0, self.budget.bytes_left) // len(wave)
-            pages = await asyncio.gather(
-                *(self._list(d, _Share(self.budget, share) if len(wave) > 1 else None)
-                  for d in wave)
-            )  # fmt: skip
+            if self.wave_lister is not None and len(wave) > 1:
+                pages = await self._list_together(wave, share)
+            else:
+                pages = await asyncio.gather(
+                    *(self._list(d, _Share(self.budget, share) if len(wave) > 1 else None)
+                      for d in wave)
+                )  # fmt: skip
             for d, page in zip(wave, pages, strict=True):
                 if page is not None:
                     self._absorb(d, page)
@@ -405,28 +417,63 @@ class Crawler:
             return d
         return None
 
-    async def _list(self, d: _Dir, share: Budget | None = None) -> Page | None:
-        r = self.result
+    def _take(self, d: _Dir) -> bool:
+        """Charge ``d``'s first request; False (the crawl stops there) when a bound is reached."""
         if not self.budget.take():
-            r.stopped_by = self.budget.stopped
-            r.truncated = True
-            return None
+            self.result.stopped_by = self.budget.stopped
+            self.result.truncated = True
+            return False
         self._keys.add(d.key)
+        return True
+
+    async def _list(self, d: _Dir, share: Budget | None = None) -> Page | None:
+        if not self._take(d):
+            return None
         try:
             return await self.lister(d.path, d.handle, share or self.budget)
-        except NotListable as exc:
+        except Exception as exc:
+            self._failed(d, exc)
+            return None
+
+    async def _list_together(self, wave: list[_Dir], share: int) -> list[Page | None]:
+        """One wave through ``wave_lister``: the same charges and outcomes as ``_list`` each."""
+        assert self.wave_lister is not None
+        taken: list[tuple[_Dir, Budget]] = []
+        for d in wave:
+            if not self._take(d):
+                break
+            taken.append((d, _Share(self.budget, share)))
+        if not taken:
+            return [None] * len(wave)
+        try:
+            answers = await self.wave_lister([(d.path, d.handle, b) for d, b in taken])
+        except Exception as exc:  # the whole run failed: each directory failed with it
+            answers = [exc] * len(taken)
+        if len(answers) != len(taken):
+            answers = [RuntimeError("wave lister answered the wrong count")] * len(taken)
+        pages: list[Page | None] = []
+        for (d, _), answer in zip(taken, answers, strict=True):
+            if isinstance(answer, Page):
+                pages.append(answer)
+            else:
+                self._failed(d, answer)
+                pages.append(None)
+        return pages + [None] * (len(wave) - len(taken))
+
+    def _failed(self, d: _Dir, exc: Exception) -> None:
+        """What a lister's exception means for the crawl (never raised further)."""
+        r = self.result
+        if isinstance(exc, NotListable):
             self.not_listable += 1
             if d is self.root:
                 r.root_refused = str(exc) or "not listable"
-            return None
-        except Exception as exc:  # a lister failure never loses what was listed
-            self._errors += 1
-            r.last_error = exc
-            r.partial.append(f"{d.path}: {type(exc).__name__}: {exc}"[:200])
-            r.truncated = True
-            if self.stop_on_error or self._errors >= self.max_errors:
-                r.stopped_by = "error"
-            return None
+            return
+        self._errors += 1  # a lister failure never loses what was listed
+        r.last_error = exc
+        r.partial.append(f"{d.path}: {type(exc).__name__}: {exc}"[:200])
+        r.truncated = True
+        if self.stop_on_error or self._errors >= self.max_errors:
+            r.stopped_by = "error"
 
     def _absorb(self, d: _Dir, page: Page) -> None:
         r = self.result

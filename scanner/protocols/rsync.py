@@ -88,6 +88,8 @@ class ModuleAccess(StrEnum):
     AUTH_REQUIRED = "auth-required"
     UNKNOWN_MODULE = "unknown-module"
     REFUSED = "refused"
+    BUSY = "busy"
+    """``@ERROR: max connections (N) reached -- try again later``: says nothing of access."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def parse_module_reply(line: bytes) -> ModuleReply | None:
         low = text.lower()
         if "unknown module" in low:
             return ModuleReply(ModuleAccess.UNKNOWN_MODULE, text)
+        if "max connections" in low:
+            return ModuleReply(ModuleAccess.BUSY, text)
         return ModuleReply(ModuleAccess.REFUSED, text)
     return None
 

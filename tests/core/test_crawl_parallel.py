@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.crawl import Budget, Item, Page, crawl
+from scanner.crawl import Budget, Item, NotListable, Page, crawl
 from scanner.probe import ListingBounds
 
 Tree = dict[str, Any]
@@ -120,3 +120,100 @@ def test_bounds_hold_for_any_shape(
     assert server.read <= nbytes
     assert server.most <= parallel
     assert {e.path for e in result.entries} <= all_paths(t)
+
+
+class WaveServer(SlowServer):
+    """The same tree, also listable a wave at a time (one request for several directories, as
+    one rsync client run lists several): each directory's answer is its own listing's, an
+    exception included. Directories named ``deny*`` are not listable, ``boom*`` fail."""
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__(tree)
+        self.waves: list[int] = []
+
+    async def __call__(self, path: str, handle: Any, budget: Budget) -> Page:
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("deny"):
+            self.requests.append(path)
+            raise NotListable("403")
+        if name.startswith("boom"):
+            self.requests.append(path)
+            raise ConnectionResetError("reset")
+        return await super().__call__(path, handle, budget)
+
+    async def wave(self, dirs: list[tuple[str, Any, Budget]]) -> list[Page | Exception]:
+        self.waves.append(len(dirs))
+        out: list[Page | Exception] = []
+        for path, handle, budget in dirs:
+            try:
+                out.append(await self(path, handle, budget))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+
+def odd_tree(width: int, depth: int) -> Tree:
+    t = tree(width, depth)
+    t["deny-a"] = {"x.txt": 1}
+    t["boom-b"] = {"y.txt": 1}
+    if depth > 1:
+        t[f"d{depth}x0"]["deny-c"] = {"z.txt": 1}
+    return t
+
+
+def _same(a: Any, b: Any) -> None:
+    assert [(e.path, e.size, e.is_dir) for e in a.entries] == [
+        (e.path, e.size, e.is_dir) for e in b.entries
+    ]
+    assert (a.truncated, a.stopped_by, a.dirs_listed, a.dirs_seen, a.requests, a.bytes) == (
+        b.truncated, b.stopped_by, b.dirs_listed, b.dirs_seen, b.requests, b.bytes
+    )  # fmt: skip
+    assert a.partial == b.partial and a.estimate == b.estimate
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 3), st.integers(2, 8), st.integers(1, 40),
+       st.integers(50, 3000), st.integers(5, 200))  # fmt: skip
+def test_a_wave_lister_gives_the_same_crawl_as_one_listing_each(
+    width: int, depth: int, parallel: int, requests: int, nbytes: int, entries: int
+) -> None:
+    t = odd_tree(width, depth)
+    bounds = ListingBounds(requests=requests, bytes=nbytes, entries=entries)
+    each, together = WaveServer(t), WaveServer(t)
+    a = asyncio.run(crawl(each, bounds, parallel=parallel, seed=3))
+    b = asyncio.run(crawl(together, bounds, parallel=parallel, seed=3, wave_lister=together.wave))
+    _same(a, b)
+    assert sorted(each.requests) == sorted(together.requests)
+    assert all(2 <= w <= parallel for w in together.waves)  # a wave of one: the lister
+
+
+async def test_a_wave_that_fails_whole_fails_each_directory_and_keeps_the_rest() -> None:
+    t = tree(3, 2)
+    calls = 0
+
+    async def broken(dirs: list[tuple[str, Any, Budget]]) -> list[Page | Exception]:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("max connections")
+
+    server = SlowServer(t)
+    r = await crawl(server, ListingBounds(), parallel=4, wave_lister=broken)
+    assert calls == 1  # three failures end the crawl (MAX_ERRORS)
+    assert {e.path for e in r.entries} == {"/d2x0", "/d2x1", "/d2x2", "/r2.txt"}
+    assert r.truncated and r.stopped_by == "error" and len(r.partial) == 3
+    assert all("ConnectionRefusedError" in p for p in r.partial)
+
+
+async def test_a_wave_lister_answering_the_wrong_count_is_an_error_not_a_guess() -> None:
+    async def short(dirs: list[tuple[str, Any, Budget]]) -> list[Page | Exception]:
+        return [Page([Item("x.wav", size=1)])]  # one answer for a wave of three
+
+    r = await crawl(SlowServer(tree(3, 2)), ListingBounds(), parallel=4, wave_lister=short)
+    assert not any(e.path.endswith("x.wav") for e in r.entries)
+    assert r.stopped_by == "error" and all("wrong count" in p for p in r.partial)
+
+
+async def test_a_wave_is_charged_one_request_per_directory_up_to_the_bound() -> None:
+    server = WaveServer(tree(6, 1))
+    r = await crawl(server, ListingBounds(requests=4), parallel=8, wave_lister=server.wave)
+    assert server.waves == [3] and r.requests == 4 and r.stopped_by == "requests"

@@ -124,21 +124,28 @@ async def test_ftp_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> 
 
 
 async def test_rsync_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:
-    log = lab.ctx.state / "crawl" / "rsync" / "rsyncd.log"
+    """The daemon counts both: connections (its log) and the directories each listing run
+    asked for (its pre-xfer exec, from the arguments it received). The budget is directories;
+    a run lists a wave of them over one connection."""
+    run = lab.ctx.state / "crawl" / "rsync"
     budget = 6
-    before = len(_log_lines(log))
+    before = len(_log_lines(run / "rsyncd.log"))
+    asked_before = len(_log_lines(run / "requests.log"))
     result = await _run(RSYNC, make_ctx, svc.RSYNC_ADDR, 873, requests=budget)
-    lines = _log_lines(log)[before:]
-    for module in ("deep", "wide", "flat"):  # every `--list-only` is one logged connection,
-        # plus the probe's one module-open check (@RSYNCD: OK), which lists nothing
+    await asyncio.sleep(0.2)  # the daemon's exec may still be writing its line
+    lines = _log_lines(run / "rsyncd.log")[before:]
+    asked = [ln.split() for ln in _log_lines(run / "requests.log")[asked_before:]]
+    for module in ("deep", "wide", "flat"):
         opened = [ln for ln in lines if f"allowed access on module {module} " in ln]
+        runs = [int(n) for m, n in asked if m == module and int(n)]  # 0: the open check
         low = 1 if module == "flat" else budget - 1  # flat: one directory, one listing
-        assert low <= len(opened) - 1 <= budget, (module, opened)
-    assert {f.resource for f in result.findings if f.kind == Kind.UNAUTHENTICATED_ACCESS} == {
-        "deep",
-        "wide",
-        "flat",
-    }
+        assert low <= sum(runs) <= budget, (module, runs)
+        # each run is one connection, besides the probe's module-open check (@RSYNCD: OK)
+        assert len(opened) - 1 == len(runs), (module, opened, runs)
+        if module != "flat":  # several directories a run once the tree widens
+            assert len(runs) < sum(runs) and max(runs) > 1, runs
+        f = _open(result, resource=module)
+        assert f.listing is not None and f.listing.requests == len(runs)
 
 
 async def test_s3_request_budget_at_the_server(lab: Lab, make_ctx: MakeCtx) -> None:

@@ -65,7 +65,8 @@ def test_module_list_error_raises() -> None:
      (b"@RSYNCD: AUTHREQD 3q2+7wAAAAAAAAAA\n", proto.ModuleAccess.AUTH_REQUIRED),
      (b"@ERROR: Unknown module 'nope'\n", proto.ModuleAccess.UNKNOWN_MODULE),
      (b"@ERROR: access denied to hidden from localhost (127.0.0.1)\n", proto.ModuleAccess.REFUSED),
-     (b"@RSYNCD: EXIT\n", proto.ModuleAccess.REFUSED)],
+     (b"@RSYNCD: EXIT\n", proto.ModuleAccess.REFUSED),
+     (b"@ERROR: max connections (1) reached -- try again later\n", proto.ModuleAccess.BUSY)],
 )  # fmt: skip
 def test_module_replies(line: bytes, access: proto.ModuleAccess) -> None:
     reply = proto.parse_module_reply(line)

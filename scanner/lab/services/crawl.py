@@ -14,6 +14,7 @@ log, rsyncd log, moto's and s3gen's request lines) so tests count requests at th
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -84,6 +85,9 @@ class CrawlShapesService(LabService):
     def _rsyncd(ctx: LabContext, root: str) -> Daemon:
         run = ctx.dir("crawl", "rsync")
         conf = ctx.render("crawl/rsyncd.conf", run / "rsyncd.conf", RUN=str(run), SHAPES=root)
+        requests = run / "requests.log"  # written by the daemon's pre-xfer exec (as nobody)
+        requests.touch(mode=0o600)
+        shutil.chown(requests, "nobody", "nogroup")
         return Daemon(
             name="crawl-rsync",
             argv=["rsync", "--daemon", "--no-detach", f"--config={conf}",

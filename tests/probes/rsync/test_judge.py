@@ -95,16 +95,3 @@ def test_cut_attempts() -> None:
     r = PROBE.judge(facts(replies={"recordings": OPEN}), timeout)
     assert (r.status, r.detail) == (Status.TIMEOUT, "timed out")
     assert set(unauth(r)) == {"recordings"}
-
-
-def test_the_listing_client_only_lists_one_directory() -> None:
-    """The rsync client runs the probe starts: listing only (a run without --list-only would
-    copy files), one directory (no -r/--recursive), bounded in time, no Nagle wait."""
-    from probes.rsync import list_only_argv
-
-    argv = list_only_argv("/usr/bin/rsync", "rsync://127.0.10.41:873/recordings/a b/", 7)
-    assert argv[0] == "/usr/bin/rsync" and argv[-1] == "rsync://127.0.10.41:873/recordings/a b/"
-    assert "--list-only" in argv and "--protect-args" in argv
-    assert not {"-r", "--recursive", "-a", "--archive"} & set(argv)
-    assert "--contimeout=7" in argv and "--timeout=7" in argv
-    assert "--sockopts=TCP_NODELAY" in argv
