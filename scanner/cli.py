@@ -220,7 +220,7 @@ async def _run_engine(engine: Engine, *, progress: bool, line_every: float | Non
     import asyncio
     import signal
 
-    from scanner.report.console import ProgressSnapshot, progress_display
+    from scanner.report.progress import ProgressSnapshot, progress_display
 
     loop = asyncio.get_running_loop()
     interrupts = [0]

@@ -380,7 +380,7 @@ def wait_cmd(scan: str, db: str | None, timeout: float | None, fail_on: str,
 
 async def _wait(store: Store, scan_id: str, timeout: float | None, *,
                 progress: bool) -> list[state.Part]:
-    from scanner.report.console import ProgressSnapshot, progress_display
+    from scanner.report.progress import ProgressSnapshot, progress_display
 
     deadline = None if timeout is None else time.monotonic() + timeout
     parts = state.parts(store, scan_id)

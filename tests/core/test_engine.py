@@ -330,7 +330,7 @@ async def test_progress_display_draws_on_a_terminal() -> None:
 
     from rich.console import Console
 
-    from scanner.report.console import ProgressSnapshot, progress_display
+    from scanner.report.progress import ProgressSnapshot, progress_display
 
     snap = ProgressSnapshot(done=250, total=1000, open=3, handled=1, findings=2, sweep_done=False)
     buf = io.StringIO()
@@ -354,7 +354,7 @@ async def test_progress_lines_when_stderr_is_not_a_terminal() -> None:
 
     from rich.console import Console
 
-    from scanner.report.console import ProgressSnapshot, progress_display
+    from scanner.report.progress import ProgressSnapshot, progress_display
 
     done = [0]
 
@@ -373,7 +373,7 @@ async def test_progress_lines_when_stderr_is_not_a_terminal() -> None:
 
 
 def test_progress_text_rate_and_eta() -> None:
-    from scanner.report.console import ProgressSnapshot, RateMeter, progress_text
+    from scanner.report.progress import ProgressSnapshot, RateMeter, progress_text
 
     meter = RateMeter(window=20)
     meter.add(0.0, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from scanner import cli, cli_common
 from scanner.models import Severity
@@ -54,3 +55,23 @@ def test_version_is_the_package_version() -> None:
     out = subprocess.run([sys.executable, "-m", "scanner.cli", "--version"], capture_output=True,
                          text=True, timeout=60, check=True).stdout
     assert out.strip() == f"nasscan, version {scanner.__version__}"
+
+
+def test_a_quiet_scan_does_not_load_the_terminal_renderer(tmp_path: Path) -> None:
+    """rich (about 50 ms of imports) is for a person at a terminal: a quiet scan writing JSON
+    to a file loads it neither for the report nor for the progress line."""
+    code = (
+        "import sys, json\n"
+        "from scanner.cli import main\n"
+        "try:\n"
+        f"    main(['scan', '127.0.0.1', '-p', 'T:9', '--probes', 'none', '--quiet', '--yes',\n"
+        f"          '--no-history', '--format', 'json', '-o', {str(tmp_path / 'r.json')!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    mods = set(json.loads(out.strip().splitlines()[-1]))
+    assert "scanner.engine" in mods and (tmp_path / "r.json").exists()  # it did scan
+    assert not [m for m in mods if m == "rich" or m.startswith("rich.")]
