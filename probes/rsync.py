@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import subprocess
@@ -240,12 +241,12 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
         if exe is None or remaining < 2:
             return None
         ctx.dialer.check(service.host, service.port)
+        until = time.monotonic() + max(1.0, remaining - 1.0)
         lister = ModuleLister(ctx, exe, service.host, service.port, module,
-                              max(1, int(min(remaining, 20))))  # fmt: skip
+                              max(1, int(min(remaining, 20))), until)  # fmt: skip
         result = await crawl(  # a wave of directories per client run
-            lister.one, ctx.bounds, seed=int(ctx.option("seed", 0) or 0),
-            deadline=time.monotonic() + max(1.0, remaining - 1.0), parallel=LIST_WAVE,
-            wave_lister=lister.wave,
+            lister.one, ctx.bounds, seed=int(ctx.option("seed", 0) or 0), deadline=until,
+            parallel=LIST_WAVE, wave_lister=lister.wave,
         )  # fmt: skip
         result.requests = lister.runs  # client runs made, each one connection to the daemon
         return result if result.dirs_listed else None
@@ -263,6 +264,8 @@ class ModuleLister:
     port: int
     module: str
     timeout: int
+    until: float = math.inf
+    """No client run starts or runs past this ``time.monotonic()`` (the crawl's deadline)."""
     runs: int = 0
     """Client runs made so far (each one connection to the daemon)."""
 
@@ -281,7 +284,8 @@ class ModuleLister:
         dialer = self.ctx.dialer
         async with dialer.slot(self.host, self.port):
             answers, runs = await dialer.run_blocking(
-                list_dirs, argv_for, rels, env, float(self.timeout), self.ctx.bounds.entries, caps
+                list_dirs, argv_for, rels, env, float(self.timeout), self.ctx.bounds.entries, caps,
+                self.until,
             )
         self.runs += runs
         out: list[Page | Exception] = []
@@ -325,13 +329,17 @@ def list_dirs(
     timeout: float,
     max_entries: int,
     caps: list[int],
+    until: float = math.inf,
 ) -> tuple[list[Answer], int]:
     """List the directories ``rels`` (blocking, in the dialer's thread pool) in as few client
-    runs as it takes. A run lists every directory not answered yet; a directory cut at its entry
-    or byte bound ends that run (the server stops, as it would for that directory alone) and
-    those after it go to the next run; a run that failed (an unreadable directory) says nothing
-    of its empty directories, which are listed again one by one. Each answer is what a run for
-    that directory alone gives: its page (cut or not) and the bytes read, or ``NotListable``.
+    runs as it takes, none started after ``until`` (``time.monotonic()``) and none running past
+    it: a probe cut off at its deadline leaves no client behind for long.
+
+    A run lists every directory not answered yet; a directory cut at its entry or byte bound
+    ends that run (the server stops, as it would for that directory alone) and those after it
+    go to the next run; a run that failed (an unreadable directory) says nothing of its empty
+    directories, which are listed again one by one. Each answer is what a run for that
+    directory alone gives: its page (cut or not) and the bytes read, or ``NotListable``.
     (answers, runs)."""
     answers: dict[int, Answer] = {}
     root_first = [i for i, rel in enumerate(rels) if rel == ""]
@@ -340,6 +348,9 @@ def list_dirs(
     alone: list[int] = []
     runs = 0
     while (groups or pending or alone) and runs <= 2 * len(rels):
+        left = until - time.monotonic()
+        if left <= 0:
+            break
         if groups:
             todo = groups.pop()
         elif pending:
@@ -348,14 +359,15 @@ def list_dirs(
             todo = [alone.pop(0)]
         runs += 1
         got, unclear = _run_once(argv_for([rels[i] for i in todo]), [rels[i] for i in todo],
-                                 env, timeout, max_entries, [caps[i] for i in todo])  # fmt: skip
+                                 env, min(timeout, left), max_entries,
+                                 [caps[i] for i in todo])  # fmt: skip
         for j, answer in got.items():
             answers[todo[j]] = answer
         alone += [todo[j] for j in unclear]
         if todo is pending:
             pending = [i for i in pending if i not in answers and i not in alone]
-    for i in range(len(rels)):  # (not reached: every run settles at least one directory)
-        answers.setdefault(i, (Page([], complete=False, error="not listed"), 0))
+    for i in range(len(rels)):  # the deadline came first (every run settles one directory)
+        answers.setdefault(i, (Page([], complete=False, error="deadline"), 0))
     return [answers[i] for i in range(len(rels))], runs
 
 

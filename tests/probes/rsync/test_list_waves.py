@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from probes.rsync import LIST_WAVE, PROBE, ModuleLister, list_only_argv
-from scanner.crawl import CrawlResult, crawl
+from probes.rsync import LIST_WAVE, PROBE, ModuleLister, list_dirs, list_only_argv
+from scanner.crawl import CrawlResult, Page, crawl
 from scanner.models import Kind, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.protocols.rsync import CLIENT_VERSION
@@ -209,3 +209,36 @@ async def test_a_module_at_its_connection_limit_is_busy_not_refused(make_ctx: Ma
         proc.terminate()
         proc.wait(5)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_no_client_run_starts_after_the_deadline() -> None:
+    """A wave asked for after its crawl's deadline (a probe being cut off) starts no rsync
+    client: every directory is answered cut, by the deadline."""
+    started: list[list[str]] = []
+
+    def argv_for(rels: list[str]) -> list[str]:
+        started.append(rels)
+        return ["/bin/false"]
+
+    answers, runs = list_dirs(argv_for, ["a", "b"], {}, 10.0, 100, [1000, 1000],
+                              until=time.monotonic() - 1)  # fmt: skip
+    assert runs == 0 and started == []
+    for page, nbytes in answers:
+        assert isinstance(page, Page) and not page.complete and page.error == "deadline"
+        assert nbytes == 0
+
+
+def test_a_run_is_killed_at_the_deadline_not_at_its_own_timeout(tmp_path: Path) -> None:
+    """A client that hangs is killed when the crawl's deadline comes, even when its own
+    timeout is later; what it printed before is kept, cut."""
+    script = tmp_path / "hang.sh"
+    script.write_text("#!/bin/sh\necho 'drwxr-xr-x 4,096 2026/01/01 00:00:00 a'\n"
+                      "echo '-rw-r--r-- 10 2026/01/01 00:00:00 a/x.wav'\nexec sleep 30\n")
+    script.chmod(0o700)
+    t = time.monotonic()
+    answers, runs = list_dirs(lambda rels: [str(script)], ["a"], {"PATH": "/bin:/usr/bin"},
+                              20.0, 100, [1000], until=time.monotonic() + 0.5)  # fmt: skip
+    assert time.monotonic() - t < 5 and runs == 1
+    ((page, _),) = answers
+    assert isinstance(page, Page) and not page.complete
+    assert [i.name for i in page.items] == ["x.wav"]
