@@ -39,10 +39,11 @@ from scanner.probe import ProbeContext, ProbeOption
 from scanner.probe_skeleton import Cut, Deadline, Facts, GatherJudgeProbe, NotApplicable
 from scanner.protocols import rsync as proto
 
-OPEN_PARALLEL = 8
-"""Module-open checks in flight at once. A daemon whose ``max connections`` they exceed answers
-``max connections reached`` (busy, which says nothing of access): those are asked again, one at
-a time, once the others are done."""
+OPEN_PARALLEL = 4
+"""Module-open checks in flight at once: below rsyncd's default listen backlog (5), whose
+overflow drops a connection attempt under load. A daemon whose ``max connections`` they exceed
+answers ``max connections reached`` (busy, which says nothing of access); those, and checks
+whose connection failed, are asked again, one at a time, once the others are done."""
 BUSY_PAUSE = 0.3
 """Seconds before asking a busy module again (its daemon frees a slot when a child exits)."""
 LIST_WAVE = 4
@@ -137,10 +138,11 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
                 await list_one(name)
 
         await asyncio.gather(*(ask(name) for name in candidates))
-        busy = [n for n, r in facts.replies.items() if r.access == proto.ModuleAccess.BUSY]
-        if busy:  # a daemon at its connection limit: once more, alone, when its slots are free
+        again = [n for n, r in facts.replies.items()  # a daemon at its connection limit, or
+                 if r.access == proto.ModuleAccess.BUSY or not r.answered]  # a connection lost
+        if again:  # once more, alone, when its slots (and its listen backlog) are free
             await asyncio.sleep(min(BUSY_PAUSE, deadline.left()))
-        for name in busy:
+        for name in again:
             if deadline.expired():
                 break
             await ask(name)
@@ -225,7 +227,7 @@ class RsyncProbe(GatherJudgeProbe[RsyncFacts]):
             async with ctx.dialer.tcp(service.host, service.port) as conn:
                 return await proto.open_module(conn, name)
         except (proto.RsyncProtocolError, *NET_ERRORS) as exc:
-            return proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100])
+            return proto.ModuleReply(proto.ModuleAccess.REFUSED, str(exc)[:100], answered=False)
 
     async def _opens(self, service: ServiceInfo, ctx: ProbeContext, module: str) -> bool:
         async with ctx.dialer.tcp(service.host, service.port) as conn:

@@ -96,6 +96,8 @@ class ModuleAccess(StrEnum):
 class ModuleReply:
     access: ModuleAccess
     detail: str = ""
+    answered: bool = True
+    """False: no reply came (the connection failed or timed out); ``access`` is then REFUSED."""
 
 
 def parse_module_reply(line: bytes) -> ModuleReply | None:

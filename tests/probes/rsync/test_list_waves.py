@@ -242,3 +242,13 @@ def test_a_run_is_killed_at_the_deadline_not_at_its_own_timeout(tmp_path: Path) 
     ((page, _),) = answers
     assert isinstance(page, Page) and not page.complete
     assert [i.name for i in page.items] == ["x.wav"]
+
+
+async def test_a_check_that_got_no_answer_is_marked_so(make_ctx: MakeCtx) -> None:
+    """A module check whose connection failed (nothing listening here) is refused *without an
+    answer*: the probe asks those again alone, unlike a daemon's own refusal."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    reply = await PROBE._reply(ServiceInfo(host="127.0.0.1", port=port), make_ctx(), "m")
+    assert reply.access.value == "refused" and reply.answered is False
