@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from probes.rsync import LIST_WAVE, PROBE, ModuleLister, list_dirs, list_only_argv
-from scanner.crawl import CrawlResult, Page, crawl
+from scanner.crawl import CrawlResult, NotListable, Page, crawl
 from scanner.models import Kind, ServiceInfo
 from scanner.probe import ListingBounds, ProbeContext
 from scanner.protocols.rsync import CLIENT_VERSION
@@ -252,3 +252,85 @@ async def test_a_check_that_got_no_answer_is_marked_so(make_ctx: MakeCtx) -> Non
         port = s.getsockname()[1]  # closed again: connections are refused
     reply = await PROBE._reply(ServiceInfo(host="127.0.0.1", port=port), make_ctx(), "m")
     assert reply.access.value == "refused" and reply.answered is False
+
+
+def _lister(port: int) -> Callable[[list[str]], list[str]]:
+    assert RSYNC is not None
+    return lambda rels: list_only_argv(RSYNC, "127.0.0.1", port, "m", rels, 10)
+
+
+def _names(answer: Any) -> list[str]:
+    assert isinstance(answer, Page), answer
+    return [i.name for i in answer.items]
+
+
+ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent"}
+
+
+def test_one_run_answers_each_directory_as_alone(rsyncd: tuple[int, Path]) -> None:
+    """Worked out by hand on the tree: a run over four directories fails on locked/ (exit 23);
+    a/ and "a b"/ are whole in it; empty/ and locked/ look alike there (no entries) and are
+    listed again alone: empty/ is an empty page, locked/ not listable."""
+    port, _ = rsyncd
+    rels = ["a", "locked", "empty", "a b"]
+    answers, runs = list_dirs(_lister(port), rels, ENV, 10.0, 100, [10_000] * 4)
+    by = dict(zip(rels, answers, strict=True))
+    assert _names(by["a"][0]) == ["x.wav"] and _names(by["a b"][0]) == ["call 1.wav"]
+    assert isinstance(by["locked"][0], NotListable)
+    assert _names(by["empty"][0]) == [] and by["empty"][0].complete  # type: ignore[union-attr]
+    assert by["empty"][1] > 0  # its own line was read (and counted) in its run alone
+    assert runs == 3
+
+
+def test_the_root_is_listed_alone_first(rsyncd: tuple[int, Path]) -> None:
+    """The root's entries are named like the other directories' own lines ("a"): listed in one
+    run together, a/ would lose its place in the root's page."""
+    port, _ = rsyncd
+    answers, runs = list_dirs(_lister(port), ["", "a"], ENV, 10.0, 100, [10_000] * 2)
+    root, a = answers[0][0], answers[1][0]
+    assert {"a", "a b", "big", "wide", "readme.txt", "link", "locked"} <= set(_names(root))
+    assert _names(a) == ["x.wav"] and runs == 2
+
+
+@pytest.mark.parametrize(("max_entries", "caps"), [(50, [10_000, 10_000]), (100, [300, 10_000])])
+def test_a_directory_cut_at_its_bound_ends_the_run_the_rest_go_on(
+    rsyncd: tuple[int, Path], max_entries: int, caps: list[int]
+) -> None:
+    """big/ (60 files) sorts before wide/d00/: cut at 50 entries or at 300 bytes, the run
+    stops there and wide/d00/ is listed whole by the next one."""
+    port, _ = rsyncd
+    answers, runs = list_dirs(_lister(port), ["big", "wide/d00"], ENV, 10.0, max_entries, caps)
+    (big, big_bytes), (d00, _) = answers
+    assert isinstance(big, Page) and not big.complete
+    assert len(big.items) == 50 if max_entries == 50 else 0 < len(big.items) < 10
+    assert big_bytes <= caps[0] + 100  # (the line that crossed the bound is counted)
+    assert _names(d00) == ["r0.txt", "r1.txt", "r2.txt"] and runs == 2
+
+
+def test_empty_blocks_before_a_cut_are_listed_again(rsyncd: tuple[int, Path]) -> None:
+    """A run cut (here at wide/d00/'s byte bound) says nothing of its exit status: the empty
+    blocks before the cut (empty/, locked/) may be unreadable directories and are listed again
+    alone."""
+    port, _ = rsyncd
+    rels = ["empty", "locked", "wide/d00"]
+    answers, runs = list_dirs(_lister(port), rels, ENV, 10.0, 100, [10_000, 10_000, 60])
+    assert _names(answers[0][0]) == [] and isinstance(answers[1][0], NotListable)
+    assert isinstance(answers[2][0], Page) and not answers[2][0].complete
+    assert runs == 3
+
+
+def test_a_run_that_fails_whole_is_retried_one_directory_at_a_time(tmp_path: Path) -> None:
+    """Constructed client output: a "client" that fails any run of several directories (exit
+    10, nothing printed: a daemon that dropped the connection) but lists one alone. No answer
+    of the failed run is taken as the directories' own: each is listed again alone."""
+    script = tmp_path / "client.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        '[ "$#" -gt 1 ] && exit 10\n'
+        'echo "drwxr-xr-x          4,096 2026/01/01 00:00:00 $1"\n'
+        'echo "-rw-r--r--             10 2026/01/01 00:00:00 $1/f.wav"\n'
+    )
+    script.chmod(0o700)
+    answers, runs = list_dirs(lambda rels: [str(script), *rels], ["a", "b"], ENV, 10.0, 100,
+                              [1000, 1000])  # fmt: skip
+    assert [_names(a) for a, _ in answers] == [["f.wav"], ["f.wav"]] and runs == 3
