@@ -10,6 +10,10 @@ recordings tree (``bench/full_job_servers.py``). Then, alternating run by run:
   (every probe, every default port, UDP 69 included);
 - nmap on ports 21 and 80 alone: ``nmap -sT -Pn -n -T4 --script http-ls,ftp-anon -p 21,80``.
 
+Two more tools for a comparison at equal work (``--tools``): ``nmap-same-ports`` is that nmap
+command given nasscan's default TCP ports (the probes' union), and ``nasscan-2ports`` is nasscan
+given ports 21 and 80 alone (``-p T:21,T:80``).
+
 ``--sparse``: every address that is not planted drops every packet (nftables in the namespace),
 as most addresses of a real /16 answer nothing; without it every address answers (RST, ICMP).
 
@@ -72,9 +76,27 @@ def nasscan_cmd(out: str) -> list[str]:
             "--fail-on", "critical"]  # fmt: skip
 
 
-def nmap_cmd(out: str) -> list[str]:
-    return ["nmap", "-sT", "-Pn", "-n", "-T4", "--script", "http-ls,ftp-anon", "-p", "21,80",
+def nmap_cmd(out: str, ports: str = "21,80") -> list[str]:
+    return ["nmap", "-sT", "-Pn", "-n", "-T4", "--script", "http-ls,ftp-anon", "-p", ports,
             "-oX", out, NET]  # fmt: skip
+
+
+def default_tcp_ports() -> str:
+    """nasscan's default TCP ports (the union of the installed probes'), as nmap writes them."""
+    from scanner.engine import default_ports
+
+    spec = str(default_ports([]))
+    return spec.split(",U:")[0].removeprefix("T:")
+
+
+def command(tool: str, out: str) -> list[str]:
+    if tool == "nasscan":
+        return nasscan_cmd(out)
+    if tool == "nasscan-2ports":
+        return [*nasscan_cmd(out), "-p", "T:21,T:80"]
+    if tool == "nmap-same-ports":
+        return nmap_cmd(out, default_tcp_ports())
+    return nmap_cmd(out)
 
 
 def nasscan_found(path: str) -> set[tuple[str, int]]:
@@ -150,10 +172,10 @@ def main() -> int:
                 for tool in tools if i % 2 == 0 else list(reversed(tools)):
                     out = str(Path(tmp) / f"out-{tool}-{i}")
                     load = os.getloadavg()[0]
-                    cmd = nasscan_cmd(out) if tool == "nasscan" else nmap_cmd(out)
-                    wall, cpu, rc = timed(cmd, ns, a.limit)
+                    wall, cpu, rc = timed(command(tool, out), ns, a.limit)
                     try:
-                        found = nasscan_found(out) if tool == "nasscan" else nmap_found(out)
+                        ours = tool.startswith("nasscan")
+                        found = nasscan_found(out) if ours else nmap_found(out)
                     except (OSError, ValueError, ET.ParseError):  # cut off: no whole report
                         found = set()
                     hits = len(found & planted)
@@ -161,8 +183,8 @@ def main() -> int:
                     missed = sorted(planted - found)
                     if missed:
                         print(f"  missed: {missed[:10]}", flush=True)
-                    if tool == "nasscan" and a.keep:
-                        keep = Path(a.keep) / f"nasscan-{i}.json"
+                    if tool.startswith("nasscan") and a.keep:
+                        keep = Path(a.keep) / f"{tool}-{i}.json"
                         keep.write_bytes(Path(out).read_bytes())
                     cut = f" (cut off at {a.limit:g} s)" if rc == -9 else ""
                     print(f"run {i + 1} {tool}{cut}: {wall:.2f} s, {cpu:.2f} CPU s, "
@@ -189,8 +211,8 @@ def main() -> int:
               f"| {', '.join(f'{r[3]:.1f}' for r in rs)} |")  # fmt: skip
     print()
     print("```")
-    print(" ".join(nasscan_cmd("OUT")))
-    print(" ".join(nmap_cmd("OUT")))
+    for tool in rows:
+        print(" ".join(command(tool, "OUT")))
     print("```")
     return 0
 
