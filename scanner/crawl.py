@@ -315,7 +315,7 @@ class Crawler:
         wave_lister: WaveLister | None = None,
     ) -> None:
         """``parallel``: directories listed at once (default 1: one after the other). For
-        listers whose every request is slow to start (rsync runs a client per directory), the
+        listers whose every request is slow to start (each rsync listing is a client run), the
         crawler takes the next ``parallel`` directories of its order, lists them together and
         takes their pages in that order; the bounds hold as for one (each listing of a wave may
         read its share of the bytes left).

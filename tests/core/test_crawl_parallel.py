@@ -1,8 +1,9 @@
 """The crawler listing several directories at once (``parallel``, used by rsync whose every
-directory is a client run): the same bounds as one at a time, every entry of a tree it may list
+listing is a client run): the same bounds as one at a time, every entry of a tree it may list
 whole, no directory listed twice, at most ``parallel`` listings in flight, the same result every
-run. In-memory trees (the crawler alone); rsync against the lab's daemon is in
-tests/test_probe_rsync.py and tests/test_crawl_lab.py."""
+run; with a ``wave_lister`` (a wave in one request), the same crawl as one listing each.
+In-memory trees (the crawler alone); rsync against real daemons is in tests/probes/rsync/ and
+tests/crawl/test_crawl_lab.py."""
 
 from __future__ import annotations
 
