@@ -264,6 +264,7 @@ def _lister(st: _State) -> Lister:
 
 class DlnaProbe(GatherJudgeProbe[DlnaFacts]):
     name = "dlna"
+    refines = "http"  # a media server is a web server too: on an unclaimed port, DLNA wins
     default_ports = (8200, 50001, 32469, 9000)
     description = (
         "DLNA/UPnP media servers: ContentDirectory browsable by anyone (SSDP unicast to UDP"

@@ -460,6 +460,7 @@ class HttpProbe(GatherJudgeProbe[HttpFacts]):
         ProbeOption("dav_paths", "list", (), "extra paths tried with PROPFIND"),
     )
     facts_type = HttpFacts
+    generic = True  # any web server; an S3 API or media server there goes to its own probe
 
     tls_ports: ClassVar[frozenset[int]] = TLS_PORTS
 

@@ -98,6 +98,7 @@ class S3Facts(Facts):
 
 class S3Probe(GatherJudgeProbe[S3Facts]):
     name = "s3"
+    refines = "http"  # an S3 API is a web server too: on an unclaimed port, S3 wins
     default_ports = (9000, 7480, 8333, 9020)
     description = "S3-compatible buckets listable without credentials; plaintext S3 endpoints"
     options: ClassVar[tuple[ProbeOption, ...]] = (

@@ -102,7 +102,13 @@ async def _tls_answers(ctx: ProbeContext, service: ServiceInfo) -> bool:
 async def _detect(
     probes: list[Probe], service: ServiceInfo, ctx: ProbeContext, timeout: float
 ) -> list[Probe]:
+    """The first probe whose detection recognises the service; when that one is generic (HTTP),
+    the probes that refine it are asked too, and the first of them that recognises it wins (an
+    S3 API answers HTTP too: the S3 probe goes on, the HTTP probe does not)."""
+    generic: Probe | None = None
     for probe in probes:
+        if generic is not None and probe.refines != generic.name:
+            continue
         ok = False
         try:
             ok = bool(await asyncio.wait_for(probe.detect(service, ctx), timeout))
@@ -116,9 +122,11 @@ async def _detect(
             log.debug(
                 "detect of %s on %s:%s raised %r", probe.name, service.host, service.port, exc
             )
-        if ok:
+        if ok and (generic is not None or not probe.generic):
             return [probe]
-    return []
+        if ok:
+            generic = probe
+    return [generic] if generic is not None else []
 
 
 async def identify(

@@ -247,6 +247,12 @@ class Probe(ABC):
     description: ClassVar[str]
     options: ClassVar[tuple[ProbeOption, ...]] = ()
     """The ``--probe-option`` keys this probe reads (without the ``<name>.`` prefix)."""
+    generic: ClassVar[bool] = False
+    """Its ``detect`` recognises a whole family that more specific probes detect too (HTTP:
+    any web server, which an S3 API or a media server also is). On an unclaimed port a probe
+    that ``refines`` it and recognises the service is preferred to it."""
+    refines: ClassVar[str | None] = None
+    """The generic probe whose family this one is a specific kind of (S3, DLNA: ``"http"``)."""
 
     def claims_port(self, port: int, transport: Transport) -> bool:
         """Does this probe run on ``port`` by default?"""
