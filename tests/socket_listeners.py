@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 
@@ -49,3 +51,17 @@ def silent_listeners(pairs: list[tuple[str, int]]) -> Iterator[None]:
     finally:
         for s in socks:
             s.close()
+
+
+def wait_listening(ip: str, port: int, proc: subprocess.Popen[bytes], what: str,
+                   timeout: float = 10.0) -> None:
+    """Until the server ``proc`` started accepts on ``ip:port``; raises (never a silent go-on)
+    when it exited first or did not listen within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection((ip, port), 0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {ip}:{port} within {timeout:g} s")

@@ -6,7 +6,6 @@ entry or byte bound), and the daemon's own log counts the connections."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from socket_listeners import free_port, wait_listening
 
 from probes.rsync import LIST_WAVE, PROBE, ModuleLister, list_dirs, list_only_argv
 from scanner.crawl import CrawlResult, NotListable, Page, crawl
@@ -32,9 +32,7 @@ MakeCtx = Callable[..., ProbeContext]
 
 def _daemon(base: Path, modules: str, limit: int) -> tuple[subprocess.Popen[bytes], int, Path]:
     """rsync --daemon on 127.0.0.1 (a free port) serving ``modules`` (rsyncd.conf sections)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port("127.0.0.1")
     conf, log = base / "rsyncd.conf", base / "rsyncd.log"
     conf.write_text(
         f"pid file = {base}/rsyncd.pid\nlock file = {base}/rsyncd.lock\nuse chroot = no\n"
@@ -47,11 +45,12 @@ def _daemon(base: Path, modules: str, limit: int) -> tuple[subprocess.Popen[byte
          f"--port={port}", f"--log-file={log}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    for _ in range(100):  # bounded: 5 s
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.connect(("127.0.0.1", port))
-            break
-        time.sleep(0.05)
+    try:
+        wait_listening("127.0.0.1", port, proc, "rsync --daemon")
+    except RuntimeError:
+        proc.kill()  # our own child, by PID
+        proc.wait(5)
+        raise
     return proc, port, log
 
 
@@ -247,9 +246,7 @@ def test_a_run_is_killed_at_the_deadline_not_at_its_own_timeout(tmp_path: Path) 
 async def test_a_check_that_got_no_answer_is_marked_so(make_ctx: MakeCtx) -> None:
     """A module check whose connection failed (nothing listening here) is refused *without an
     answer*: the probe asks those again alone, unlike a daemon's own refusal."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: connections are refused
+    port = free_port("127.0.0.1")  # closed again: connections are refused
     reply = await PROBE._reply(ServiceInfo(host="127.0.0.1", port=port), make_ctx(), "m")
     assert reply.access.value == "refused" and reply.answered is False
 

@@ -6,40 +6,30 @@ web server on an unclaimed port, gets the HTTP probe and no S3 finding."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from socket_listeners import free_port, wait_listening
+
 from scanner.engine import scan_targets
 from scanner.models import Kind, Status
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
 def _server(argv: list[str], port: int, cwd: Path | None = None) -> Iterator[None]:
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):  # bounded: 5 s
-            with socket.socket() as s, contextlib.suppress(OSError):
-                s.connect(("127.0.0.1", port))
-                break
-            time.sleep(0.05)
+        wait_listening("127.0.0.1", port, proc, argv[2])
         yield
     finally:
-        proc.terminate()
+        proc.terminate()  # our own child, by PID
         proc.wait(5)
 
 
 async def test_an_s3_api_on_an_unclaimed_port_is_probed_as_s3() -> None:
-    port = _free_port()
+    port = free_port("127.0.0.1")
     with _server([sys.executable, "-m", "scanner.lab.s3gen", "127.0.0.1", str(port)], port):
         report = await scan_targets(["127.0.0.1"], ports=f"T:{port}", yes=True, seed=0)
     (service,) = report.services
@@ -51,7 +41,7 @@ async def test_an_s3_api_on_an_unclaimed_port_is_probed_as_s3() -> None:
 
 async def test_a_web_server_on_an_unclaimed_port_is_not_s3(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n")
-    port = _free_port()
+    port = free_port("127.0.0.1")
     argv = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
     with _server(argv, port, cwd=tmp_path):
         report = await scan_targets(["127.0.0.1"], ports=f"T:{port}", yes=True, seed=0)
